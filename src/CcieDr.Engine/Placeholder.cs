@@ -1,0 +1,1 @@
+namespace CcieDr.Engine { internal static class Placeholder { } }

@@ -1,0 +1,1 @@
+namespace CcieDr { internal static class Placeholder { } }

@@ -1,0 +1,1 @@
+namespace CcieDr.Commands { internal static class Placeholder { } }
