@@ -21,9 +21,6 @@ namespace CcieDr.Engine.Archive
         /// <summary>Describes the implementation, e.g. "libbz2.so.1.0 1.0.8" or "SharpZipLib".</summary>
         public static string Implementation => Native.Value?.Description ?? "SharpZipLib (managed)";
 
-        /// <summary>Force the managed implementation (tests, benchmarks).</summary>
-        public static bool ForceManaged { get; set; }
-
         /// <summary>Upper bound of the compressed size of <paramref name="length"/> input bytes.</summary>
         public static int MaxCompressedSize(int length) => length + (length / 100) + 600 + 64;
 
@@ -48,7 +45,7 @@ namespace CcieDr.Engine.Archive
                 throw new ArgumentOutOfRangeException(nameof(length));
             }
 
-            var native = ForceManaged ? null : Native.Value;
+            var native = Native.Value;
             if (native != null)
             {
                 return native.Compress(input, length, output, blockSize100k);
@@ -57,7 +54,7 @@ namespace CcieDr.Engine.Archive
             return CompressManaged(input, length, output, blockSize100k);
         }
 
-        private static int CompressManaged(byte[] input, int length, byte[] output, int blockSize100k)
+        internal static int CompressManaged(byte[] input, int length, byte[] output, int blockSize100k)
         {
             using var ms = new MemoryStream(output, 0, output.Length, true, true);
             using (var bz = new BZip2OutputStream(ms, blockSize100k) { IsStreamOwner = false })

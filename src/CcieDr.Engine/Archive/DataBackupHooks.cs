@@ -50,7 +50,7 @@ namespace CcieDr.Engine.Archive
             var psi = new ProcessStartInfo
             {
                 FileName = windows ? "cmd.exe" : "/bin/sh",
-                Arguments = windows ? "/d /s /c \"" + command + "\"" : "-c " + QuoteForSh(command),
+                Arguments = windows ? "/d /s /c \"" + command + "\"" : "-c " + QuoteArgument(command),
                 UseShellExecute = false,
                 RedirectStandardOutput = true,
                 RedirectStandardError = true,
@@ -125,6 +125,38 @@ namespace CcieDr.Engine.Archive
             return new BackupHookResult(command, timedOut ? -1 : process.ExitCode, text.TrimEnd(), sw.Elapsed, timedOut);
         }
 
-        private static string QuoteForSh(string s) => "'" + s.Replace("'", "'\\''") + "'";
+        /// <summary>
+        /// Quotes one argument for ProcessStartInfo.Arguments, which .NET splits with the Windows command-line rules
+        /// on every platform (netstandard2.0 has no ArgumentList): double quotes, backslashes doubled before a quote.
+        /// </summary>
+        internal static string QuoteArgument(string s)
+        {
+            var sb = new StringBuilder("\"");
+            var backslashes = 0;
+            foreach (var c in s)
+            {
+                if (c == '\\')
+                {
+                    backslashes++;
+                    continue;
+                }
+
+                if (c == '"')
+                {
+                    sb.Append('\\', (backslashes * 2) + 1);
+                }
+                else
+                {
+                    sb.Append('\\', backslashes);
+                }
+
+                backslashes = 0;
+                sb.Append(c);
+            }
+
+            sb.Append('\\', backslashes * 2);
+            sb.Append('"');
+            return sb.ToString();
+        }
     }
 }
