@@ -13,6 +13,8 @@ namespace CcieDr.Engine.Archive
         private const int AtSymlinkNoFollowLinux = 0x100;
         private const int AtSymlinkNoFollowMac = 0x20;
         private const long UtimeOmit = (1L << 30) - 2;
+        private const int LockExclusive = 2;
+        private const int LockNonBlocking = 4;
 
         internal static bool IsSupported =>
             RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
@@ -94,6 +96,56 @@ namespace CcieDr.Engine.Archive
             }
         }
 
+        /// <summary>Flushes the filesystem holding <paramref name="path"/> (syncfs, else sync) so staged files are durable before the swap.</summary>
+        internal static void SyncFilesystem(string path)
+        {
+            int fd = open(Z(path), 0);
+            if (fd >= 0)
+            {
+                try
+                {
+                    if (syncfs(fd) == 0)
+                    {
+                        return;
+                    }
+                }
+                catch (EntryPointNotFoundException)
+                {
+                }
+                finally
+                {
+                    _ = close(fd);
+                }
+            }
+
+            sync();
+        }
+
+        /// <summary>
+        /// Takes an exclusive, non-blocking flock on a directory (released when disposed, or when
+        /// the process dies); null when another process holds it. Leaves no file behind.
+        /// </summary>
+        internal static IDisposable? TryLockDirectory(string path)
+        {
+            int fd = open(Z(path), 0);
+            if (fd < 0)
+            {
+                int errno = Marshal.GetLastWin32Error();
+                throw new IOException($"Cannot open '{path}': {Describe(errno)} (errno {errno}).", errno);
+            }
+
+            if (flock(fd, LockExclusive | LockNonBlocking) != 0)
+            {
+                _ = close(fd);
+                return null;
+            }
+
+            return new FdHandle(fd);
+        }
+
+        /// <summary>Whether something exists at the path, without following a final symlink.</summary>
+        internal static bool Lexists(string path) => IsSymlink(path) || File.Exists(path) || Directory.Exists(path);
+
         private static byte[] Z(string s)
         {
             var bytes = new byte[Encoding.UTF8.GetByteCount(s) + 1];
@@ -119,6 +171,25 @@ namespace CcieDr.Engine.Archive
             catch (EntryPointNotFoundException)
             {
                 return "error";
+            }
+        }
+
+        private sealed class FdHandle : IDisposable
+        {
+            private int _fd;
+
+            internal FdHandle(int fd)
+            {
+                _fd = fd;
+            }
+
+            public void Dispose()
+            {
+                if (_fd >= 0)
+                {
+                    _ = close(_fd);
+                    _fd = -1;
+                }
             }
         }
 
@@ -161,6 +232,15 @@ namespace CcieDr.Engine.Archive
 
         [DllImport(Libc)]
         private static extern uint geteuid();
+
+        [DllImport(Libc, SetLastError = true)]
+        private static extern int syncfs(int fd);
+
+        [DllImport(Libc, SetLastError = true)]
+        private static extern int flock(int fd, int operation);
+
+        [DllImport(Libc)]
+        private static extern void sync();
 
         [DllImport(Libc)]
         private static extern IntPtr strerror(int errnum);

@@ -8,6 +8,7 @@ namespace CcieDr.Engine.Archive
         internal SafeExtractResult(
             ArchiveManifest? manifest,
             bool manifestVerified,
+            long members,
             long files,
             long directories,
             long symlinks,
@@ -23,6 +24,7 @@ namespace CcieDr.Engine.Archive
         {
             Manifest = manifest;
             ManifestVerified = manifestVerified;
+            Members = members;
             Files = files;
             Directories = directories;
             Symlinks = symlinks;
@@ -42,6 +44,9 @@ namespace CcieDr.Engine.Archive
 
         /// <summary>True when a manifest was present and every member matched it.</summary>
         public bool ManifestVerified { get; }
+
+        /// <summary>Members read (including the manifest).</summary>
+        public long Members { get; }
 
         /// <summary>Regular files (hard links not counted).</summary>
         public long Files { get; }

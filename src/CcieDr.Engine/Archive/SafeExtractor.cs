@@ -762,6 +762,7 @@ namespace CcieDr.Engine.Archive
             return new SafeExtractResult(
                 _manifest,
                 verified && _problemCount == 0,
+                _members,
                 _files,
                 _dirs,
                 _symlinks,
