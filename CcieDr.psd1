@@ -13,6 +13,7 @@
     # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.
     CmdletsToExport      = @(
         'Get-CcieServicesBox'
+        'Restore-CcieServicesBox'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
