@@ -573,12 +573,12 @@ namespace CcieDr.Engine.Recovery.Restore
             var parts = new List<string>();
             if (run.Replaced is not null)
             {
-                parts.Add($"the old box {run.Replaced} was terminated");
+                parts.Add($"terminated the old box {run.Replaced}");
             }
 
             if (run.ImageId is not null)
             {
-                parts.Add($"AMI {run.ImageId} ({run.Plan.Target.ImageName}){(run.ImageDeregistered ? " (deregistered)" : string.Empty)}");
+                parts.Add($"AMI {run.ImageId} ({run.Plan.Target.ImageName}){(run.ImageDeregistered ? ", since deregistered" : string.Empty)}");
             }
 
             if (run.InstanceId is not null)
@@ -586,7 +586,12 @@ namespace CcieDr.Engine.Recovery.Restore
                 parts.Add($"instance {run.InstanceId}{(run.InstanceState is null ? string.Empty : " (" + run.InstanceState + ")")}");
             }
 
-            return parts.Count == 0 ? "Nothing was created." : "Exists now: " + string.Join(", ", parts) + ". Nothing was deleted.";
+            if (parts.Count == 0)
+            {
+                return "Nothing was created or changed.";
+            }
+
+            return "Done so far: " + string.Join(", ", parts) + ". Nothing this restore created was deleted.";
         }
 
         private static string HowToGoOn(Run run, CcieException error)
