@@ -50,7 +50,7 @@ $env:DOTNET_SKIP_FIRST_TIME_EXPERIENCE = '1'
 
 function Invoke-Native {
     param([string] $File, [string[]] $Arguments)
-    & $File @Arguments
+    & $File @Arguments | Out-Host
     if ($LASTEXITCODE -ne 0) { throw "'$File $($Arguments -join ' ')' failed with exit code $LASTEXITCODE" }
 }
 
