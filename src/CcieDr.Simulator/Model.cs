@@ -430,6 +430,9 @@ internal sealed class RegionState
 
     public Dictionary<string, LaunchTemplate> LaunchTemplates { get; } = new();
 
+    /// <summary>SSM Run Command commands by id.</summary>
+    public Dictionary<string, SsmCommand> SsmCommands { get; } = new();
+
     /// <summary>RunInstances ClientToken → (request fingerprint, reservation id).</summary>
     public Dictionary<string, (string Fingerprint, string ReservationId)> RunTokens { get; } = new();
 
