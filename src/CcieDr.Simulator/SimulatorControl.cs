@@ -201,8 +201,8 @@ public sealed class SimulatorControl
     }
 
     /// <summary>SSM: shorthand for <see cref="AddSsmResponse(SsmResponseRule)"/>.</summary>
-    public void AddSsmResponse(string match, string stdout, int exitCode = 0, string stderr = "", string? instanceId = null) =>
-        AddSsmResponse(new SsmResponseRule { Match = match, Stdout = stdout, ExitCode = exitCode, Stderr = stderr, InstanceId = instanceId });
+    public void AddSsmResponse(string match, string stdout, int exitCode = 0, string stderr = "", string? instanceId = null, double? durationSeconds = null) =>
+        AddSsmResponse(new SsmResponseRule { Match = match, Stdout = stdout, ExitCode = exitCode, Stderr = stderr, InstanceId = instanceId, DurationSeconds = durationSeconds });
 
     /// <summary>SSM: removes every response rule.</summary>
     public void ClearSsmResponses() => Locked(() => world.SsmRules.Clear());

@@ -156,4 +156,25 @@ public sealed class SsmTests
         Assert.Equal(2, sim.Control.FaultCount(FaultKinds.Throttle, "DescribeInstanceInformation"));
         Assert.All(sim.Control.RequestLog("DescribeInstanceInformation"), e => Assert.Equal("ssm", e.Service));
     }
+
+    [Fact]
+    public async Task ListCommands_and_CancelCommand()
+    {
+        await using var sim = await Sim.StartAsync();
+        sim.Control.AddSsmResponse("tar", "", durationSeconds: 600);
+        using var ssm = Ssm(sim);
+        var sent = await ssm.SendCommandAsync(new SendCommandRequest
+        {
+            DocumentName = "AWS-RunShellScript",
+            InstanceIds = [sim.Seed.ServicesInstanceId],
+            Parameters = new Dictionary<string, List<string>> { ["commands"] = ["tar -cjf /tmp/circleci-data-export.tar.bz2 /data"] },
+        });
+        var listed = await ssm.ListCommandsAsync(new ListCommandsRequest { InstanceId = sim.Seed.ServicesInstanceId });
+        Assert.Equal(CommandStatus.InProgress, listed.Commands.Single().Status);
+        await ssm.CancelCommandAsync(new CancelCommandRequest { CommandId = sent.Command.CommandId });
+        listed = await ssm.ListCommandsAsync(new ListCommandsRequest { CommandId = sent.Command.CommandId });
+        Assert.Equal(CommandStatus.Cancelled, listed.Commands.Single().Status);
+        var inv = await ssm.GetCommandInvocationAsync(new GetCommandInvocationRequest { CommandId = sent.Command.CommandId, InstanceId = sim.Seed.ServicesInstanceId });
+        Assert.Equal(CommandInvocationStatus.Cancelled, inv.Status);
+    }
 }
