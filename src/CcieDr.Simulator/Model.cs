@@ -86,6 +86,8 @@ internal sealed class NetworkInterface : Resource
 
     public DateTime? AttachTime { get; set; }
 
+    public int DeviceIndex { get; set; }
+
     public bool DeleteOnTermination { get; set; } = true;
 
     public string PrimaryIp => PrivateIps.First(p => p.Primary).Address;

@@ -320,7 +320,7 @@ internal sealed class World
         }
 
         i.BlockDevices.Clear();
-        if (r.NetworkInterfaces.TryGetValue(i.NetworkInterfaceId, out var eni))
+        foreach (var eni in r.NetworkInterfaces.Values.Where(n => n.InstanceId == i.Id).ToList())
         {
             if (eni.DeleteOnTermination)
             {
