@@ -167,7 +167,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
-        if (!world.Regions.ContainsKey(regionName))
+        if (!world.Regions.TryGetValue(regionName, out var region))
         {
             await WriteError(http, HttpStatusCode.Unauthorized, "AuthFailure", $"Credential should be scoped to a valid region, not '{regionName}'.", requestId).ConfigureAwait(false);
             return;
@@ -231,7 +231,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             try
             {
                 world.Tick();
-                var ctx = new Ctx { World = world, Region = world.Regions[regionName], P = p, Action = action };
+                var ctx = new Ctx { World = world, Region = region, P = p, Action = action };
                 doc = ec2.Execute(ctx, requestId);
             }
             catch (Ec2Error e)
@@ -280,7 +280,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
-        if (!world.Regions.ContainsKey(regionName))
+        if (!world.Regions.TryGetValue(regionName, out var region))
         {
             await WriteJsonError(http, HttpStatusCode.BadRequest, "UnrecognizedClientException", $"Credential should be scoped to a valid region, not '{regionName}'.", requestId).ConfigureAwait(false);
             return;
@@ -351,7 +351,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             try
             {
                 world.Tick();
-                result = ssm.Execute(world, world.Regions[regionName], action, body);
+                result = ssm.Execute(world, region, action, body);
             }
             catch (Ssm.SsmError e)
             {
