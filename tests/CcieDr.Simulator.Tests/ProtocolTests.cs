@@ -192,4 +192,34 @@ public sealed class ProtocolTests
         Assert.Equal("env", entry.Parameters["Tag.1.Key"]);
         Assert.Equal(200, entry.Status);
     }
+
+    [Fact]
+    public async Task Ids_are_never_handed_out_twice_even_after_reset()
+    {
+        await using var sim = await Sim.StartAsync();
+        sim.Control.Reset();
+        sim.Control.SeedCircleCi("us-east-1");
+        var seed = sim.Control.SeedCircleCi("eu-west-1");
+        var publicImage = (await sim.Ec2.DescribeImagesAsync(new DescribeImagesRequest { Owners = ["amazon"] })).Images.Single();
+        var baseSnapshot = publicImage.BlockDeviceMappings.Single().Ebs.SnapshotId;
+        var created = new List<string>();
+        var volumes = (await sim.Ec2.DescribeVolumesAsync(new DescribeVolumesRequest())).Volumes;
+        foreach (var v in volumes.Concat(volumes).Concat(volumes))
+        {
+            created.Add((await sim.Ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = v.VolumeId })).Snapshot.SnapshotId);
+        }
+
+        Assert.Equal(created.Count, created.Distinct().Count());
+        Assert.DoesNotContain(baseSnapshot, created);
+        var still = (await sim.Ec2.DescribeSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = [baseSnapshot] })).Snapshots.Single();
+        Assert.Equal("099720109477", still.OwnerId);
+
+        var east = sim.Control.State()["regions"]!["us-east-1"]!;
+        var west = sim.Control.State()["regions"]!["eu-west-1"]!;
+        var all = new[] { east, west }
+            .SelectMany(r => new[] { "instances", "volumes", "snapshots", "images", "networkInterfaces", "subnets", "vpcs" }.SelectMany(k => r[k]!.AsArray().Select(x => x!["id"]!.GetValue<string>())))
+            .ToList();
+        Assert.Equal(all.Count, all.Distinct().Count());
+        Assert.Contains(seed.ServicesInstanceId, all);
+    }
 }
