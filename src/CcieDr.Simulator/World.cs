@@ -78,6 +78,10 @@ internal sealed class World
 
     public void Reset()
     {
+        // Restart the id generator before anything draws ids: clearing it afterwards handed out the ids of the
+        // regions' base image and snapshot again (a new snapshot then replaced the base image's snapshot).
+        usedIds.Clear();
+        random = new Random(20261128);
         Regions.Clear();
         foreach (var (name, code) in KnownRegions)
         {
@@ -94,8 +98,6 @@ internal sealed class World
         SsmRules.Clear();
         Invisible.Clear();
         NewIdInvisibleCalls = 0;
-        usedIds.Clear();
-        random = new Random(20261128);
     }
 
     public RegionState Region(string name) =>
