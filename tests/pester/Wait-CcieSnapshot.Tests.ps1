@@ -32,7 +32,7 @@ Describe 'Wait-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
 
     It 'waits for several points at once, by object and by id' {
         $a = New-CcieSnapshot
-        $b = New-CcieSnapshot -Method PerVolume -Label second   # a new point: the first one is reused only by a plain rerun
+        $b = New-CcieSnapshot -Method PerVolume -Label second   # another label: a second point, not a rerun of the first
         $ids = @($a.RecoveryPointId, $b.RecoveryPointId) | Sort-Object -Unique
         $done = @($ids | Wait-CcieSnapshot -TimeoutSeconds 60)
         $done.Count | Should -Be $ids.Count
@@ -43,7 +43,7 @@ Describe 'Wait-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
     It 'reports a failed snapshot clearly and still returns the other points' {
         $good = New-CcieSnapshot
         $null = Invoke-CcieSimulatorControl $sim POST faults/snapshot-failure -Body @{ count = 1 }
-        $bad = New-CcieSnapshot -Method PerVolume
+        $bad = New-CcieSnapshot -Label bad
         $out = @($good, $bad | Wait-CcieSnapshot -TimeoutSeconds 60 -ErrorVariable e -ErrorAction SilentlyContinue)
         $out.Count | Should -Be 1
         $out[0].RecoveryPointId | Should -Be $good.RecoveryPointId
