@@ -18,6 +18,7 @@
         'Wait-CcieSnapshot'
         'Remove-CcieSnapshot'
         'Copy-CcieSnapshot'
+        'Restore-CcieServicesBox'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

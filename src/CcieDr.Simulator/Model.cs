@@ -397,11 +397,13 @@ internal sealed class LaunchTemplate : Resource
 /// <summary>Everything in one region.</summary>
 internal sealed class RegionState
 {
+    private static readonly string[] ZoneSuffixes = ["a", "b", "c"];
+
     public RegionState(string name, string shortCode)
     {
         Name = name;
         ShortCode = shortCode;
-        Zones = new[] { "a", "b", "c" }
+        Zones = ZoneSuffixes
             .Select((s, i) => new Zone(name + s, $"{shortCode}-az{i + 1}"))
             .ToList();
     }

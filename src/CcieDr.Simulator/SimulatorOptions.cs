@@ -84,6 +84,9 @@ public sealed class SimulatorOptions
     /// <summary>AWS account id that owns everything.</summary>
     public string AccountId { get; set; } = "123456789012";
 
+    /// <summary>Print one line per AWS request (time, region, action, status, error, fault) to stdout.</summary>
+    public bool LogRequests { get; set; }
+
     /// <summary>Write Kestrel/ASP.NET logs to the console.</summary>
     public bool Verbose { get; set; }
 }

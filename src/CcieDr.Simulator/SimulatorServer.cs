@@ -42,6 +42,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
     /// <summary>SSM actions the simulator implements (JSON 1.1 protocol, same endpoint).</summary>
     public IReadOnlyCollection<string> SupportedSsmActions => ssm.Actions;
 
+    /// <summary>Starts an empty simulator on a free port of 127.0.0.1 with a manual clock.</summary>
+    public static Task<SimulatorServer> StartAsync() => StartAsync(new SimulatorOptions());
+
     /// <summary>Starts the simulator on 127.0.0.1 (a free port when <see cref="SimulatorOptions.Port"/> is 0).</summary>
     public static async Task<SimulatorServer> StartAsync(SimulatorOptions options, CancellationToken cancellationToken = default)
     {
@@ -108,10 +111,12 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         if (http.Request.Headers["X-Amz-Target"].ToString() is { Length: > 0 } target)
         {
             await HandleJsonAsync(http, target).ConfigureAwait(false);
+            Trace(http);
             return;
         }
 
         await HandleEc2Async(http).ConfigureAwait(false);
+        Trace(http);
     }
 
     [GeneratedRegex(@"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")]
@@ -167,7 +172,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
-        if (!world.Regions.ContainsKey(regionName))
+        if (!world.Regions.TryGetValue(regionName, out var region))
         {
             await WriteError(http, HttpStatusCode.Unauthorized, "AuthFailure", $"Credential should be scoped to a valid region, not '{regionName}'.", requestId).ConfigureAwait(false);
             return;
@@ -189,6 +194,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             world.Log(entry);
         }
 
+        http.Items[typeof(RequestLogEntry)] = entry;
         switch (fault?.Kind)
         {
             case FaultKinds.Throttle:
@@ -231,7 +237,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             try
             {
                 world.Tick();
-                var ctx = new Ctx { World = world, Region = world.Regions[regionName], P = p, Action = action };
+                var ctx = new Ctx { World = world, Region = region, P = p, Action = action };
                 doc = ec2.Execute(ctx, requestId);
             }
             catch (Ec2Error e)
@@ -261,6 +267,18 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         await WriteXml(http, status, doc).ConfigureAwait(false);
     }
 
+    private void Trace(HttpContext http)
+    {
+        if (!world.Options.LogRequests || http.Items[typeof(RequestLogEntry)] is not RequestLogEntry e)
+        {
+            return;
+        }
+
+        var extra = e.ErrorCode is null ? "" : " " + e.ErrorCode;
+        extra += e.Fault is null ? "" : " [fault " + e.Fault + "]";
+        Console.Out.WriteLine($"{e.Time:HH:mm:ss} {e.Region} {e.Service}:{e.Action} {(e.Status == 0 ? "aborted" : e.Status.ToString(System.Globalization.CultureInfo.InvariantCulture))}{extra}");
+    }
+
     private async Task HandleJsonAsync(HttpContext http, string target)
     {
         var requestId = Guid.NewGuid().ToString();
@@ -280,7 +298,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
-        if (!world.Regions.ContainsKey(regionName))
+        if (!world.Regions.TryGetValue(regionName, out var region))
         {
             await WriteJsonError(http, HttpStatusCode.BadRequest, "UnrecognizedClientException", $"Credential should be scoped to a valid region, not '{regionName}'.", requestId).ConfigureAwait(false);
             return;
@@ -309,6 +327,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             world.Log(entry);
         }
 
+        http.Items[typeof(RequestLogEntry)] = entry;
         switch (fault?.Kind)
         {
             case FaultKinds.Throttle:
@@ -351,7 +370,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             try
             {
                 world.Tick();
-                result = ssm.Execute(world, world.Regions[regionName], action, body);
+                result = ssm.Execute(world, region, action, body);
             }
             catch (Ssm.SsmError e)
             {
