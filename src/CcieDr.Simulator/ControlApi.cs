@@ -47,6 +47,7 @@ internal sealed class ControlApi
                 ("DELETE", "/_sim/faults") => Do(control.ClearFaults).Then(Faults()),
                 ("POST", "/_sim/faults/eventual-consistency") => EventualConsistency(body),
                 ("POST", "/_sim/faults/instance-death") => Do(() => control.KillInstance(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), Num(body, "stopAfterSeconds") ?? 10)),
+                ("POST", "/_sim/faults/instance-impaired") => Do(() => control.SetInstanceImpaired(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), body["impaired"]?.GetValue<bool>() ?? true)),
                 ("POST", "/_sim/faults/snapshot-failure") => SnapshotFailure(body),
                 ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Str(body, "error") ?? "InsufficientInstanceCapacity")),
                 ("DELETE", "/_sim/faults/az-outage") => Do(() => control.RestoreAvailabilityZone(
@@ -82,6 +83,7 @@ internal sealed class ControlApi
         "DELETE /_sim/faults",
         "POST /_sim/faults/eventual-consistency {\"calls\":2} or {\"calls\":2,\"resourceId\":\"i-...\"}",
         "POST /_sim/faults/instance-death {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"stopAfterSeconds\":10}",
+        "POST /_sim/faults/instance-impaired {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"impaired\":true}",
         "POST /_sim/faults/snapshot-failure {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"} or {\"count\":1}",
         "POST /_sim/faults/az-outage {\"region\":\"us-east-1\",\"zone\":\"us-east-1a\",\"error\":\"InsufficientInstanceCapacity|Unsupported\"}",
         "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",

@@ -136,6 +136,22 @@ public sealed class SimulatorControl
         world.Tick();
     });
 
+    /// <summary>Sets or clears failing status checks (impaired) on an instance without killing it.</summary>
+    public void SetInstanceImpaired(string region, string instanceId, bool impaired) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.Instances.TryGetValue(instanceId, out var i))
+        {
+            throw new ArgumentException($"no instance {instanceId} in {region}", nameof(instanceId));
+        }
+
+        i.Impaired = impaired;
+        if (impaired)
+        {
+            world.Faults.Count("instance-impaired", instanceId);
+        }
+    });
+
     /// <summary>A snapshot that fails: it goes to state <c>error</c> now.</summary>
     public void FailSnapshot(string region, string snapshotId) => Locked(() =>
     {

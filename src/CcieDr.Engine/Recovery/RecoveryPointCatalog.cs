@@ -144,7 +144,7 @@ namespace CcieDr.Engine.Recovery
 
                     list.Add(s);
                 }
-                else if ((s.Description ?? string.Empty).StartsWith("CircleCI", StringComparison.Ordinal))
+                else if ((s.Description ?? string.Empty).StartsWith(RecoveryTags.SeedDescriptionStart, StringComparison.Ordinal))
                 {
                     points.Add(BuildSeedPoint(s, region));
                 }

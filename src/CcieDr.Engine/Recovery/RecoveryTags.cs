@@ -60,8 +60,16 @@ namespace CcieDr.Engine.Recovery
         /// <summary>The seed script's description prefix; the seed's filter Name=description,Values=CircleCI* finds it.</summary>
         public const string DescriptionPrefix = "CircleCI Services box Backup taken at ";
 
-        /// <summary>Seed snapshots: the describe-snapshots filter value the seed's runbook uses.</summary>
-        public const string SeedDescriptionFilter = "CircleCI*";
+        /// <summary>The describe-snapshots filter value the seed's runbook uses (finds CcieDr's snapshots too).</summary>
+        public const string SeedRunbookFilter = "CircleCI*";
+
+        /// <summary>
+        /// Snapshots made by the seed's backup script: its description, no ccie tags. Narrower than the runbook's
+        /// CircleCI* so that AMI base snapshots ("CircleCI Services base root") are not taken for backups.
+        /// </summary>
+        public const string SeedDescriptionFilter = "CircleCI Services box Backup*";
+
+        internal const string SeedDescriptionStart = "CircleCI Services box Backup";
 
         private static readonly char[] Comma = { ',' };
 

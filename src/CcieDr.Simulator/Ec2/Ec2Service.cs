@@ -87,6 +87,12 @@ internal sealed partial class Ec2Service
             throw new Ec2Error("InvalidAction", $"The action {ctx.Action} is not valid for this web service.");
         }
 
+        if (ctx.P.Bool("DryRun") == true)
+        {
+            // The caller is always authorized here; AWS answers 412 DryRunOperation without doing anything.
+            throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", System.Net.HttpStatusCode.PreconditionFailed);
+        }
+
         try
         {
             var content = handler(ctx).ToList();
