@@ -247,4 +247,38 @@ public sealed class RestoreResilienceTests
         Assert.Contains(reporter.Warnings, w => w.Contains("stopped", StringComparison.Ordinal) && w.Contains("ami-", StringComparison.Ordinal));
         Assert.All(reporter.Progress.GroupBy(p => p.ActivityId), g => Assert.True(g.Last().Completed));
     }
+
+    [Fact]
+    public async Task An_az_failing_between_preflight_and_launch_reports_the_ami_and_a_rerun_elsewhere_reuses_it()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        await sim.TerminateBoxAsync();
+        RestoreService service = sim.Service(hook: (step, after) =>
+        {
+            if (step == RestoreSteps.RunInstances && !after)
+            {
+                sim.Control.FailAvailabilityZone(RestoreSim.Region, sim.Seed.AvailabilityZoneA);
+            }
+
+            return Task.CompletedTask;
+        });
+        RestorePlan plan = await service.PrepareAsync(new RestoreRequest { RecoveryPoint = point }, CancellationToken.None);
+
+        CcieException error = await Assert.ThrowsAsync<CcieException>(() => service.ExecuteAsync(plan, CancellationToken.None));
+
+        Assert.Equal("Aws.InsufficientInstanceCapacity", error.ErrorId);
+        Assert.Equal(CcieErrorCategory.ResourceUnavailable, error.Category);
+        RestoreResult partial = Assert.IsType<RestoreResult>(error.Target);
+        Assert.Equal(RestoreSteps.RunInstances, partial.Timeline[^1].Action);
+        Assert.Equal("Failed", partial.Timeline[^1].Outcome);
+        Assert.Contains(partial.ImageId!, error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await sim.InstancesLaunchedSinceSeedAsync());
+
+        (RestorePlan again, RestoreResult? result) = await RestoreSim.RestoreAsync(sim.Service(), new RestoreRequest { RecoveryPoint = point, SubnetId = sim.Seed.SubnetBId });
+        Assert.NotNull(result);
+        Assert.Equal(partial.ImageId, again.ExistingImage?.Id);
+        Assert.Equal(sim.Seed.AvailabilityZoneB, result.AvailabilityZone);
+        Assert.Equal(1, sim.RegisterImageSuccesses());
+    }
 }
