@@ -309,7 +309,7 @@ namespace CcieDr.Engine.Tests.Archive
                 }
 
                 bz.Complete();
-                Assert.Equal(5, bz.MaxBlocksInFlight);
+                Assert.Equal(8, bz.MaxBlocksInFlight);
             }
 
             Assert.True(peak < 40_000_000, $"peak managed growth {peak} bytes");
