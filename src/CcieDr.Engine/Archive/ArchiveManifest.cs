@@ -256,14 +256,23 @@ namespace CcieDr.Engine.Archive
 
         private static void WriteMtime(Utf8JsonWriter w, double mtime)
         {
-            // Whole seconds print as integers; fractions keep microsecond precision (round-trips as a double).
-            if (Math.Abs(mtime - Math.Round(mtime)) < 1e-9)
+            // Whole seconds print as integers; fractions keep microseconds (a double holds no more at today's epoch).
+            var whole = Math.Floor(mtime);
+            var micros = (long)Math.Round((mtime - whole) * 1e6);
+            if (micros >= 1_000_000)
             {
-                w.WriteNumberValue((long)Math.Round(mtime));
+                whole += 1;
+                micros -= 1_000_000;
+            }
+
+            if (micros == 0)
+            {
+                w.WriteNumberValue((long)whole);
             }
             else
             {
-                w.WriteRawValue(mtime.ToString("0.0#####", CultureInfo.InvariantCulture), skipInputValidation: true);
+                var text = ((long)whole).ToString(CultureInfo.InvariantCulture) + "." + micros.ToString("D6", CultureInfo.InvariantCulture).TrimEnd('0');
+                w.WriteRawValue(text, skipInputValidation: true);
             }
         }
 

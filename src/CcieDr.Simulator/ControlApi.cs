@@ -1,0 +1,209 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Microsoft.AspNetCore.Http;
+
+namespace CcieDr.Simulator;
+
+/// <summary>The JSON control API under <c>/_sim/</c>.</summary>
+internal sealed class ControlApi
+{
+    private readonly SimulatorControl control;
+
+    public ControlApi(SimulatorControl control)
+    {
+        this.control = control;
+    }
+
+    public async Task HandleAsync(HttpContext http)
+    {
+        var method = http.Request.Method;
+        var path = (http.Request.Path.Value ?? "").TrimEnd('/');
+        JsonObject body;
+        try
+        {
+            body = await ReadBody(http).ConfigureAwait(false);
+        }
+        catch (JsonException e)
+        {
+            await Write(http, 400, new JsonObject { ["error"] = "invalid JSON body: " + e.Message }).ConfigureAwait(false);
+            return;
+        }
+
+        try
+        {
+            JsonNode? result = (method, path) switch
+            {
+                ("GET", "/_sim" or "/_sim/help") => Help(),
+                ("POST", "/_sim/reset") => Do(control.Reset),
+                ("POST", "/_sim/seed") => JsonSerializer.SerializeToNode(control.SeedCircleCi(Str(body, "region") ?? "us-east-1"), SimulatorControl.Json),
+                ("GET", "/_sim/state") => control.State(),
+                ("GET", "/_sim/clock") => Clock(),
+                ("POST", "/_sim/clock/advance") => Do(() => control.AdvanceClock(Num(body, "seconds") ?? throw new ArgumentException("body needs \"seconds\""))).Then(Clock()),
+                ("POST", "/_sim/clock") => Do(() => control.SetClockMode(ParseMode(Str(body, "mode")))).Then(Clock()),
+                ("GET", "/_sim/config") => Config(),
+                ("POST", "/_sim/config") => Configure(body),
+                ("GET", "/_sim/faults") => Faults(),
+                ("POST", "/_sim/faults") => Do(() => control.InjectFault(body.Deserialize<FaultSpec>(SimulatorControl.Json)!)).Then(Faults()),
+                ("DELETE", "/_sim/faults") => Do(control.ClearFaults).Then(Faults()),
+                ("POST", "/_sim/faults/eventual-consistency") => EventualConsistency(body),
+                ("POST", "/_sim/faults/instance-death") => Do(() => control.KillInstance(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), Num(body, "stopAfterSeconds") ?? 10)),
+                ("POST", "/_sim/faults/snapshot-failure") => SnapshotFailure(body),
+                ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Str(body, "error") ?? "InsufficientInstanceCapacity")),
+                ("DELETE", "/_sim/faults/az-outage") => Do(() => control.RestoreAvailabilityZone(
+                    http.Request.Query["region"].ToString() is { Length: > 0 } r ? r : Str(body, "region") ?? "us-east-1",
+                    http.Request.Query["zone"].ToString() is { Length: > 0 } z ? z : Req(body, "zone"))),
+                ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
+                ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
+                _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
+            };
+            await Write(http, 200, result ?? new JsonObject { ["ok"] = true }).ConfigureAwait(false);
+        }
+        catch (KeyNotFoundException e)
+        {
+            await Write(http, 404, new JsonObject { ["error"] = e.Message }).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or JsonException or FormatException)
+        {
+            await Write(http, 400, new JsonObject { ["error"] = e.Message }).ConfigureAwait(false);
+        }
+    }
+
+    private static JsonNode Help() => new JsonArray(
+        "POST /_sim/reset",
+        "POST /_sim/seed {\"region\":\"us-east-1\"}",
+        "GET /_sim/state",
+        "GET /_sim/clock",
+        "POST /_sim/clock {\"mode\":\"manual|realtime\"}",
+        "POST /_sim/clock/advance {\"seconds\":30}",
+        "GET /_sim/config",
+        "POST /_sim/config {\"clockMode\":\"manual\",\"transitionSeconds\":2,\"durations\":{...},\"pageSize\":2}",
+        "GET /_sim/faults",
+        "POST /_sim/faults {\"kind\":\"throttle|internal-error|unavailable|drop|drop-after|timeout\",\"action\":\"DescribeInstances|*\",\"region\":null,\"count\":2,\"delayMilliseconds\":2000}",
+        "DELETE /_sim/faults",
+        "POST /_sim/faults/eventual-consistency {\"calls\":2} or {\"calls\":2,\"resourceId\":\"i-...\"}",
+        "POST /_sim/faults/instance-death {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"stopAfterSeconds\":10}",
+        "POST /_sim/faults/snapshot-failure {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"} or {\"count\":1}",
+        "POST /_sim/faults/az-outage {\"region\":\"us-east-1\",\"zone\":\"us-east-1a\",\"error\":\"InsufficientInstanceCapacity|Unsupported\"}",
+        "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",
+        "GET /_sim/requests[?action=RunInstances]",
+        "DELETE /_sim/requests");
+
+    private JsonNode Clock() => new JsonObject { ["now"] = control.Now, ["mode"] = control.ClockMode.ToString().ToLowerInvariant() };
+
+    private JsonNode Config() => new JsonObject
+    {
+        ["clockMode"] = control.ClockMode.ToString().ToLowerInvariant(),
+        ["pageSize"] = control.PageSize,
+        ["durations"] = JsonSerializer.SerializeToNode(control.Durations, SimulatorControl.Json),
+    };
+
+    private JsonNode Configure(JsonObject body)
+    {
+        if (Str(body, "clockMode") is { } mode)
+        {
+            control.SetClockMode(ParseMode(mode));
+        }
+
+        if (Num(body, "transitionSeconds") is { } t)
+        {
+            control.SetTransitionSeconds(t);
+        }
+
+        if (body["durations"] is JsonObject d)
+        {
+            // Merge: only the given fields change.
+            var current = JsonSerializer.SerializeToNode(control.Durations, SimulatorControl.Json)!.AsObject();
+            foreach (var (k, v) in d)
+            {
+                current[k] = v?.DeepClone();
+            }
+
+            control.SetDurations(current.Deserialize<TransitionDurations>(SimulatorControl.Json)!);
+        }
+
+        if (body.ContainsKey("pageSize"))
+        {
+            control.PageSize = body["pageSize"] is { } ps ? ps.GetValue<int>() : null;
+        }
+
+        return Config();
+    }
+
+    private JsonNode Faults() => new JsonObject
+    {
+        ["served"] = JsonSerializer.SerializeToNode(control.FaultCounters(), SimulatorControl.Json),
+        ["pending"] = JsonSerializer.SerializeToNode(control.PendingFaults(), SimulatorControl.Json),
+    };
+
+    private JsonNode? EventualConsistency(JsonObject body)
+    {
+        var calls = (int)(Num(body, "calls") ?? throw new ArgumentException("body needs \"calls\""));
+        if (Str(body, "resourceId") is { } id)
+        {
+            control.HideResource(id, calls);
+        }
+        else
+        {
+            control.SetEventualConsistency(calls);
+        }
+
+        return null;
+    }
+
+    private JsonNode? SnapshotFailure(JsonObject body)
+    {
+        if (Str(body, "snapshotId") is { } id)
+        {
+            control.FailSnapshot(Str(body, "region") ?? "us-east-1", id);
+        }
+        else
+        {
+            control.FailNextSnapshots((int)(Num(body, "count") ?? 1));
+        }
+
+        return null;
+    }
+
+    private static ClockMode ParseMode(string? mode) => mode?.ToLowerInvariant() switch
+    {
+        "manual" => ClockMode.Manual,
+        "realtime" or "real-time" => ClockMode.Realtime,
+        _ => throw new ArgumentException("mode must be \"manual\" or \"realtime\""),
+    };
+
+    private static JsonNode? Do(Action a)
+    {
+        a();
+        return null;
+    }
+
+    private static string? Str(JsonObject o, string name) => o[name] is JsonValue v ? v.ToString() : null;
+
+    private static string Req(JsonObject o, string name) => Str(o, name) ?? throw new ArgumentException($"body needs \"{name}\"");
+
+    private static double? Num(JsonObject o, string name) => o[name] is JsonValue v ? v.GetValue<double>() : null;
+
+    private static async Task<JsonObject> ReadBody(HttpContext http)
+    {
+        using var reader = new StreamReader(http.Request.Body);
+        var text = await reader.ReadToEndAsync(http.RequestAborted).ConfigureAwait(false);
+        return string.IsNullOrWhiteSpace(text) ? new JsonObject() : JsonNode.Parse(text)?.AsObject() ?? new JsonObject();
+    }
+
+    private static async Task Write(HttpContext http, int status, JsonNode node)
+    {
+        http.Response.StatusCode = status;
+        http.Response.ContentType = "application/json";
+        await http.Response.WriteAsync(node.ToJsonString(SimulatorControl.Json), http.RequestAborted).ConfigureAwait(false);
+    }
+}
+
+internal static class JsonNodeExtensions
+{
+    /// <summary>Ignores the left value and yields <paramref name="next"/> (sequencing in switch expressions).</summary>
+    public static JsonNode Then(this JsonNode? ignored, JsonNode next)
+    {
+        _ = ignored;
+        return next;
+    }
+}

@@ -1,0 +1,429 @@
+using System.Xml.Linq;
+using static CcieDr.Simulator.Ec2.Xml;
+
+namespace CcieDr.Simulator.Ec2;
+
+internal sealed partial class Ec2Service
+{
+    private IEnumerable<object?> DescribeRegions(Ctx ctx)
+    {
+        var names = ctx.P.List("RegionName");
+        var regions = ctx.World.Regions.Values.AsEnumerable();
+        if (names.Count > 0)
+        {
+            foreach (var n in names.Where(n => !ctx.World.Regions.ContainsKey(n)))
+            {
+                throw Ec2Error.InvalidValue($"Invalid region names: {n}");
+            }
+
+            regions = regions.Where(r => names.Contains(r.Name));
+        }
+
+        foreach (var f in ctx.P.Filters())
+        {
+            regions = f.Name switch
+            {
+                "region-name" => regions.Where(r => f.Matches([r.Name])),
+                "endpoint" => regions.Where(r => f.Matches([$"ec2.{r.Name}.amazonaws.com"])),
+                "opt-in-status" => regions.Where(r => f.Matches(["opt-in-not-required"])),
+                _ => throw Ec2Error.InvalidValue($"The filter '{f.Name}' is invalid"),
+            };
+        }
+
+        yield return Set("regionInfo", regions.Select(r => Item(
+            V("regionName", r.Name),
+            V("regionEndpoint", $"ec2.{r.Name}.amazonaws.com"),
+            V("optInStatus", "opt-in-not-required"))));
+    }
+
+    private IEnumerable<object?> DescribeAvailabilityZones(Ctx ctx)
+    {
+        var names = ctx.P.List("ZoneName");
+        var ids = ctx.P.List("ZoneId");
+        var zones = ctx.Region.Zones.AsEnumerable();
+        foreach (var n in names.Where(n => ctx.Region.FindZone(n) is null))
+        {
+            throw Ec2Error.InvalidValue($"The zone '{n}' does not exist.");
+        }
+
+        if (names.Count > 0 || ids.Count > 0)
+        {
+            zones = zones.Where(z => names.Contains(z.Name) || ids.Contains(z.ZoneId));
+        }
+
+        foreach (var f in ctx.P.Filters())
+        {
+            zones = f.Name switch
+            {
+                "zone-name" => zones.Where(z => f.Matches([z.Name])),
+                "zone-id" => zones.Where(z => f.Matches([z.ZoneId])),
+                "state" => zones.Where(z => f.Matches([ZoneState(z)])),
+                "region-name" => zones.Where(z => f.Matches([ctx.Region.Name])),
+                "zone-type" => zones.Where(z => f.Matches(["availability-zone"])),
+                _ => throw Ec2Error.InvalidValue($"The filter '{f.Name}' is invalid"),
+            };
+        }
+
+        yield return Set("availabilityZoneInfo", zones.Select(z => Item(
+            V("zoneName", z.Name),
+            V("zoneState", ZoneState(z)),
+            V("regionName", ctx.Region.Name),
+            V("zoneId", z.ZoneId),
+            V("zoneType", "availability-zone"),
+            V("groupName", ctx.Region.Name),
+            V("networkBorderGroup", ctx.Region.Name),
+            V("optInStatus", "opt-in-not-required"),
+            Set("messageSet", z.Failed
+                ? [Item(V("message", $"Increased API error rates and connectivity issues in {z.Name}"))]
+                : []))));
+    }
+
+    private static string ZoneState(Zone z) => z.Failed ? "impaired" : "available";
+
+    private IEnumerable<object?> DescribeVpcs(Ctx ctx)
+    {
+        var items = ctx.P.List("VpcId") is { Count: > 0 } ids
+            ? Named(ctx, ids, id => Find(ctx, ctx.Region.Vpcs, id, "vpc", "VpcID", $"The vpc ID '{id}' does not exist"))
+            : Visible(ctx, ctx.Region.Vpcs.Values);
+        var filtered = ApplyFilters(ctx, items, (v, f) => f switch
+        {
+            "vpc-id" => [v.Id],
+            "cidr" or "cidr-block-association.cidr-block" => [v.CidrBlock],
+            "state" => ["available"],
+            "is-default" => [v.IsDefault ? "true" : "false"],
+            "owner-id" => [ctx.AccountId],
+            _ => null,
+        });
+        var (page, next) = Paginate(ctx, filtered, v => v.Id, 5, 1000);
+        yield return Set("vpcSet", page.Select(v => Item(
+            V("vpcId", v.Id),
+            V("ownerId", ctx.AccountId),
+            V("state", "available"),
+            V("cidrBlock", v.CidrBlock),
+            V("dhcpOptionsId", "dopt-0" + v.Id[5..]),
+            V("instanceTenancy", "default"),
+            V("isDefault", v.IsDefault),
+            TagSet(v.Tags))));
+        yield return V("nextToken", next);
+    }
+
+    private int UsedIps(RegionState r, Subnet s) =>
+        r.NetworkInterfaces.Values.Where(n => n.SubnetId == s.Id).Sum(n => n.PrivateIps.Count);
+
+    private IEnumerable<object?> DescribeSubnets(Ctx ctx)
+    {
+        var items = ctx.P.List("SubnetId") is { Count: > 0 } ids
+            ? Named(ctx, ids, id => FindSubnet(ctx, id))
+            : Visible(ctx, ctx.Region.Subnets.Values);
+        var filtered = ApplyFilters(ctx, items, (s, f) => f switch
+        {
+            "subnet-id" => [s.Id],
+            "vpc-id" => [s.VpcId],
+            "availability-zone" or "availabilityZone" => [s.AvailabilityZone],
+            "availability-zone-id" => [ctx.Region.FindZone(s.AvailabilityZone)?.ZoneId],
+            "cidr-block" or "cidr" or "cidrBlock" => [s.Cidr.Text],
+            "state" => ["available"],
+            "owner-id" => [ctx.AccountId],
+            "default-for-az" or "defaultForAz" => ["false"],
+            _ => null,
+        });
+        var (page, next) = Paginate(ctx, filtered, s => s.Id, 5, 1000);
+        yield return Set("subnetSet", page.Select(s => Item(
+            V("subnetId", s.Id),
+            V("subnetArn", $"arn:aws:ec2:{ctx.Region.Name}:{ctx.AccountId}:subnet/{s.Id}"),
+            V("state", "available"),
+            V("ownerId", ctx.AccountId),
+            V("vpcId", s.VpcId),
+            V("cidrBlock", s.Cidr.Text),
+            V("availableIpAddressCount", s.Cidr.Usable - UsedIps(ctx.Region, s)),
+            V("availabilityZone", s.AvailabilityZone),
+            V("availabilityZoneId", ctx.Region.FindZone(s.AvailabilityZone)?.ZoneId),
+            V("defaultForAz", false),
+            V("mapPublicIpOnLaunch", false),
+            V("assignIpv6AddressOnCreation", false),
+            TagSet(s.Tags))));
+        yield return V("nextToken", next);
+    }
+
+    private IEnumerable<object?> DescribeSecurityGroups(Ctx ctx)
+    {
+        var ids = ctx.P.List("GroupId");
+        var names = ctx.P.List("GroupName");
+        IEnumerable<SecurityGroup> items;
+        if (ids.Count > 0 || names.Count > 0)
+        {
+            var found = Named(ctx, ids, id => FindGroup(ctx, id));
+            foreach (var n in names)
+            {
+                found.Add(ctx.Region.SecurityGroups.Values.FirstOrDefault(g => g.Name == n)
+                    ?? throw new Ec2Error("InvalidGroup.NotFound", $"The security group '{n}' does not exist in default VPC"));
+            }
+
+            items = found.Distinct();
+        }
+        else
+        {
+            items = Visible(ctx, ctx.Region.SecurityGroups.Values);
+        }
+
+        var filtered = ApplyFilters(ctx, items, (g, f) => f switch
+        {
+            "group-id" => [g.Id],
+            "group-name" => [g.Name],
+            "vpc-id" => [g.VpcId],
+            "description" => [g.Description],
+            "owner-id" => [ctx.AccountId],
+            _ => null,
+        });
+        var (page, next) = Paginate(ctx, filtered, g => g.Id, 5, 1000, ids.Count == 0 && names.Count == 0);
+        yield return Set("securityGroupInfo", page.Select(g => Item(
+            V("ownerId", ctx.AccountId),
+            V("groupId", g.Id),
+            V("groupName", g.Name),
+            V("groupDescription", g.Description),
+            V("vpcId", g.VpcId),
+            V("securityGroupArn", $"arn:aws:ec2:{ctx.Region.Name}:{ctx.AccountId}:security-group/{g.Id}"),
+            Set("ipPermissions", []),
+            Set("ipPermissionsEgress", [Item(V("ipProtocol", "-1"), Set("groups", []), Set("ipRanges", [Item(V("cidrIp", "0.0.0.0/0"))]))]),
+            TagSet(g.Tags))));
+        yield return V("nextToken", next);
+    }
+
+    private IEnumerable<object?> DescribeKeyPairs(Ctx ctx)
+    {
+        var names = ctx.P.List("KeyName");
+        var ids = ctx.P.List("KeyPairId");
+        var items = ctx.Region.KeyPairs.Values.AsEnumerable();
+        foreach (var n in names.Where(n => !ctx.Region.KeyPairs.Values.Any(k => k.Name == n)))
+        {
+            throw new Ec2Error("InvalidKeyPair.NotFound", $"The key pair '{n}' does not exist");
+        }
+
+        foreach (var id in ids.Where(id => !ctx.Region.KeyPairs.ContainsKey(id)))
+        {
+            throw new Ec2Error("InvalidKeyPair.NotFound", $"The key pair '{id}' does not exist");
+        }
+
+        if (names.Count > 0 || ids.Count > 0)
+        {
+            items = items.Where(k => names.Contains(k.Name) || ids.Contains(k.Id));
+        }
+
+        var filtered = ApplyFilters(ctx, items, (k, f) => f switch
+        {
+            "key-name" => [k.Name],
+            "key-pair-id" => [k.Id],
+            "fingerprint" => [k.Fingerprint],
+            "key-type" => ["rsa"],
+            _ => null,
+        });
+        yield return Set("keySet", filtered.OrderBy(k => k.Name, StringComparer.Ordinal).Select(k => Item(
+            V("keyPairId", k.Id),
+            V("keyName", k.Name),
+            V("keyFingerprint", k.Fingerprint),
+            V("keyType", "rsa"),
+            TagSet(k.Tags),
+            V("createTime", k.CreateTime))));
+    }
+
+    private static IEnumerable<string?>? EniField(Ctx ctx, NetworkInterface n, string f) => f switch
+    {
+        "network-interface-id" => [n.Id],
+        "subnet-id" => [n.SubnetId],
+        "vpc-id" => [n.VpcId],
+        "availability-zone" => [n.AvailabilityZone],
+        "attachment.instance-id" => [n.InstanceId],
+        "attachment.attachment-id" => [n.AttachmentId],
+        "attachment.status" => [n.InstanceId is null ? null : "attached"],
+        "addresses.private-ip-address" or "private-ip-address" => n.PrivateIps.Select(p => p.Address),
+        "addresses.primary" => n.PrivateIps.Select(p => p.Primary ? "true" : "false"),
+        "status" => [n.Status],
+        "description" => [n.Description],
+        "group-id" => n.GroupIds,
+        "group-name" => n.GroupIds.Select(g => ctx.Region.SecurityGroups.GetValueOrDefault(g)?.Name),
+        "mac-address" => [n.MacAddress],
+        "owner-id" => [ctx.AccountId],
+        "interface-type" => ["interface"],
+        _ => null,
+    };
+
+    private IEnumerable<object?> DescribeNetworkInterfaces(Ctx ctx)
+    {
+        var ids = ctx.P.List("NetworkInterfaceId");
+        var items = ids.Count > 0 ? Named(ctx, ids, id => FindEni(ctx, id)) : Visible(ctx, ctx.Region.NetworkInterfaces.Values);
+        var filtered = ApplyFilters(ctx, items, (n, f) => EniField(ctx, n, f));
+        var (page, next) = Paginate(ctx, filtered, n => n.Id, 5, 1000, ids.Count == 0);
+        yield return Set("networkInterfaceSet", page.Select(n => Item(
+            V("networkInterfaceId", n.Id),
+            V("subnetId", n.SubnetId),
+            V("vpcId", n.VpcId),
+            V("availabilityZone", n.AvailabilityZone),
+            V("description", n.Description),
+            V("ownerId", ctx.AccountId),
+            V("requesterManaged", false),
+            V("status", n.Status),
+            V("macAddress", n.MacAddress),
+            V("privateIpAddress", n.PrimaryIp),
+            V("privateDnsName", PrivateDns(ctx.Region, n.PrimaryIp)),
+            V("sourceDestCheck", true),
+            V("interfaceType", "interface"),
+            GroupSet(ctx, n.GroupIds),
+            n.InstanceId is null ? null : E("attachment",
+                V("attachmentId", n.AttachmentId),
+                V("instanceId", n.InstanceId),
+                V("instanceOwnerId", ctx.AccountId),
+                V("deviceIndex", 0),
+                V("networkCardIndex", 0),
+                V("status", "attached"),
+                V("attachTime", n.AttachTime),
+                V("deleteOnTermination", n.DeleteOnTermination)),
+            TagSet(n.Tags),
+            PrivateIpSet(ctx, n))));
+        yield return V("nextToken", next);
+    }
+
+    private static XElement GroupSet(Ctx ctx, IEnumerable<string> groupIds, string name = "groupSet") =>
+        Set(name, groupIds.Select(g => Item(V("groupId", g), V("groupName", ctx.Region.SecurityGroups.GetValueOrDefault(g)?.Name))));
+
+    private static XElement PrivateIpSet(Ctx ctx, NetworkInterface n) =>
+        Set("privateIpAddressesSet", n.PrivateIps.Select(p => Item(
+            V("privateIpAddress", p.Address),
+            V("privateDnsName", PrivateDns(ctx.Region, p.Address)),
+            V("primary", p.Primary))));
+
+    internal static string PrivateDns(RegionState r, string ip) =>
+        r.Name == "us-east-1" ? $"ip-{ip.Replace('.', '-')}.ec2.internal" : $"ip-{ip.Replace('.', '-')}.{r.Name}.compute.internal";
+
+    /// <summary>Which interface holds the address in the subnet (null if free).</summary>
+    internal static NetworkInterface? Holder(RegionState r, string subnetId, string ip) =>
+        r.NetworkInterfaces.Values.FirstOrDefault(n => n.SubnetId == subnetId && n.PrivateIps.Any(p => p.Address == ip));
+
+    /// <summary>Validates a requested address for a subnet: well-formed, inside the CIDR, not reserved.</summary>
+    internal static uint CheckAddress(Subnet s, string ip)
+    {
+        if (!Cidr.TryIp(ip, out var value))
+        {
+            throw Ec2Error.InvalidValue($"Invalid value '{ip}' for PrivateIpAddress");
+        }
+
+        if (!s.Cidr.Contains(value))
+        {
+            throw Ec2Error.InvalidValue($"Address {ip} does not fall within the subnet's address range");
+        }
+
+        if (!s.Cidr.IsAssignable(value))
+        {
+            throw Ec2Error.InvalidValue($"Address {ip} is reserved by AWS in subnet {s.Id}");
+        }
+
+        return value;
+    }
+
+    /// <summary>The lowest free assignable address of the subnet.</summary>
+    internal static string NextFreeAddress(RegionState r, Subnet s)
+    {
+        var used = r.NetworkInterfaces.Values.Where(n => n.SubnetId == s.Id).SelectMany(n => n.PrivateIps).Select(p => p.Address).ToHashSet();
+        foreach (var ip in s.Cidr.Assignable())
+        {
+            var text = Cidr.ToIp(ip);
+            if (!used.Contains(text))
+            {
+                return text;
+            }
+        }
+
+        throw new Ec2Error("InsufficientFreeAddressesInSubnet", $"There are not enough free addresses in subnet '{s.Id}' to satisfy the requested number of instances.");
+    }
+
+    private IEnumerable<object?> AssignPrivateIpAddresses(Ctx ctx)
+    {
+        var eni = FindEni(ctx, ctx.P.Required("NetworkInterfaceId"));
+        var subnet = ctx.Region.Subnets[eni.SubnetId];
+        var requested = ctx.P.List("PrivateIpAddress");
+        var count = ctx.P.Int("SecondaryPrivateIpAddressCount");
+        var allow = ctx.P.Bool("AllowReassignment") ?? false;
+        if (requested.Count > 0 && count is not null)
+        {
+            throw Ec2Error.Combination("The parameters 'privateIpAddress' and 'secondaryPrivateIpAddressCount' cannot be specified together.");
+        }
+
+        if (requested.Count == 0 && count is null)
+        {
+            throw Ec2Error.Missing("PrivateIpAddress or SecondaryPrivateIpAddressCount");
+        }
+
+        if (eni.PrivateIps.Count + requested.Count + (count ?? 0) > 30)
+        {
+            throw new Ec2Error("PrivateIpAddressLimitExceeded", "Number of private addresses will exceed limit.");
+        }
+
+        // Validate everything before changing anything.
+        var moves = new List<(string Ip, NetworkInterface? From)>();
+        foreach (var ip in requested.Distinct())
+        {
+            CheckAddress(subnet, ip);
+            var holder = Holder(ctx.Region, subnet.Id, ip);
+            if (holder == eni)
+            {
+                continue;
+            }
+
+            if (holder is not null)
+            {
+                if (!allow)
+                {
+                    throw Ec2Error.InvalidValue($"Address {ip} is in use by network interface {holder.Id}; use AllowReassignment to move it.");
+                }
+
+                if (holder.PrivateIps.Any(p => p.Address == ip && p.Primary))
+                {
+                    throw Ec2Error.InvalidValue($"Address {ip} is the primary private IP address of network interface {holder.Id} and cannot be reassigned.");
+                }
+            }
+
+            moves.Add((ip, holder));
+        }
+
+        var assigned = new List<string>();
+        foreach (var (ip, from) in moves)
+        {
+            from?.PrivateIps.RemoveAll(p => p.Address == ip);
+            eni.PrivateIps.Add(new PrivateIp { Address = ip, Primary = false });
+            assigned.Add(ip);
+        }
+
+        for (var i = 0; i < (count ?? 0); i++)
+        {
+            var ip = NextFreeAddress(ctx.Region, subnet);
+            eni.PrivateIps.Add(new PrivateIp { Address = ip, Primary = false });
+            assigned.Add(ip);
+        }
+
+        yield return V("networkInterfaceId", eni.Id);
+        yield return Set("assignedPrivateIpAddressesSet", assigned.Select(ip => Item(V("privateIpAddress", ip))));
+        yield return ReturnTrue();
+    }
+
+    private IEnumerable<object?> UnassignPrivateIpAddresses(Ctx ctx)
+    {
+        var eni = FindEni(ctx, ctx.P.Required("NetworkInterfaceId"));
+        var ips = ctx.P.List("PrivateIpAddress");
+        if (ips.Count == 0)
+        {
+            throw Ec2Error.Missing("PrivateIpAddress");
+        }
+
+        foreach (var ip in ips)
+        {
+            var held = eni.PrivateIps.FirstOrDefault(p => p.Address == ip)
+                ?? throw new Ec2Error("InvalidParameterValue", $"Some of the specified addresses are not assigned to interface {eni.Id}");
+            if (held.Primary)
+            {
+                throw new Ec2Error("InvalidParameterValue", $"The primary private IP address {ip} of interface {eni.Id} cannot be unassigned");
+            }
+        }
+
+        eni.PrivateIps.RemoveAll(p => ips.Contains(p.Address));
+        yield return ReturnTrue();
+    }
+}

@@ -1,0 +1,311 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using CcieDr.Simulator.Ec2;
+
+namespace CcieDr.Simulator;
+
+/// <summary>
+/// In-process control of a running simulator: the same operations as the HTTP control API under <c>/_sim/</c>.
+/// Thread-safe.
+/// </summary>
+public sealed class SimulatorControl
+{
+    internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
+    {
+        WriteIndented = true,
+        Converters = { new System.Text.Json.Serialization.JsonStringEnumConverter(JsonNamingPolicy.CamelCase) },
+    };
+
+    private readonly World world;
+
+    internal SimulatorControl(World world)
+    {
+        this.world = world;
+    }
+
+    /// <summary>Simulated now (UTC).</summary>
+    public DateTime Now
+    {
+        get
+        {
+            lock (world.Sync)
+            {
+                return world.Now;
+            }
+        }
+    }
+
+    /// <summary>Regions the simulator knows.</summary>
+    public IReadOnlyList<string> Regions => World.KnownRegions.Keys.ToList();
+
+    /// <summary>Wipes every region back to empty (only the public base image), clears faults, counters and the request log. Keeps clock and config.</summary>
+    public void Reset() => Locked(() => world.Reset());
+
+    /// <summary>Seeds the CircleCI topology into <paramref name="region"/> and returns its ids.</summary>
+    public SeedResult SeedCircleCi(string region = "us-east-1") => Locked(() => Seeder.Seed(world, region));
+
+    /// <summary>Moves simulated time forward.</summary>
+    public void AdvanceClock(TimeSpan by) => Locked(() =>
+    {
+        world.Clock.Advance(by);
+        world.Tick();
+    });
+
+    /// <summary>Moves simulated time forward by <paramref name="seconds"/>.</summary>
+    public void AdvanceClock(double seconds) => AdvanceClock(TimeSpan.FromSeconds(seconds));
+
+    /// <summary>Current clock mode.</summary>
+    public ClockMode ClockMode => Locked(() => world.Clock.Mode);
+
+    /// <summary>Switches between manual and real-time clock (time stays continuous).</summary>
+    public void SetClockMode(ClockMode mode) => Locked(() => world.Clock.SetMode(mode));
+
+    /// <summary>A copy of the current transition durations.</summary>
+    public TransitionDurations Durations => Locked(() => world.Durations.Clone());
+
+    /// <summary>Replaces the transition durations (affects transitions started from now on).</summary>
+    public void SetDurations(TransitionDurations durations) => Locked(() => world.Durations = durations.Clone());
+
+    /// <summary>Sets every transition to <paramref name="seconds"/> (volume attach to half of it).</summary>
+    public void SetTransitionSeconds(double seconds) => Locked(() => world.Durations.SetAll(seconds));
+
+    /// <summary>Default page size of paginated Describe* calls without MaxResults (null = all in one page).</summary>
+    public int? PageSize
+    {
+        get => Locked(() => world.PageSize);
+        set => Locked(() => world.PageSize = value is > 0 ? value : null);
+    }
+
+    /// <summary>Injects a request-level fault (throttle, internal-error, unavailable, drop, drop-after, timeout).</summary>
+    public void InjectFault(FaultSpec fault)
+    {
+        ArgumentNullException.ThrowIfNull(fault);
+        if (fault.Region is not null && !World.KnownRegions.ContainsKey(fault.Region))
+        {
+            throw new ArgumentException($"unknown region '{fault.Region}'", nameof(fault));
+        }
+
+        Locked(() => world.Faults.Add(fault));
+    }
+
+    /// <summary>Shorthand: <paramref name="count"/> calls of <paramref name="action"/> (null = any) get fault <paramref name="kind"/>.</summary>
+    public void InjectFault(string kind, string? action, int count) => InjectFault(new FaultSpec { Kind = kind, Action = action, Count = count });
+
+    /// <summary>Drops all pending (not yet served) faults: request faults and pending snapshot failures. Counters stay.</summary>
+    public void ClearFaults() => Locked(() => world.Faults.ClearPending());
+
+    /// <summary>Faults served so far, per kind and action.</summary>
+    public IReadOnlyList<FaultCount> FaultCounters() => Locked(() => world.Faults.Served());
+
+    /// <summary>How many faults of <paramref name="kind"/> were served (for <paramref name="action"/>, or all actions).</summary>
+    public int FaultCount(string kind, string? action = null) =>
+        FaultCounters().Where(c => c.Kind == kind && (action is null || c.Action == action)).Sum(c => c.Count);
+
+    /// <summary>Faults injected and not yet served.</summary>
+    public IReadOnlyList<FaultSpec> PendingFaults() => Locked(() => world.Faults.Pending());
+
+    /// <summary>Eventual consistency: every resource id created from now on answers NotFound (and is missing from lists) for the next <paramref name="calls"/> calls that touch it. 0 turns it off.</summary>
+    public void SetEventualConsistency(int calls) => Locked(() => world.NewIdInvisibleCalls = Math.Max(0, calls));
+
+    /// <summary>Eventual consistency for one existing id: NotFound for the next <paramref name="calls"/> calls that touch it.</summary>
+    public void HideResource(string resourceId, int calls) => Locked(() =>
+    {
+        if (calls <= 0)
+        {
+            world.Invisible.Remove(resourceId);
+        }
+        else
+        {
+            world.Invisible[resourceId] = calls;
+        }
+    });
+
+    /// <summary>An instance that dies: status checks impaired now, then it stops (stopping → stopped) after <paramref name="stopAfterSeconds"/> simulated seconds.</summary>
+    public void KillInstance(string region, string instanceId, double stopAfterSeconds = 10) => Locked(() =>
+    {
+        world.Tick();
+        var r = world.Region(region);
+        if (!r.Instances.TryGetValue(instanceId, out var i))
+        {
+            throw new ArgumentException($"no instance {instanceId} in {region}", nameof(instanceId));
+        }
+
+        i.Impaired = true;
+        i.DiesAt = world.Now.AddSeconds(Math.Max(0, stopAfterSeconds));
+        world.Faults.Count("instance-death", instanceId);
+        world.Tick();
+    });
+
+    /// <summary>A snapshot that fails: it goes to state <c>error</c> now.</summary>
+    public void FailSnapshot(string region, string snapshotId) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.Snapshots.TryGetValue(snapshotId, out var s))
+        {
+            throw new ArgumentException($"no snapshot {snapshotId} in {region}", nameof(snapshotId));
+        }
+
+        s.WillFail = true;
+        s.State = "error";
+        s.StateMessage = "Snapshot creation failed: an internal error occurred";
+        world.Faults.Count("snapshot-failure", snapshotId);
+        world.Tick();
+    });
+
+    /// <summary>The next <paramref name="count"/> snapshots created (CreateSnapshot(s), CreateImage, CopySnapshot) fail: pending, then <c>error</c> instead of completed.</summary>
+    public void FailNextSnapshots(int count) => Locked(() => world.Faults.PendingSnapshotFailures = Math.Max(0, count));
+
+    /// <summary>A failed AZ: shows impaired, its instances' status checks fail, launches into it fail with <paramref name="error"/> (InsufficientInstanceCapacity or Unsupported).</summary>
+    public void FailAvailabilityZone(string region, string zone, string error = "InsufficientInstanceCapacity") => Locked(() =>
+    {
+        if (error is not ("InsufficientInstanceCapacity" or "Unsupported"))
+        {
+            throw new ArgumentException("error must be InsufficientInstanceCapacity or Unsupported", nameof(error));
+        }
+
+        var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
+        z.Failed = true;
+        z.FailureError = error;
+        world.Faults.Count("az-outage", zone);
+    });
+
+    /// <summary>Ends an AZ outage.</summary>
+    public void RestoreAvailabilityZone(string region, string zone) => Locked(() =>
+    {
+        var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
+        z.Failed = false;
+    });
+
+    /// <summary>EC2 requests served so far (optionally only one action), oldest first.</summary>
+    public IReadOnlyList<RequestLogEntry> RequestLog(string? action = null) =>
+        Locked(() => world.RequestLog.Where(e => action is null || e.Action == action).ToList());
+
+    /// <summary>Empties the request log.</summary>
+    public void ClearRequestLog() => Locked(() => world.RequestLog.Clear());
+
+    /// <summary>A JSON dump of the whole state (clock, config, every region's resources).</summary>
+    public JsonObject State() => Locked(() =>
+    {
+        world.Tick();
+        return StateDump.Build(world);
+    });
+
+    private T Locked<T>(Func<T> f)
+    {
+        lock (world.Sync)
+        {
+            return f();
+        }
+    }
+
+    private void Locked(Action a)
+    {
+        lock (world.Sync)
+        {
+            a();
+        }
+    }
+}
+
+internal static class StateDump
+{
+    public static JsonObject Build(World w)
+    {
+        var now = w.Now;
+        var regions = new JsonObject();
+        foreach (var r in w.Regions.Values)
+        {
+            var ctx = new Ctx { World = w, Region = r, P = new QueryParams([]), Action = "_state" };
+            regions[r.Name] = JsonSerializer.SerializeToNode(new
+            {
+                zones = r.Zones.Select(z => new { name = z.Name, zoneId = z.ZoneId, state = z.Failed ? "impaired" : "available" }),
+                vpcs = r.Vpcs.Values.Select(v => new { id = v.Id, cidr = v.CidrBlock, tags = v.Tags }),
+                subnets = r.Subnets.Values.Select(s => new { id = s.Id, vpcId = s.VpcId, availabilityZone = s.AvailabilityZone, cidr = s.Cidr.Text, tags = s.Tags }),
+                securityGroups = r.SecurityGroups.Values.Select(g => new { id = g.Id, name = g.Name, vpcId = g.VpcId }),
+                keyPairs = r.KeyPairs.Values.Select(k => new { id = k.Id, name = k.Name }),
+                networkInterfaces = r.NetworkInterfaces.Values.Select(n => new
+                {
+                    id = n.Id,
+                    subnetId = n.SubnetId,
+                    instanceId = n.InstanceId,
+                    privateIps = n.PrivateIps.Select(p => new { address = p.Address, primary = p.Primary }),
+                }),
+                instances = r.Instances.Values.Select(i =>
+                {
+                    var (inst, sys) = Ec2Service.Status(ctx, i);
+                    return new
+                    {
+                        id = i.Id,
+                        state = i.State,
+                        instanceStatus = inst,
+                        systemStatus = sys,
+                        instanceType = i.InstanceType,
+                        imageId = i.ImageId,
+                        availabilityZone = i.AvailabilityZone,
+                        subnetId = i.SubnetId,
+                        privateIpAddress = i.PrivateIpAddress,
+                        networkInterfaceId = i.NetworkInterfaceId,
+                        launchTime = i.LaunchTime,
+                        stateReason = i.StateReasonCode,
+                        blockDevices = i.BlockDevices.Select(b => new { device = b.DeviceName, volumeId = b.VolumeId, deleteOnTermination = b.DeleteOnTermination }),
+                        tags = i.Tags,
+                    };
+                }),
+                volumes = r.Volumes.Values.Select(v => new
+                {
+                    id = v.Id,
+                    state = v.State,
+                    size = v.Size,
+                    type = v.VolumeType,
+                    encrypted = v.Encrypted,
+                    kmsKeyId = v.KmsKeyId,
+                    availabilityZone = v.AvailabilityZone,
+                    snapshotId = v.SnapshotId,
+                    attachment = v.Attachment is null ? null : new { instanceId = v.Attachment.InstanceId, device = v.Attachment.Device, state = v.Attachment.State },
+                    tags = v.Tags,
+                }),
+                snapshots = r.Snapshots.Values.Where(s => s.OwnerId == w.AccountId).Select(s => new
+                {
+                    id = s.Id,
+                    state = s.State,
+                    progress = s.Progress(now),
+                    volumeId = s.VolumeId,
+                    volumeSize = s.VolumeSize,
+                    encrypted = s.Encrypted,
+                    kmsKeyId = s.KmsKeyId,
+                    description = s.Description,
+                    startTime = s.StartTime,
+                    sourceSnapshotId = s.SourceSnapshotId,
+                    sourceRegion = s.SourceRegion,
+                    tags = s.Tags,
+                }),
+                images = r.Images.Values.Where(i => i.OwnerId == w.AccountId).Select(i => new
+                {
+                    id = i.Id,
+                    name = i.Name,
+                    state = i.State,
+                    rootDeviceName = i.RootDeviceName,
+                    blockDevices = i.BlockDevices.Select(b => new { device = b.DeviceName, snapshotId = b.SnapshotId, size = b.VolumeSize, type = b.VolumeType }),
+                    tags = i.Tags,
+                }),
+                launchTemplates = r.LaunchTemplates.Values.Select(t => new
+                {
+                    id = t.Id,
+                    name = t.Name,
+                    defaultVersion = t.DefaultVersion,
+                    latestVersion = t.LatestVersion,
+                }),
+            }, SimulatorControl.Json);
+        }
+
+        return new JsonObject
+        {
+            ["now"] = now,
+            ["clockMode"] = w.Clock.Mode.ToString().ToLowerInvariant(),
+            ["pageSize"] = w.PageSize,
+            ["durations"] = JsonSerializer.SerializeToNode(w.Durations, SimulatorControl.Json),
+            ["eventualConsistencyCalls"] = w.NewIdInvisibleCalls,
+            ["regions"] = regions,
+        };
+    }
+}
