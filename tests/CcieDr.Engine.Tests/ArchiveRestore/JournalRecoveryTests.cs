@@ -165,6 +165,6 @@ public class JournalRecoveryTests
     {
         using var f = new DataRestoreFixture(oldData: false);
         File.WriteAllText(RestoreJournal.FilePath(f.Data), """{"format":"ccie-dr-restore-journal/1","state":"moving-in","path":"x","source":"s","started":"2026-01-01T00:00:00Z","staging":"../../etc","aside":"a","moveAside":[],"moveIn":["passwd"]}""");
-        Assert.Throws<InvalidDataException>(() => DataRestore.Recover(f.Data));
+        Assert.Equal("RestoreJournalUnreadable", Assert.Throws<CcieException>(() => DataRestore.Recover(f.Data)).ErrorId);
     }
 }
