@@ -12,7 +12,9 @@
     FormatsToProcess     = @('CcieDr.format.ps1xml')
     # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.
     CmdletsToExport      = @(
-        'Get-CcieServicesBox'
+        'Get-CcieServicesBox',
+        'Restore-CcieData',
+        'Test-CcieBackup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
