@@ -30,7 +30,8 @@ namespace CcieDr.Commands
         public string Source { get; set; } = string.Empty;
 
         /// <summary>The data directory. Default: /data.</summary>
-        [Parameter(Position = 1)]
+        [Parameter(ParameterSetName = RestoreSet, Position = 1)]
+        [Parameter(ParameterSetName = RecoverSet, Position = 0)]
         [ValidateNotNullOrEmpty]
         public string Path { get; set; } = "/data";
 
