@@ -44,7 +44,7 @@ Describe 'Restore-CcieData' -Tag 'Archive' {
         $r.MovedAsideTo | Should -BeLike "$data/circleci-restore-*"
         $r.MovedAside | Should -Be @('old.txt')
         $r.ManifestVerified | Should -BeFalse
-        $warnings | Should -Contain 'no manifest: contents not verified against a manifest'
+        $warnings.Message | Should -Contain 'no manifest: contents not verified against a manifest'
         Get-Content "$data/README.txt" | Should -Be 'new readme'
         Get-Content "$($r.MovedAsideTo)/old.txt" | Should -Be 'old'
         (Get-Item "$data/current").LinkTarget | Should -Be 'postgres'
