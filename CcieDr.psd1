@@ -19,6 +19,9 @@
         'Remove-CcieSnapshot'
         'Copy-CcieSnapshot'
         'Restore-CcieServicesBox'
+        'Get-CcieServicesBox',
+        'Restore-CcieData',
+        'Test-CcieBackup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
