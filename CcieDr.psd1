@@ -19,8 +19,7 @@
         'Remove-CcieSnapshot'
         'Copy-CcieSnapshot'
         'Restore-CcieServicesBox'
-        'Get-CcieServicesBox',
-        'Restore-CcieData',
+        'Restore-CcieData'
         'Test-CcieBackup'
     )
     FunctionsToExport    = @()
