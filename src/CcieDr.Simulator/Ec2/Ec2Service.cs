@@ -36,7 +36,11 @@ internal sealed partial class Ec2Service
             ["DescribeAvailabilityZones"] = DescribeAvailabilityZones,
             ["DescribeVpcs"] = DescribeVpcs,
             ["DescribeSubnets"] = DescribeSubnets,
+            ["CreateSubnet"] = CreateSubnet,
+            ["DeleteSubnet"] = DeleteSubnet,
             ["DescribeSecurityGroups"] = DescribeSecurityGroups,
+            ["CreateSecurityGroup"] = CreateSecurityGroup,
+            ["DeleteSecurityGroup"] = DeleteSecurityGroup,
             ["DescribeKeyPairs"] = DescribeKeyPairs,
             ["DescribeNetworkInterfaces"] = DescribeNetworkInterfaces,
             ["AssignPrivateIpAddresses"] = AssignPrivateIpAddresses,
@@ -216,10 +220,6 @@ internal sealed partial class Ec2Service
                 }
             }
 
-            if (snapshot.Count == 0)
-            {
-                // Still validate the filter name against a dummy-free check: unknown names on empty sets pass, as AWS does for most.
-            }
         }
 
         return list;
