@@ -251,10 +251,13 @@ internal sealed partial class Ec2Service
         var sorted = items.OrderBy(key, StringComparer.Ordinal).ToList();
         var maxResults = ctx.P.Int("MaxResults");
         var token = ctx.P.Get("NextToken");
-        if (maxResults is { } m && (m < min || m > max))
+        if (maxResults is { } m && m < min)
         {
-            throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}.");
+            throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value greater than {min - 1}.");
         }
+
+        // Above the maximum AWS returns at most the maximum (the AWS CLI asks for 1000 everywhere).
+        maxResults = maxResults is { } big && big > max ? max : maxResults;
 
         if (!pageable)
         {
