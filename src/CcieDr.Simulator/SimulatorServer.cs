@@ -94,7 +94,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext http)
     {
-        var path = http.Request.Path.Value ?? "/";
+        // Tolerate "http://host:port/" + "/_sim/x" (a doubled slash) from scripts that join the ready-file URL naively.
+        var path = "/" + (http.Request.Path.Value ?? "/").TrimStart('/');
+        http.Request.Path = path;
         if (path.StartsWith("/_sim", StringComparison.Ordinal))
         {
             await controlApi.HandleAsync(http).ConfigureAwait(false);

@@ -111,6 +111,8 @@ public sealed class HostingTests
         Assert.Equal(2, requests!.Count);
         Assert.Equal("us-west-2", requests[0]!["region"]!.GetValue<string>());
 
+        var doubled = await http.GetAsync(sim.Server.Url + "/_sim/clock");
+        Assert.Equal(System.Net.HttpStatusCode.OK, doubled.StatusCode);
         var bad = await http.PostAsJsonAsync("_sim/faults", new { kind = "gremlins" });
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("_sim/nope")).StatusCode);
