@@ -69,7 +69,7 @@ public sealed class SimulatorOptions
     /// <summary>Seed the CircleCI topology at start (in <see cref="SeedRegion"/>).</summary>
     public bool SeedCircleCi { get; set; }
 
-    /// <summary>Region of the seeded topology.</summary>
+    /// <summary>Region(s) of the seeded topology, comma-separated (each gets its own copy).</summary>
     public string SeedRegion { get; set; } = "us-east-1";
 
     /// <summary>Manual (tests) or real-time (demo) clock.</summary>

@@ -66,7 +66,10 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         var server = new SimulatorServer(app, world);
         if (options.SeedCircleCi)
         {
-            server.Control.SeedCircleCi(options.SeedRegion);
+            foreach (var region in options.SeedRegion.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                server.Control.SeedCircleCi(region);
+            }
         }
 
         app.Run(server.HandleAsync);
