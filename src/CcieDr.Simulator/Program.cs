@@ -98,11 +98,21 @@ public static class Program
             e.Cancel = true;
             stop.Cancel();
         };
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        PosixSignalRegistration? term = null;
+        try
         {
-            ctx.Cancel = true;
-            stop.Cancel();
-        });
+            term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                stop.Cancel();
+            });
+        }
+        catch (PlatformNotSupportedException)
+        {
+            // Ctrl+C and --exit-with-stdin still stop it.
+        }
+
+        using var termRegistration = term;
         if (exitWithStdin)
         {
             _ = Task.Run(() =>
