@@ -1,0 +1,35 @@
+@{
+    RootModule           = 'CcieDr.psm1'
+    # The single version source: build.ps1 passes it to dotnet publish (-p:Version) and the package.
+    ModuleVersion        = '0.1.0'
+    GUID                 = '6f0b7d61-3c2e-4a8e-9d7e-0c5a2b4e9f13'
+    Author               = 'CcieDr developers'
+    CompanyName          = 'CcieDr'
+    Copyright            = '(c) CcieDr developers. MIT License.'
+    Description          = 'Disaster recovery for CircleCI Enterprise on AWS: detect an outage of the Services box, back it up (EBS snapshots and data tarballs), restore it, fail over, and bring the builder fleet back.'
+    PowerShellVersion    = '5.1'
+    CompatiblePSEditions = @('Desktop', 'Core')
+    FormatsToProcess     = @('CcieDr.format.ps1xml')
+    # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.
+    CmdletsToExport      = @(
+        'Get-CcieServicesBox'
+        'New-CcieSnapshot'
+        'Get-CcieSnapshot'
+        'Wait-CcieSnapshot'
+        'Remove-CcieSnapshot'
+        'Copy-CcieSnapshot'
+        'Restore-CcieServicesBox'
+        'Restore-CcieData'
+        'Test-CcieBackup'
+    )
+    FunctionsToExport    = @()
+    AliasesToExport      = @()
+    VariablesToExport    = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('CircleCI', 'AWS', 'EC2', 'DisasterRecovery', 'Backup', 'EBS', 'Snapshot', 'PSEdition_Core', 'PSEdition_Desktop', 'Linux', 'Windows')
+            LicenseUri   = 'https://opensource.org/licenses/MIT'
+            ReleaseNotes = 'See README.md.'
+        }
+    }
+}

@@ -1,0 +1,120 @@
+using System;
+using System.Net;
+using System.Net.Http;
+using System.Threading.Tasks;
+using Amazon.Runtime;
+
+namespace CcieDr.Engine.Aws
+{
+    /// <summary>Turns AWS SDK failures into <see cref="CcieException"/>s with stable ids and categories.</summary>
+    public static class AwsErrorMapper
+    {
+        /// <summary>Maps an exception raised by an AWS call made for <paramref name="target"/>.</summary>
+        public static CcieException Map(Exception exception, string operation, object? target)
+        {
+            if (exception is null)
+            {
+                throw new ArgumentNullException(nameof(exception));
+            }
+
+            if (exception is CcieException already)
+            {
+                return already;
+            }
+
+            if (exception is AmazonServiceException service)
+            {
+                string code = service.ErrorCode ?? string.Empty;
+                CcieErrorCategory category = Categorize(code, service.StatusCode);
+                string advice = Advice(category);
+                string message = $"{operation} failed for '{target}': {service.Message} (AWS error {(code.Length == 0 ? ((int)service.StatusCode).ToString(System.Globalization.CultureInfo.InvariantCulture) : code)}).{advice}";
+                return new CcieException("Aws." + (code.Length == 0 ? "Http" + (int)service.StatusCode : code), category, message, target, exception);
+            }
+
+            if (exception is HttpRequestException or WebException or TaskCanceledException or TimeoutException or AmazonClientException)
+            {
+                return new CcieException(
+                    "AwsEndpointUnreachable",
+                    CcieErrorCategory.ConnectionError,
+                    $"{operation} failed for '{target}': the AWS endpoint could not be reached ({exception.Message}). Check network access, -Region and -EndpointUrl; the SDK already retried.",
+                    target,
+                    exception);
+            }
+
+            return new CcieException("UnexpectedError", CcieErrorCategory.NotSpecified, $"{operation} failed for '{target}': {exception.Message}", target, exception);
+        }
+
+        internal static CcieErrorCategory Categorize(string code, HttpStatusCode status)
+        {
+            if (code.EndsWith(".NotFound", StringComparison.Ordinal) || code.StartsWith("NoSuch", StringComparison.Ordinal) || code == "NotFound")
+            {
+                return CcieErrorCategory.ObjectNotFound;
+            }
+
+            switch (code)
+            {
+                case "UnauthorizedOperation":
+                case "AccessDenied":
+                case "AccessDeniedException":
+                case "OptInRequired":
+                    return CcieErrorCategory.PermissionDenied;
+                case "AuthFailure":
+                case "InvalidClientTokenId":
+                case "SignatureDoesNotMatch":
+                case "ExpiredToken":
+                case "InvalidAccessKeyId":
+                    return CcieErrorCategory.AuthenticationError;
+                case "RequestLimitExceeded":
+                case "Throttling":
+                case "ThrottlingException":
+                case "SlowDown":
+                case "TooManyRequestsException":
+                case "SnapshotCreationPerVolumeRateExceeded":
+                case "InstanceLimitExceeded":
+                case "VcpuLimitExceeded":
+                    return CcieErrorCategory.LimitsExceeded;
+                case "InsufficientInstanceCapacity":
+                case "Unavailable":
+                case "ServiceUnavailable":
+                case "InternalError":
+                case "Unsupported":
+                    return CcieErrorCategory.ResourceUnavailable;
+                case "IncorrectState":
+                case "IncorrectInstanceState":
+                    return CcieErrorCategory.InvalidOperation;
+            }
+
+            if (code.EndsWith(".InUse", StringComparison.Ordinal) || code.EndsWith(".Duplicate", StringComparison.Ordinal))
+            {
+                return CcieErrorCategory.ResourceExists;
+            }
+
+            if (code.StartsWith("Invalid", StringComparison.Ordinal) || code.EndsWith(".Malformed", StringComparison.Ordinal) || code == "MissingParameter" || code == "ValidationError")
+            {
+                return CcieErrorCategory.InvalidArgument;
+            }
+
+            int s = (int)status;
+            if (s == 403)
+            {
+                return CcieErrorCategory.PermissionDenied;
+            }
+
+            if (s == 404)
+            {
+                return CcieErrorCategory.ObjectNotFound;
+            }
+
+            return s >= 500 ? CcieErrorCategory.ResourceUnavailable : CcieErrorCategory.NotSpecified;
+        }
+
+        private static string Advice(CcieErrorCategory category) => category switch
+        {
+            CcieErrorCategory.PermissionDenied => " The credentials in use lack this permission: grant it in IAM or use -ProfileName with a role that has it.",
+            CcieErrorCategory.AuthenticationError => " Check the credentials (environment, -ProfileName, SSO session) and that the clock is right.",
+            CcieErrorCategory.LimitsExceeded => " AWS is throttling or a quota is reached; the SDK retried with backoff. Wait and rerun, or raise the quota.",
+            CcieErrorCategory.ResourceUnavailable => " AWS reported a temporary or capacity problem; rerun later or choose another subnet/AZ.",
+            _ => string.Empty,
+        };
+    }
+}

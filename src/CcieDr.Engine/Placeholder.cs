@@ -1,1 +1,0 @@
-namespace CcieDr.Engine { internal static class Placeholder { } }

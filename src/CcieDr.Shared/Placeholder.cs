@@ -1,1 +1,0 @@
-namespace CcieDr { internal static class Placeholder { } }

@@ -1,1 +1,0 @@
-namespace CcieDr.Commands { internal static class Placeholder { } }

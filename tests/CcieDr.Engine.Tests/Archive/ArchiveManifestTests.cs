@@ -1,0 +1,60 @@
+using System.Text;
+using CcieDr.Engine.Archive;
+using Xunit;
+
+namespace CcieDr.Engine.Tests.Archive
+{
+    public class ArchiveManifestTests
+    {
+        [Fact]
+        public void Serialize_Then_Parse_RoundTrips_Every_Field()
+        {
+            var m = new ArchiveManifest
+            {
+                Tool = "CcieDr 0.1.0",
+                Host = "services-box",
+                SourcePath = "/data",
+                Created = new DateTimeOffset(2026, 11, 28, 13, 0, 0, 250, TimeSpan.Zero),
+            };
+            m.Entries.Add(new ManifestEntry("dir/", ManifestEntryType.Directory) { Mode = 493, Mtime = 1700000000, Uid = 1000, Gid = 1000 });
+            m.Entries.Add(new ManifestEntry("dir/a.txt", ManifestEntryType.File) { Size = 3, Mode = 420, Mtime = 1700000000.5, Sha256 = new string('a', 64) });
+            m.Entries.Add(new ManifestEntry("dir/link", ManifestEntryType.Symlink) { Mode = 511, LinkTarget = "a.txt" });
+            m.Entries.Add(new ManifestEntry("dir/hard", ManifestEntryType.Hardlink) { Mode = 420, LinkTarget = "dir/a.txt" });
+            m.Warnings.Add("dir/b changed while being read");
+            m.UpdateTotals();
+
+            var json = Encoding.UTF8.GetString(m.Serialize());
+            Assert.StartsWith("{\"format\":\"ccie-dr-manifest/1\",\"tool\":\"CcieDr 0.1.0\"", json);
+            Assert.Contains("\"created\":\"2026-11-28T13:00:00.250Z\"", json);
+            Assert.Contains("\"mtime\":1700000000.5", json);
+            Assert.Contains("\"mode\":493", json);
+
+            var p = ArchiveManifest.Parse(json);
+            Assert.Equal("services-box", p.Host);
+            Assert.Equal("/data", p.SourcePath);
+            Assert.Equal(m.Created, p.Created);
+            Assert.Equal(1, p.FileCount);
+            Assert.Equal(3, p.TotalBytes);
+            Assert.Equal(4, p.Entries.Count);
+            Assert.Equal(ManifestEntryType.Hardlink, p.Entries[3].Type);
+            Assert.Equal("dir/a.txt", p.Entries[3].LinkTarget);
+            Assert.Equal(1700000000.5, p.Entries[1].Mtime);
+            Assert.Equal(new string('a', 64), p.Entries[1].Sha256);
+            Assert.Null(p.Entries[0].Sha256);
+            Assert.Equal("dir/b changed while being read", Assert.Single(p.Warnings));
+        }
+
+        [Theory]
+        [InlineData("[]")]
+        [InlineData("{\"format\":\"other/1\",\"entries\":[]}")]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\"}")]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\",\"entries\":[{\"path\":\"a\",\"type\":\"fifo\"}]}")]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\",\"entries\":[{\"path\":\"a\",\"type\":\"file\",\"size\":-1}]}")]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\",\"entries\":[{\"path\":\"a\",\"type\":\"file\",\"sha256\":\"XYZ\"}]}")]
+        [InlineData("not json")]
+        public void Parse_Rejects_Invalid_Manifests(string json)
+        {
+            Assert.Throws<FormatException>(() => ArchiveManifest.Parse(json));
+        }
+    }
+}
