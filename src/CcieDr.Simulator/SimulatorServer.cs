@@ -66,7 +66,10 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         var server = new SimulatorServer(app, world);
         if (options.SeedCircleCi)
         {
-            server.Control.SeedCircleCi(options.SeedRegion);
+            foreach (var region in options.SeedRegion.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                server.Control.SeedCircleCi(region);
+            }
         }
 
         app.Run(server.HandleAsync);
@@ -94,7 +97,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext http)
     {
-        var path = http.Request.Path.Value ?? "/";
+        // Tolerate "http://host:port/" + "/_sim/x" (a doubled slash) from scripts that join the ready-file URL naively.
+        var path = "/" + (http.Request.Path.Value ?? "/").TrimStart('/');
+        http.Request.Path = path;
         if (path.StartsWith("/_sim", StringComparison.Ordinal))
         {
             await controlApi.HandleAsync(http).ConfigureAwait(false);
