@@ -88,7 +88,7 @@ internal sealed class ControlApi
         "GET /_sim/config",
         "POST /_sim/config {\"clockMode\":\"manual\",\"transitionSeconds\":2,\"durations\":{...},\"pageSize\":2}",
         "GET /_sim/faults",
-        "POST /_sim/faults {\"kind\":\"throttle|internal-error|unavailable|drop|drop-after|timeout\",\"action\":\"DescribeInstances|*\",\"region\":null,\"count\":2,\"delayMilliseconds\":2000}",
+        "POST /_sim/faults {\"kind\":\"throttle|internal-error|unavailable|drop|drop-after|timeout|delay\",\"action\":\"DescribeInstances|*\",\"region\":null,\"count\":2,\"delayMilliseconds\":2000}",
         "DELETE /_sim/faults",
         "POST /_sim/faults/eventual-consistency {\"calls\":2} or {\"calls\":2,\"resourceId\":\"i-...\"}",
         "POST /_sim/faults/instance-death {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"stopAfterSeconds\":10}",

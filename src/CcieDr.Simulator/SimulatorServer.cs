@@ -233,6 +233,19 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
                 http.Abort();
                 return;
+            case FaultKinds.Delay:
+                try
+                {
+                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    entry.Status = 0;
+                    entry.ErrorCode = "ClientCancelled";
+                    return;
+                }
+
+                break;
         }
 
         XDocument doc;
@@ -364,6 +377,19 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
                 http.Abort();
                 return;
+            case FaultKinds.Delay:
+                try
+                {
+                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    entry.Status = 0;
+                    entry.ErrorCode = "ClientCancelled";
+                    return;
+                }
+
+                break;
         }
 
         System.Text.Json.Nodes.JsonObject result;

@@ -256,8 +256,11 @@ internal sealed partial class Ec2Service
             throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value greater than {min - 1}.");
         }
 
-        // Above the maximum AWS returns at most the maximum (the AWS CLI asks for 1000 everywhere).
-        maxResults = maxResults is { } big && big > max ? max : maxResults;
+        // Like EC2, a MaxResults above the action's maximum is capped, not refused (the AWS CLI sends 1000).
+        if (maxResults is { } big && big > max)
+        {
+            maxResults = max;
+        }
 
         if (!pageable)
         {
