@@ -137,3 +137,15 @@ public sealed class RestorePlanningTests
         },
     };
 }
+
+public sealed class PollScheduleTests
+{
+    [Theory]
+    [InlineData(0, 100)]
+    [InlineData(500, 100)]
+    [InlineData(2000, 200)]
+    [InlineData(30000, 3000)]
+    [InlineData(600000, 5000)]
+    public void Polls_after_a_tenth_of_the_time_waited_between_100_ms_and_5_s(int elapsedMs, int expectedDelayMs)
+        => Assert.Equal(TimeSpan.FromMilliseconds(expectedDelayMs), new PollSchedule().DelayAfter(TimeSpan.FromMilliseconds(elapsedMs)));
+}
