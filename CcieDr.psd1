@@ -19,6 +19,8 @@
         'Remove-CcieSnapshot'
         'Copy-CcieSnapshot'
         'Restore-CcieServicesBox'
+        'Restore-CcieData'
+        'Test-CcieBackup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
