@@ -21,6 +21,7 @@ namespace CcieDr.Commands
     {
         private const string ByIdSet = "ById";
         private const string ByPolicySet = "ByPolicy";
+        private readonly Dictionary<string, (IAmazonEC2 Client, SnapshotRemover Remover)> _removers = new Dictionary<string, (IAmazonEC2, SnapshotRemover)>(StringComparer.Ordinal);
 
         /// <summary>Recovery point ids to delete; binds from Get-CcieSnapshot output.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -76,8 +77,7 @@ namespace CcieDr.Commands
 
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
-            using IAmazonEC2 ec2 = Aws.CreateEc2();
-            var remover = new SnapshotRemover(ec2, Aws.Region, Reporter);
+            SnapshotRemover remover = RemoverFor(Aws.Region);
             if (ParameterSetName == ByPolicySet)
             {
                 await ApplyPolicyAsync(remover, cancellationToken).ConfigureAwait(false);
@@ -210,6 +210,34 @@ namespace CcieDr.Commands
             }
 
             EmitIfAsked(decision);
+        }
+
+        /// <summary>One client and remover per region for the whole pipeline (the points are listed once, not per id).</summary>
+        private SnapshotRemover RemoverFor(string region)
+        {
+            if (!_removers.TryGetValue(region, out (IAmazonEC2 Client, SnapshotRemover Remover) r))
+            {
+                IAmazonEC2 client = Aws.CreateEc2(region);
+                r = (client, new SnapshotRemover(client, region, Reporter));
+                _removers[region] = r;
+            }
+
+            return r.Remover;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                foreach ((IAmazonEC2 client, _) in _removers.Values)
+                {
+                    client.Dispose();
+                }
+
+                _removers.Clear();
+            }
+
+            base.Dispose(disposing);
         }
 
         private void EmitIfAsked(RecoveryPointDecision decision)
