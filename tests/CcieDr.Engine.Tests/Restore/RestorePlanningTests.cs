@@ -112,6 +112,17 @@ public sealed class RestorePlanningTests
         Assert.Equal("RootSnapshotMissing", e.ErrorId);
     }
 
+    [Fact]
+    public void Resolve_refuses_a_point_of_another_region_and_says_how_to_copy_it()
+    {
+        RecoveryPoint point = Point("/dev/sda1", ("/dev/sda1", "snap-00000001", 50, true));
+
+        CcieException e = Assert.Throws<CcieException>(() => RestorePlanner.Resolve(new RestoreRequest { RecoveryPoint = point }, "us-west-2"));
+
+        Assert.Equal("RecoveryPointInOtherRegion", e.ErrorId);
+        Assert.Contains("Copy-CcieSnapshot -DestinationRegion us-west-2", e.Message, StringComparison.Ordinal);
+    }
+
     private static RecoveryPoint Point(string? rootDevice, params (string Device, string Snapshot, int Size, bool Root)[] devices) => new()
     {
         RecoveryPointId = "rp-20261128T140000Z-1a2b3c4d",
