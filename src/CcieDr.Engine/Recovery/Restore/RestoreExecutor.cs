@@ -269,6 +269,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 {
                     string token = RestoreNaming.ClientToken(t.RecoveryPointId, t.SubnetId, t.PrivateIpAddress, generation);
                     Instance launched;
+                    bool reused = false;
                     try
                     {
                         RunInstancesResponse response = await _ec2.RunInstancesAsync(LaunchRequest(t, run.ImageId!, token), ct).ConfigureAwait(false);
@@ -286,6 +287,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
                         _reporter.Warning($"Instance {earlier.InstanceId} was launched by an earlier run of this restore with other parameters (client token {token}); it is reused. To launch with the new parameters, terminate it and rerun.");
                         launched = earlier;
+                        reused = true;
                     }
 
                     string state = launched.State?.Name?.Value ?? "pending";
@@ -297,9 +299,9 @@ namespace CcieDr.Engine.Recovery.Restore
                     }
 
                     run.InstanceId = launched.InstanceId;
-                    run.Launched = true;
-                    entry.Detail = $"{launched.PrivateIpAddress} ClientToken={token}";
-                    plan.Timeline.Complete(entry, "Succeeded", launched.InstanceId);
+                    run.ReusedEarlierLaunch = reused;
+                    entry.Detail = $"{launched.PrivateIpAddress} ClientToken={token}" + (reused ? " (launched by an earlier run with other parameters)" : string.Empty);
+                    plan.Timeline.Complete(entry, reused ? "Reused" : "Succeeded", launched.InstanceId);
                     return;
                 }
 
@@ -627,7 +629,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 InstanceType = t.InstanceType,
                 SecurityGroupIds = t.SecurityGroupIds,
                 PrivateIpPreserved = t.SavedPrivateIpAddress is not null && string.Equals(run.PrivateIpAddress ?? t.PrivateIpAddress, t.SavedPrivateIpAddress, StringComparison.Ordinal),
-                Resumed = run.Plan.ExistingInstance is not null || run.Plan.ExistingImage is { State: "available" or "pending" },
+                Resumed = run.Plan.ExistingInstance is not null || run.Plan.ExistingImage is { State: "available" or "pending" } || run.ReusedEarlierLaunch,
                 Status = status,
                 Started = run.Plan.Timeline.Started,
                 Completed = DateTime.UtcNow,
@@ -670,7 +672,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
             public string? InstanceState { get; set; }
 
-            public bool Launched { get; set; }
+            public bool ReusedEarlierLaunch { get; set; }
 
             public string? PrivateIpAddress { get; set; }
 
