@@ -13,6 +13,9 @@
     # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.
     CmdletsToExport      = @(
         'Get-CcieServicesBox'
+        'Backup-CcieData'
+        'Get-CcieBackup'
+        'Remove-CcieBackup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
