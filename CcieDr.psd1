@@ -13,6 +13,14 @@
     # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.
     CmdletsToExport      = @(
         'Get-CcieServicesBox'
+        'New-CcieSnapshot'
+        'Get-CcieSnapshot'
+        'Wait-CcieSnapshot'
+        'Remove-CcieSnapshot'
+        'Copy-CcieSnapshot'
+        'Restore-CcieServicesBox'
+        'Restore-CcieData'
+        'Test-CcieBackup'
         'Backup-CcieData'
         'Get-CcieBackup'
         'Remove-CcieBackup'

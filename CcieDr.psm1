@@ -11,7 +11,9 @@ if (-not ('CcieDr.Loading.ModuleLoader' -as [type])) {
     $null = [System.Reflection.Assembly]::LoadFrom((Join-Path $binDir 'CcieDr.Shared.dll'))
 }
 
-$commandsAssembly = if ($PSVersionTable.PSEdition -eq 'Core') {
+# CCIEDR_LOADER=resolver forces the Windows PowerShell strategy (diagnostics; the coexistence test uses it to
+# prove that without the private load context a second AWSSDK.Core breaks the module).
+$commandsAssembly = if ($PSVersionTable.PSEdition -eq 'Core' -and $env:CCIEDR_LOADER -ne 'resolver') {
     [CcieDr.Loading.ModuleLoader]::LoadIsolated($libDir)
 }
 else {

@@ -47,11 +47,14 @@ internal sealed class ControlApi
                 ("DELETE", "/_sim/faults") => Do(control.ClearFaults).Then(Faults()),
                 ("POST", "/_sim/faults/eventual-consistency") => EventualConsistency(body),
                 ("POST", "/_sim/faults/instance-death") => Do(() => control.KillInstance(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), Num(body, "stopAfterSeconds") ?? 10)),
+                ("POST", "/_sim/faults/instance-impaired") => Do(() => control.SetInstanceImpaired(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), body["impaired"]?.GetValue<bool>() ?? true)),
                 ("POST", "/_sim/faults/snapshot-failure") => SnapshotFailure(body),
                 ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Str(body, "error") ?? "InsufficientInstanceCapacity")),
                 ("DELETE", "/_sim/faults/az-outage") => Do(() => control.RestoreAvailabilityZone(
                     http.Request.Query["region"].ToString() is { Length: > 0 } r ? r : Str(body, "region") ?? "us-east-1",
                     http.Request.Query["zone"].ToString() is { Length: > 0 } z ? z : Req(body, "zone"))),
+                ("POST", "/_sim/ssm/responses") => Do(() => control.AddSsmResponse(body.Deserialize<SsmResponseRule>(SimulatorControl.Json)!)),
+                ("DELETE", "/_sim/ssm/responses") => Do(control.ClearSsmResponses),
                 ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
                 ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
                 _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
@@ -82,9 +85,12 @@ internal sealed class ControlApi
         "DELETE /_sim/faults",
         "POST /_sim/faults/eventual-consistency {\"calls\":2} or {\"calls\":2,\"resourceId\":\"i-...\"}",
         "POST /_sim/faults/instance-death {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"stopAfterSeconds\":10}",
+        "POST /_sim/faults/instance-impaired {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"impaired\":true}",
         "POST /_sim/faults/snapshot-failure {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"} or {\"count\":1}",
         "POST /_sim/faults/az-outage {\"region\":\"us-east-1\",\"zone\":\"us-east-1a\",\"error\":\"InsufficientInstanceCapacity|Unsupported\"}",
         "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",
+        "POST /_sim/ssm/responses {\"match\":\"replicated apps\",\"instanceId\":null,\"exitCode\":0,\"stdout\":\"...\",\"stderr\":\"\",\"durationSeconds\":null}",
+        "DELETE /_sim/ssm/responses",
         "GET /_sim/requests[?action=RunInstances]",
         "DELETE /_sim/requests");
 

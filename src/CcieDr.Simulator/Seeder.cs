@@ -122,7 +122,7 @@ internal static class Seeder
         r.KeyPairs[key.Id] = key;
 
         // AMIs: the Services box and the builders, each from a completed root snapshot.
-        var servicesRootSnap = Snap(w, r, 50, false, null, "CircleCI Services base root", past);
+        var servicesRootSnap = Snap(w, r, 50, false, null, "Created by CreateImage for circleci-services-2.19.0", past);
         var servicesAmi = new Image
         {
             Id = w.NewId("ami"),
@@ -138,7 +138,7 @@ internal static class Seeder
             BlockDevices = { new ImageBlockDevice { DeviceName = "/dev/sda1", SnapshotId = servicesRootSnap.Id, VolumeSize = 50, VolumeType = "gp3", DeleteOnTermination = true } },
         };
         r.Images[servicesAmi.Id] = servicesAmi;
-        var builderRootSnap = Snap(w, r, 100, false, null, "CircleCI builder base root", past);
+        var builderRootSnap = Snap(w, r, 100, false, null, "Created by CreateImage for circleci-builder-2.19.0", past);
         var builderAmi = new Image
         {
             Id = w.NewId("ami"),

@@ -8,6 +8,7 @@ namespace CcieDr.Simulator.Tests;
 internal sealed class Sim : IAsyncDisposable
 {
     private readonly List<AmazonEC2Client> clients = new();
+    private AmazonEC2Client? ec2;
 
     private Sim(SimulatorServer server, SeedResult? seed)
     {
@@ -23,7 +24,7 @@ internal sealed class Sim : IAsyncDisposable
 
     public SeedResult? SeedIds { get; }
 
-    public AmazonEC2Client Ec2 => clients.Count > 0 ? clients[0] : Client();
+    public AmazonEC2Client Ec2 => ec2 ??= Client();
 
     public static async Task<Sim> StartAsync(bool seed = true, Action<SimulatorOptions>? configure = null)
     {

@@ -106,3 +106,24 @@ function Invoke-CcieChildPwsh {
 }
 
 Export-ModuleMember -Function *-Ccie*
+
+function Invoke-CcieSimulatorEc2 {
+    <#
+    .SYNOPSIS
+        Sends one raw EC2 Query request to the simulator (for test set-up that no cmdlet does, such as
+        terminating an instance). The simulator accepts any SigV4 signature; the region comes from its scope.
+    #>
+    param(
+        [Parameter(Mandatory)] $Simulator,
+        [Parameter(Mandatory)] [string] $Action,
+        [hashtable] $Parameters = @{},
+        [string] $Region = 'us-east-1'
+    )
+    $form = @{ Action = $Action; Version = '2016-11-15' } + $Parameters
+    $body = ($form.GetEnumerator() | ForEach-Object { [uri]::EscapeDataString($_.Key) + '=' + [uri]::EscapeDataString([string]$_.Value) }) -join '&'
+    $date = [DateTime]::UtcNow.ToString('yyyyMMdd')
+    $headers = @{ Authorization = "AWS4-HMAC-SHA256 Credential=AKIDCCIEDRTEST/$date/$Region/ec2/aws4_request, SignedHeaders=host, Signature=0" }
+    [xml](Invoke-WebRequest -Uri "$($Simulator.Url)/" -Method POST -Body $body -ContentType 'application/x-www-form-urlencoded; charset=utf-8' -Headers $headers).Content
+}
+
+Export-ModuleMember -Function *-Ccie*
