@@ -49,6 +49,10 @@ namespace CcieDr.Commands
         [Parameter]
         public SwitchParameter Force { get; set; }
 
+        /// <summary>Do not verify the newest archives: any complete archive (one that ends with its manifest) counts as good.</summary>
+        [Parameter]
+        public SwitchParameter SkipVerification { get; set; }
+
         /// <summary>Also output the archives that are kept (with their reasons).</summary>
         [Parameter]
         public SwitchParameter IncludeKept { get; set; }
@@ -91,9 +95,26 @@ namespace CcieDr.Commands
                 throw new CcieException("InvalidBackupLocation", CcieErrorCategory.InvalidArgument, ex.Message, Path, ex);
             }
 
-            // A complete archive (one that ends with its manifest) is "good"; a partial or foreign one never satisfies a keep rule.
-            var items = archives.Select(a => new RetentionItem(a.Location, a.Created, a.HasManifest, a)).ToList();
-            var decisions = RetentionPolicy.Evaluate(items, DateTimeOffset.UtcNow, options);
+            // Good = complete (ends with its manifest) and, unless -SkipVerification, the newest complete archives are
+            // verified (Test-CcieBackup) newest first until one passes: that one is never removed without -Force.
+            Func<DataBackupArchiveInfo, CancellationToken, Task<bool>>? verify = null;
+            if (!SkipVerification.IsPresent)
+            {
+                var verifier = new ArchiveVerifier(s3);
+                verify = async (archive, ct) =>
+                {
+                    WriteVerbose($"Verifying {archive.Location} (the newest archive that passes is protected).");
+                    var v = await verifier.VerifyAsync(archive.Location, ct).ConfigureAwait(false);
+                    if (!v.Passed)
+                    {
+                        WriteWarning($"{archive.Location} failed verification: {string.Join("; ", v.Problems.Take(3))}");
+                    }
+
+                    return v.Passed;
+                };
+            }
+
+            var decisions = await DataBackupRetention.PlanAsync(archives, options, DateTimeOffset.UtcNow, verify, cancellationToken).ConfigureAwait(false);
             foreach (var d in decisions)
             {
                 var archive = (DataBackupArchiveInfo)d.Item.Tag!;
