@@ -21,6 +21,9 @@
         'Restore-CcieServicesBox'
         'Restore-CcieData'
         'Test-CcieBackup'
+        'Backup-CcieData'
+        'Get-CcieBackup'
+        'Remove-CcieBackup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
