@@ -12,8 +12,14 @@
     FormatsToProcess     = @('CcieDr.format.ps1xml')
     # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.
     CmdletsToExport      = @(
-        'Get-CcieServicesBox',
-        'Restore-CcieData',
+        'Get-CcieServicesBox'
+        'New-CcieSnapshot'
+        'Get-CcieSnapshot'
+        'Wait-CcieSnapshot'
+        'Remove-CcieSnapshot'
+        'Copy-CcieSnapshot'
+        'Restore-CcieServicesBox'
+        'Restore-CcieData'
         'Test-CcieBackup'
     )
     FunctionsToExport    = @()

@@ -9,6 +9,7 @@ param(
     [double] $TransitionSeconds = 1
 )
 $ErrorActionPreference = 'Stop'
+if ([Console]::IsOutputRedirected -and $PSStyle) { $PSStyle.OutputRendering = 'PlainText' }
 $env:CCIEDR_SIMULATOR = $SimulatorPath
 $env:CCIEDR_MODULE_PATH = $ModulePath
 Import-Module (Join-Path $PSScriptRoot '../tests/pester/TestHelpers.psm1') -Force
@@ -26,9 +27,9 @@ try {
 
     Write-Stage '1. Detect: the Services box'
     $box = Get-CcieServicesBox
-    $box | Format-Table | Out-Host
-    $box | Format-List InstanceId, State, PrivateIpAddress, SubnetId, AvailabilityZone, SecurityGroupIds, InstanceType, KeyName, IamInstanceProfileArn, RootDeviceName, Architecture, EnaSupport | Out-Host
-    $box.Volumes | Format-Table | Out-Host
+    $box | Format-Table | Out-String -Width 180 | Write-Host
+    $box | Format-List InstanceId, State, PrivateIpAddress, SubnetId, AvailabilityZone, SecurityGroupIds, InstanceType, KeyName, IamInstanceProfileArn, RootDeviceName, Architecture, EnaSupport | Out-String -Width 180 | Write-Host
+    $box.Volumes | Format-Table | Out-String -Width 180 | Write-Host
 
     $stages = Join-Path $PSScriptRoot 'Demo.Stages.ps1'
     if (Test-Path $stages) { . $stages -Box $box -Simulator $sim }

@@ -10,17 +10,18 @@ public static class Program
 
         usage: CcieDr.Simulator [--port <n>] [--seed circleci] [--seed-region <region>]
                                 [--realtime | --clock manual|realtime] [--transition-seconds <x>]
-                                [--page-size <n>] [--ready-file <path>] [--exit-with-stdin] [--verbose]
+                                [--page-size <n>] [--ready-file <path>] [--exit-with-stdin] [--log-requests] [--verbose]
 
           --port <n>               TCP port on 127.0.0.1 (0 = a free port; default 0)
           --seed circleci          seed the CircleCI topology at start
-          --seed-region <region>   region of the seed (default us-east-1)
+          --seed-region <regions>  region(s) of the seed, comma-separated (default us-east-1)
           --realtime               real-time clock (default for the exe)
           --clock manual|realtime  clock mode (manual: time moves only via POST /_sim/clock/advance)
           --transition-seconds <x> duration of each state transition (default 2)
           --page-size <n>          default page size of paginated Describe* calls (default: no paging)
           --ready-file <path>      write the base URL to <path> once listening
           --exit-with-stdin        stop when stdin closes
+          --log-requests           print one line per AWS request
         """;
 
     public static async Task<int> Main(string[] args)
@@ -69,6 +70,9 @@ public static class Program
                     case "--exit-with-stdin":
                         exitWithStdin = true;
                         break;
+                    case "--log-requests":
+                        options.LogRequests = true;
+                        break;
                     case "--verbose":
                         options.Verbose = true;
                         break;
@@ -94,11 +98,21 @@ public static class Program
             e.Cancel = true;
             stop.Cancel();
         };
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        PosixSignalRegistration? term = null;
+        try
         {
-            ctx.Cancel = true;
-            stop.Cancel();
-        });
+            term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                stop.Cancel();
+            });
+        }
+        catch (PlatformNotSupportedException)
+        {
+            // Ctrl+C and --exit-with-stdin still stop it.
+        }
+
+        using var termRegistration = term;
         if (exitWithStdin)
         {
             _ = Task.Run(() =>

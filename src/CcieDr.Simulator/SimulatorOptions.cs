@@ -43,12 +43,18 @@ public sealed class TransitionDurations
     /// <summary>Volume attaching → attached and detaching → detached.</summary>
     public double VolumeAttach { get; set; } = 1;
 
+    /// <summary>A resumed Auto Scaling group launches replacements this long after it first sees it is short.</summary>
+    public double AutoScalingReplace { get; set; } = 2;
+
+    /// <summary>An SSM Run Command invocation runs this long (unless its response says otherwise).</summary>
+    public double SsmCommand { get; set; } = 1;
+
     /// <summary>Sets every transition (not the retention) to <paramref name="seconds"/>.</summary>
     public void SetAll(double seconds)
     {
         InstancePending = InstanceStopping = InstanceShuttingDown = StatusInitializing = seconds;
-        Snapshot = SnapshotCopy = Image = VolumeCreate = seconds;
-        VolumeAttach = seconds / 2;
+        Snapshot = SnapshotCopy = Image = VolumeCreate = AutoScalingReplace = seconds;
+        VolumeAttach = SsmCommand = seconds / 2;
     }
 
     public TransitionDurations Clone() => (TransitionDurations)MemberwiseClone();
@@ -63,7 +69,7 @@ public sealed class SimulatorOptions
     /// <summary>Seed the CircleCI topology at start (in <see cref="SeedRegion"/>).</summary>
     public bool SeedCircleCi { get; set; }
 
-    /// <summary>Region of the seeded topology.</summary>
+    /// <summary>Region(s) of the seeded topology, comma-separated (each gets its own copy).</summary>
     public string SeedRegion { get; set; } = "us-east-1";
 
     /// <summary>Manual (tests) or real-time (demo) clock.</summary>
@@ -80,6 +86,9 @@ public sealed class SimulatorOptions
 
     /// <summary>AWS account id that owns everything.</summary>
     public string AccountId { get; set; } = "123456789012";
+
+    /// <summary>Print one line per AWS request (time, region, action, status, error, fault) to stdout.</summary>
+    public bool LogRequests { get; set; }
 
     /// <summary>Write Kestrel/ASP.NET logs to the console.</summary>
     public bool Verbose { get; set; }

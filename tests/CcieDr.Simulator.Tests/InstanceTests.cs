@@ -209,4 +209,43 @@ public sealed class InstanceTests
         var attr = await sim.Ec2.DescribeInstanceAttributeAsync(new DescribeInstanceAttributeRequest { InstanceId = id, Attribute = InstanceAttributeName.UserData });
         Assert.Equal(newData, attr.InstanceAttribute.UserData);
     }
+
+    [Fact]
+    public async Task DryRun_answers_DryRunOperation_and_changes_nothing()
+    {
+        await using var sim = await Sim.StartAsync();
+        var e = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.StopInstancesAsync(new StopInstancesRequest { InstanceIds = [sim.Seed.ServicesInstanceId], DryRun = true }));
+        Assert.Equal("DryRunOperation", e.ErrorCode);
+        Assert.Equal(System.Net.HttpStatusCode.PreconditionFailed, e.StatusCode);
+        Assert.Equal(InstanceStateName.Running, (await sim.Instance(sim.Seed.ServicesInstanceId)).State.Name);
+    }
+
+    [Fact]
+    public async Task Impaired_status_can_be_set_and_cleared_without_a_state_change()
+    {
+        await using var sim = await Sim.StartAsync();
+        var id = sim.Seed.ServicesInstanceId;
+        sim.Control.SetInstanceImpaired("us-east-1", id, true);
+        var s = (await sim.Ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = [id] })).InstanceStatuses.Single();
+        Assert.Equal(SummaryStatus.Impaired, s.Status.Status);
+        sim.Advance(3600);
+        Assert.Equal(InstanceStateName.Running, (await sim.Instance(id)).State.Name);
+        sim.Control.SetInstanceImpaired("us-east-1", id, false);
+        s = (await sim.Ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = [id] })).InstanceStatuses.Single();
+        Assert.Equal(SummaryStatus.Ok, s.Status.Status);
+    }
+
+    [Fact]
+    public async Task Reboot_keeps_running_and_restarts_the_status_checks()
+    {
+        await using var sim = await Sim.StartAsync();
+        var id = sim.Seed.ServicesInstanceId;
+        await sim.Ec2.RebootInstancesAsync(new RebootInstancesRequest { InstanceIds = [id] });
+        var s = (await sim.Ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = [id] })).InstanceStatuses.Single();
+        Assert.Equal(InstanceStateName.Running, s.InstanceState.Name);
+        Assert.Equal(SummaryStatus.Initializing, s.Status.Status);
+        sim.Advance(10);
+        s = (await sim.Ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = [id] })).InstanceStatuses.Single();
+        Assert.Equal(SummaryStatus.Ok, s.Status.Status);
+    }
 }

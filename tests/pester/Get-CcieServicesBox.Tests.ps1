@@ -117,3 +117,19 @@ Describe 'Get-CcieServicesBox' -Tag 'ServicesBox', 'Simulator' {
         { Get-CcieServicesBox -InstanceId 'not-an-id' -ErrorAction Stop } | Should -Throw -ErrorId 'ParameterArgumentValidationError,CcieDr.Commands.GetCcieServicesBoxCommand'
     }
 }
+
+Describe 'Get-CcieServicesBox tab completion' -Tag 'ServicesBox', 'Simulator' {
+    It 'completes -InstanceId with the Services box ids from the endpoint on the command line' {
+        $box = Get-CcieServicesBox
+        $line = "Get-CcieServicesBox -Region us-east-1 -EndpointUrl $($sim.Url) -InstanceId i-"
+        $completion = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        $completion.CompletionMatches.CompletionText | Should -Contain $box.InstanceId
+        ($completion.CompletionMatches | Where-Object CompletionText -eq $box.InstanceId).ToolTip | Should -Match '10\.0\.1\.10'
+    }
+
+    It 'completes nothing (and does not hang) when the endpoint is dead' {
+        $line = "Get-CcieServicesBox -Region us-east-1 -EndpointUrl http://127.0.0.1:9 -InstanceId i-"
+        $completion = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+        @($completion.CompletionMatches).Count | Should -Be 0
+    }
+}

@@ -21,7 +21,10 @@ namespace CcieDr
         /// <summary>When the snapshots were started (UTC).</summary>
         public DateTime Created { get; internal set; }
 
-        /// <summary>pending, completed, error, or incomplete (a volume's snapshot is missing or failed).</summary>
+        /// <summary>
+        /// pending, completed, error (a volume's snapshot failed), or incomplete (a volume's snapshot is missing,
+        /// e.g. after a partial failure). Only completed points are usable for a restore.
+        /// </summary>
         public string State { get; internal set; } = string.Empty;
 
         /// <summary>Average progress of the snapshots, 0-100.</summary>
@@ -44,6 +47,21 @@ namespace CcieDr
 
         /// <summary>Where this point was copied from (Copy-CcieSnapshot), e.g. us-east-1/rp-....</summary>
         public string? CopiedFrom { get; internal set; }
+
+        /// <summary>Name tag of the box the point was taken of (same as Identity.Name).</summary>
+        public string? BoxName => Identity.Name;
+
+        /// <summary>Number of volumes the box had (tag ccie:volume-count); null for seed snapshots.</summary>
+        public int? ExpectedVolumeCount => Identity.VolumeCount;
+
+        /// <summary>Tool and version that took the point (tag ccie:created-by), e.g. "CcieDr 0.1.0".</summary>
+        public string? CreatedBy { get; internal set; }
+
+        /// <summary>Why the point is not usable (failed or missing volumes), or null.</summary>
+        public string? StateMessage { get; internal set; }
+
+        /// <summary>What the producing operation did, when (New-, Wait-, Copy-CcieSnapshot); empty from Get-CcieSnapshot.</summary>
+        public IReadOnlyList<TimelineEntry> Timeline { get; internal set; } = Array.Empty<TimelineEntry>();
 
         public IReadOnlyList<string> SnapshotIds
         {
@@ -96,6 +114,15 @@ namespace CcieDr
         public int Progress { get; internal set; }
 
         public DateTime StartTime { get; internal set; }
+
+        /// <summary>EC2's reason when the snapshot failed (state error).</summary>
+        public string? StateMessage { get; internal set; }
+
+        /// <summary>For a copy: the snapshot it was copied from (tag ccie:source-snapshot-id).</summary>
+        public string? SourceSnapshotId { get; internal set; }
+
+        /// <summary>For a copy: the region it was copied from (tag ccie:source-region).</summary>
+        public string? SourceRegion { get; internal set; }
 
         public override string ToString() => SnapshotId;
     }

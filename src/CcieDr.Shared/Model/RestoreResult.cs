@@ -25,6 +25,22 @@ namespace CcieDr
 
         public string RecoveryPointId { get; internal set; } = string.Empty;
 
+        /// <summary>The instance the recovery point was taken from.</summary>
+        public string? SourceInstanceId { get; internal set; }
+
+        /// <summary>The instance terminated to free the private IP (-ReplaceExisting), if any.</summary>
+        public string? ReplacedInstanceId { get; internal set; }
+
+        public string? InstanceType { get; internal set; }
+
+        public IReadOnlyList<string> SecurityGroupIds { get; internal set; } = Array.Empty<string>();
+
+        /// <summary>True when the AMI was deregistered after launch (-DeregisterImage); its snapshots are kept.</summary>
+        public bool ImageDeregistered { get; internal set; }
+
+        /// <summary>True when this run reused an AMI or instance an earlier run of the same restore had created.</summary>
+        public bool Resumed { get; internal set; }
+
         /// <summary>True when the box kept the recovery point's private IP (builders need no change).</summary>
         public bool PrivateIpPreserved { get; internal set; }
 

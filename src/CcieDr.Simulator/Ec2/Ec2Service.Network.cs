@@ -107,6 +107,121 @@ internal sealed partial class Ec2Service
         yield return V("nextToken", next);
     }
 
+    private static Vpc FindVpc(Ctx ctx, string id) =>
+        Find(ctx, ctx.Region.Vpcs, id, "vpc", "VpcID", $"The vpc ID '{id}' does not exist");
+
+    private IEnumerable<object?> CreateSubnet(Ctx ctx)
+    {
+        var vpc = FindVpc(ctx, ctx.P.Required("VpcId"));
+        var text = ctx.P.Required("CidrBlock");
+        if (!Cidr.TryParse(text, out var cidr) || cidr!.Text != text)
+        {
+            throw Ec2Error.InvalidValue($"Value ({text}) for parameter cidrBlock is invalid. This is not a valid CIDR block.");
+        }
+
+        var vpcCidr = Cidr.Parse(vpc.CidrBlock);
+        if (cidr.Prefix < vpcCidr.Prefix || !vpcCidr.Contains(cidr.Network) || cidr.Prefix is < 16 or > 28)
+        {
+            throw new Ec2Error("InvalidSubnet.Range", $"The CIDR '{text}' is invalid.");
+        }
+
+        var clash = ctx.Region.Subnets.Values.FirstOrDefault(s => s.VpcId == vpc.Id && (s.Cidr.Contains(cidr.Network) || cidr.Contains(s.Cidr.Network)));
+        if (clash is not null)
+        {
+            throw new Ec2Error("InvalidSubnet.Conflict", $"The CIDR '{text}' conflicts with another subnet");
+        }
+
+        var az = ctx.P.Get("AvailabilityZone")
+            ?? (ctx.P.Get("AvailabilityZoneId") is { } zid ? ctx.Region.Zones.FirstOrDefault(z => z.ZoneId == zid)?.Name : null)
+            ?? ctx.Region.Zones[0].Name;
+        if (ctx.Region.FindZone(az) is null)
+        {
+            throw Ec2Error.InvalidValue($"Value ({az}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: {string.Join(", ", ctx.Region.Zones.Select(z => z.Name))}.");
+        }
+
+        var subnet = new Subnet { Id = ctx.World.NewId("subnet"), VpcId = vpc.Id, AvailabilityZone = az, Cidr = cidr };
+        foreach (var (k, v) in TagsFor(ctx, "subnet", "subnet"))
+        {
+            subnet.Tags[k] = v;
+        }
+
+        ctx.Region.Subnets[subnet.Id] = subnet;
+        yield return E("subnet",
+            V("subnetId", subnet.Id),
+            V("state", "available"),
+            V("vpcId", vpc.Id),
+            V("cidrBlock", cidr.Text),
+            V("availableIpAddressCount", cidr.Usable),
+            V("availabilityZone", az),
+            V("availabilityZoneId", ctx.Region.FindZone(az)!.ZoneId),
+            V("ownerId", ctx.AccountId),
+            V("defaultForAz", false),
+            V("mapPublicIpOnLaunch", false),
+            TagSet(subnet.Tags));
+    }
+
+    private IEnumerable<object?> DeleteSubnet(Ctx ctx)
+    {
+        var subnet = FindSubnet(ctx, ctx.P.Required("SubnetId"));
+        if (ctx.Region.NetworkInterfaces.Values.Any(n => n.SubnetId == subnet.Id))
+        {
+            throw new Ec2Error("DependencyViolation", $"The subnet '{subnet.Id}' has dependencies and cannot be deleted.");
+        }
+
+        ctx.Region.Subnets.Remove(subnet.Id);
+        yield return ReturnTrue();
+    }
+
+    private IEnumerable<object?> CreateSecurityGroup(Ctx ctx)
+    {
+        var name = ctx.P.Required("GroupName");
+        var description = ctx.P.Required("GroupDescription");
+        var vpcId = ctx.P.Get("VpcId") ?? throw new Ec2Error("VPCIdNotSpecified", "No default VPC for this user");
+        var vpc = FindVpc(ctx, vpcId);
+        if (name.StartsWith("sg-", StringComparison.OrdinalIgnoreCase) || name.Equals("default", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Ec2Error.InvalidValue($"Value ({name}) for parameter GroupName is invalid. Group names may not be in the format sg-* or be 'default'.");
+        }
+
+        if (ctx.Region.SecurityGroups.Values.Any(g => g.VpcId == vpc.Id && g.Name == name))
+        {
+            throw new Ec2Error("InvalidGroup.Duplicate", $"The security group '{name}' already exists for VPC '{vpc.Id}'");
+        }
+
+        var group = new SecurityGroup { Id = ctx.World.NewId("sg"), Name = name, Description = description, VpcId = vpc.Id };
+        foreach (var (k, v) in TagsFor(ctx, "security-group", "security-group"))
+        {
+            group.Tags[k] = v;
+        }
+
+        ctx.Region.SecurityGroups[group.Id] = group;
+        yield return V("groupId", group.Id);
+        yield return V("securityGroupArn", $"arn:aws:ec2:{ctx.Region.Name}:{ctx.AccountId}:security-group/{group.Id}");
+        yield return TagSet(group.Tags);
+        yield return ReturnTrue();
+    }
+
+    private IEnumerable<object?> DeleteSecurityGroup(Ctx ctx)
+    {
+        var group = ctx.P.Get("GroupId") is { } id
+            ? FindGroup(ctx, id)
+            : ctx.Region.SecurityGroups.Values.FirstOrDefault(g => g.Name == ctx.P.Required("GroupName"))
+                ?? throw new Ec2Error("InvalidGroup.NotFound", $"The security group '{ctx.P.Get("GroupName")}' does not exist");
+        if (group.Name == "default")
+        {
+            throw new Ec2Error("CannotDelete", $"the specified group: \"{group.Id}\" name: \"default\" cannot be deleted by a user");
+        }
+
+        if (ctx.Region.NetworkInterfaces.Values.Any(n => n.GroupIds.Contains(group.Id)))
+        {
+            throw new Ec2Error("DependencyViolation", $"resource {group.Id} has a dependent object");
+        }
+
+        ctx.Region.SecurityGroups.Remove(group.Id);
+        yield return V("groupId", group.Id);
+        yield return ReturnTrue();
+    }
+
     private int UsedIps(RegionState r, Subnet s) =>
         r.NetworkInterfaces.Values.Where(n => n.SubnetId == s.Id).Sum(n => n.PrivateIps.Count);
 
@@ -253,33 +368,179 @@ internal sealed partial class Ec2Service
         var items = ids.Count > 0 ? Named(ctx, ids, id => FindEni(ctx, id)) : Visible(ctx, ctx.Region.NetworkInterfaces.Values);
         var filtered = ApplyFilters(ctx, items, (n, f) => EniField(ctx, n, f));
         var (page, next) = Paginate(ctx, filtered, n => n.Id, 5, 1000, ids.Count == 0);
-        yield return Set("networkInterfaceSet", page.Select(n => Item(
-            V("networkInterfaceId", n.Id),
-            V("subnetId", n.SubnetId),
-            V("vpcId", n.VpcId),
-            V("availabilityZone", n.AvailabilityZone),
-            V("description", n.Description),
-            V("ownerId", ctx.AccountId),
-            V("requesterManaged", false),
-            V("status", n.Status),
-            V("macAddress", n.MacAddress),
-            V("privateIpAddress", n.PrimaryIp),
-            V("privateDnsName", PrivateDns(ctx.Region, n.PrimaryIp)),
-            V("sourceDestCheck", true),
-            V("interfaceType", "interface"),
-            GroupSet(ctx, n.GroupIds),
-            n.InstanceId is null ? null : E("attachment",
-                V("attachmentId", n.AttachmentId),
-                V("instanceId", n.InstanceId),
-                V("instanceOwnerId", ctx.AccountId),
-                V("deviceIndex", 0),
-                V("networkCardIndex", 0),
-                V("status", "attached"),
-                V("attachTime", n.AttachTime),
-                V("deleteOnTermination", n.DeleteOnTermination)),
-            TagSet(n.Tags),
-            PrivateIpSet(ctx, n))));
+        yield return Set("networkInterfaceSet", page.Select(n => Item(EniContent(ctx, n))));
         yield return V("nextToken", next);
+    }
+
+    private static IEnumerable<object?> EniContent(Ctx ctx, NetworkInterface n)
+    {
+        yield return V("networkInterfaceId", n.Id);
+        yield return V("subnetId", n.SubnetId);
+        yield return V("vpcId", n.VpcId);
+        yield return V("availabilityZone", n.AvailabilityZone);
+        yield return V("description", n.Description);
+        yield return V("ownerId", ctx.AccountId);
+        yield return V("requesterManaged", false);
+        yield return V("status", n.Status);
+        yield return V("macAddress", n.MacAddress);
+        yield return V("privateIpAddress", n.PrimaryIp);
+        yield return V("privateDnsName", PrivateDns(ctx.Region, n.PrimaryIp));
+        yield return V("sourceDestCheck", true);
+        yield return V("interfaceType", "interface");
+        yield return GroupSet(ctx, n.GroupIds);
+        yield return n.InstanceId is null ? null : E("attachment",
+            V("attachmentId", n.AttachmentId),
+            V("instanceId", n.InstanceId),
+            V("instanceOwnerId", ctx.AccountId),
+            V("deviceIndex", n.DeviceIndex),
+            V("networkCardIndex", 0),
+            V("status", "attached"),
+            V("attachTime", n.AttachTime),
+            V("deleteOnTermination", n.DeleteOnTermination));
+        yield return TagSet(n.Tags);
+        yield return PrivateIpSet(ctx, n);
+    }
+
+    private IEnumerable<object?> CreateNetworkInterface(Ctx ctx)
+    {
+        var subnet = FindSubnet(ctx, ctx.P.Required("SubnetId"));
+        var requested = new List<(string Ip, bool Primary)>();
+        if (ctx.P.Get("PrivateIpAddress") is { } primaryIp)
+        {
+            requested.Add((primaryIp, true));
+        }
+
+        foreach (var m in ctx.P.Members("PrivateIpAddresses"))
+        {
+            var ip = m.Required("PrivateIpAddress");
+            if (requested.All(r => r.Ip != ip))
+            {
+                requested.Add((ip, (m.Bool("Primary") ?? false) && requested.All(r => !r.Primary)));
+            }
+        }
+
+        foreach (var (ip, _) in requested)
+        {
+            CheckAddress(subnet, ip);
+            if (Holder(ctx.Region, subnet.Id, ip) is not null)
+            {
+                throw new Ec2Error("InvalidIPAddress.InUse", $"Address {ip} is in use.");
+            }
+        }
+
+        var groups = ctx.P.List("SecurityGroupId");
+        foreach (var g in groups.Select(id => FindGroup(ctx, id)).Where(g => g.VpcId != subnet.VpcId))
+        {
+            throw new Ec2Error("InvalidParameter", $"Security group {g.Id} and subnet {subnet.Id} belong to different networks.");
+        }
+
+        if (groups.Count == 0)
+        {
+            groups.Add(ctx.Region.SecurityGroups.Values.First(g => g.VpcId == subnet.VpcId && g.Name == "default").Id);
+        }
+
+        var eni = new NetworkInterface
+        {
+            Id = ctx.World.NewId("eni"),
+            SubnetId = subnet.Id,
+            VpcId = subnet.VpcId,
+            AvailabilityZone = subnet.AvailabilityZone,
+            MacAddress = ctx.World.NewMac(),
+            GroupIds = groups,
+            Description = ctx.P.Get("Description") ?? "",
+            DeleteOnTermination = false,
+        };
+        if (requested.Count == 0 || requested.All(r => !r.Primary))
+        {
+            var first = requested.Count > 0 ? requested[0].Ip : NextFreeAddress(ctx.Region, subnet);
+            requested.RemoveAll(r => r.Ip == first);
+            requested.Insert(0, (first, true));
+        }
+
+        foreach (var (ip, primary) in requested.OrderByDescending(r => r.Primary))
+        {
+            eni.PrivateIps.Add(new PrivateIp { Address = ip, Primary = primary });
+        }
+
+        ctx.Region.NetworkInterfaces[eni.Id] = eni;
+        for (var n = 0; n < (ctx.P.Int("SecondaryPrivateIpAddressCount") ?? 0); n++)
+        {
+            eni.PrivateIps.Add(new PrivateIp { Address = NextFreeAddress(ctx.Region, subnet), Primary = false });
+        }
+
+        foreach (var (k, v) in TagsFor(ctx, "network-interface", "network-interface"))
+        {
+            eni.Tags[k] = v;
+        }
+
+        yield return E("networkInterface", EniContent(ctx, eni));
+    }
+
+    private IEnumerable<object?> DeleteNetworkInterface(Ctx ctx)
+    {
+        var eni = FindEni(ctx, ctx.P.Required("NetworkInterfaceId"));
+        if (eni.InstanceId is not null)
+        {
+            throw new Ec2Error("InvalidNetworkInterface.InUse", $"The network interface '{eni.Id}' is currently in use.");
+        }
+
+        ctx.Region.NetworkInterfaces.Remove(eni.Id);
+        yield return ReturnTrue();
+    }
+
+    private IEnumerable<object?> AttachNetworkInterface(Ctx ctx)
+    {
+        var eni = FindEni(ctx, ctx.P.Required("NetworkInterfaceId"));
+        var inst = FindInstance(ctx, ctx.P.Required("InstanceId"));
+        var index = ctx.P.Int("DeviceIndex") ?? throw Ec2Error.Missing("DeviceIndex");
+        if (eni.InstanceId is not null)
+        {
+            throw new Ec2Error("InvalidNetworkInterface.InUse", $"Interface: [{eni.Id}] in use.");
+        }
+
+        if (inst.State is not (InstanceStates.Running or InstanceStates.Stopped))
+        {
+            throw new Ec2Error("IncorrectInstanceState", $"The instance '{inst.Id}' is not in a state from which an interface can be attached.");
+        }
+
+        if (eni.AvailabilityZone != inst.AvailabilityZone)
+        {
+            throw Ec2Error.Combination($"You may not attach a network interface to an instance if they are not in the same availability zone");
+        }
+
+        if (eni.VpcId != inst.VpcId)
+        {
+            throw Ec2Error.Combination("The network interface and the instance must be in the same VPC");
+        }
+
+        if (index < 1 || ctx.Region.NetworkInterfaces.Values.Any(n => n.InstanceId == inst.Id && n.DeviceIndex == index))
+        {
+            throw Ec2Error.InvalidValue($"Instance '{inst.Id}' already has an interface attached at device index '{index}'.");
+        }
+
+        eni.InstanceId = inst.Id;
+        eni.DeviceIndex = index;
+        eni.AttachmentId = ctx.World.NewId("eni-attach", false);
+        eni.AttachTime = ctx.Now;
+        yield return V("attachmentId", eni.AttachmentId);
+        yield return V("networkCardIndex", 0);
+    }
+
+    private IEnumerable<object?> DetachNetworkInterface(Ctx ctx)
+    {
+        var attachment = ctx.P.Required("AttachmentId");
+        var eni = ctx.Region.NetworkInterfaces.Values.FirstOrDefault(n => n.AttachmentId == attachment)
+            ?? throw new Ec2Error("InvalidAttachmentID.NotFound", $"Interface attachment '{attachment}' was not found");
+        if (eni.DeviceIndex == 0)
+        {
+            throw new Ec2Error("OperationNotPermitted", $"The network interface at device index 0 cannot be detached.");
+        }
+
+        eni.InstanceId = null;
+        eni.AttachmentId = null;
+        eni.AttachTime = null;
+        eni.DeviceIndex = 0;
+        yield return ReturnTrue();
     }
 
     private static XElement GroupSet(Ctx ctx, IEnumerable<string> groupIds, string name = "groupSet") =>

@@ -36,11 +36,19 @@ internal sealed partial class Ec2Service
             ["DescribeAvailabilityZones"] = DescribeAvailabilityZones,
             ["DescribeVpcs"] = DescribeVpcs,
             ["DescribeSubnets"] = DescribeSubnets,
+            ["CreateSubnet"] = CreateSubnet,
+            ["DeleteSubnet"] = DeleteSubnet,
             ["DescribeSecurityGroups"] = DescribeSecurityGroups,
+            ["CreateSecurityGroup"] = CreateSecurityGroup,
+            ["DeleteSecurityGroup"] = DeleteSecurityGroup,
             ["DescribeKeyPairs"] = DescribeKeyPairs,
             ["DescribeNetworkInterfaces"] = DescribeNetworkInterfaces,
             ["AssignPrivateIpAddresses"] = AssignPrivateIpAddresses,
             ["UnassignPrivateIpAddresses"] = UnassignPrivateIpAddresses,
+            ["CreateNetworkInterface"] = CreateNetworkInterface,
+            ["DeleteNetworkInterface"] = DeleteNetworkInterface,
+            ["AttachNetworkInterface"] = AttachNetworkInterface,
+            ["DetachNetworkInterface"] = DetachNetworkInterface,
             ["RunInstances"] = RunInstances,
             ["DescribeInstances"] = DescribeInstances,
             ["DescribeInstanceStatus"] = DescribeInstanceStatus,
@@ -85,6 +93,12 @@ internal sealed partial class Ec2Service
         if (!actions.TryGetValue(ctx.Action, out var handler))
         {
             throw new Ec2Error("InvalidAction", $"The action {ctx.Action} is not valid for this web service.");
+        }
+
+        if (ctx.P.Bool("DryRun") == true)
+        {
+            // The caller is always authorized here; AWS answers 412 DryRunOperation without doing anything.
+            throw new Ec2Error("DryRunOperation", "Request would have succeeded, but DryRun flag is set.", System.Net.HttpStatusCode.PreconditionFailed);
         }
 
         try
@@ -206,10 +220,6 @@ internal sealed partial class Ec2Service
                 }
             }
 
-            if (snapshot.Count == 0)
-            {
-                // Still validate the filter name against a dummy-free check: unknown names on empty sets pass, as AWS does for most.
-            }
         }
 
         return list;
@@ -241,9 +251,15 @@ internal sealed partial class Ec2Service
         var sorted = items.OrderBy(key, StringComparer.Ordinal).ToList();
         var maxResults = ctx.P.Int("MaxResults");
         var token = ctx.P.Get("NextToken");
-        if (maxResults is { } m && (m < min || m > max))
+        if (maxResults is { } m && m < min)
         {
-            throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}.");
+            throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value greater than {min - 1}.");
+        }
+
+        // Like EC2, a MaxResults above the action's maximum is capped, not refused (the AWS CLI sends 1000).
+        if (maxResults is { } big && big > max)
+        {
+            maxResults = max;
         }
 
         if (!pageable)

@@ -25,6 +25,7 @@ namespace CcieDr.Commands
         /// <summary>One or more instance ids.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidatePattern("^i-[0-9a-f]{8,17}$")]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
         public string[] InstanceId { get; set; } = Array.Empty<string>();
 
         /// <summary>Also return terminated instances.</summary>

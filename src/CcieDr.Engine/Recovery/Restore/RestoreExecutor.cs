@@ -1,0 +1,707 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Amazon.EC2;
+using Amazon.EC2.Model;
+using Amazon.Runtime;
+using CcieDr.Engine.Aws;
+using CcieDr.Engine.Operations;
+
+namespace CcieDr.Engine.Recovery.Restore
+{
+    /// <summary>
+    /// Carries out a <see cref="RestorePlan"/>: registers (or reuses) the AMI, launches (or reuses) the
+    /// instance with an idempotent client token, waits with progress until it runs and passes its status
+    /// checks, and records every step in the timeline. Nothing it created is deleted on failure; the error
+    /// says what exists and how to resume (rerun) or clean up.
+    /// </summary>
+    public sealed class RestoreExecutor
+    {
+        private static readonly char[] AddressSeparators = { ',', ' ' };
+        private readonly IAmazonEC2 _ec2;
+        private readonly IOperationReporter _reporter;
+
+        public RestoreExecutor(IAmazonEC2 ec2, IOperationReporter? reporter = null)
+        {
+            _ec2 = ec2 ?? throw new ArgumentNullException(nameof(ec2));
+            _reporter = reporter ?? NullReporter.Instance;
+        }
+
+        /// <summary>Test hook: called before (false) and after (true) each step, by step name.</summary>
+        internal Func<string, bool, Task>? StepHook { get; set; }
+
+        /// <summary>Polling schedule of the waits (null: derived from <see cref="WaitOptions.Default"/>).</summary>
+        internal WaitOptions? Polling { get; set; }
+
+        public async Task<RestoreResult> ExecuteAsync(RestorePlan plan, CancellationToken ct)
+        {
+            if (plan is null)
+            {
+                throw new ArgumentNullException(nameof(plan));
+            }
+
+            if (!plan.CanProceed)
+            {
+                throw plan.Blockers.First().ToException();
+            }
+
+            var run = new Run(plan, DateTime.UtcNow + plan.Request.Timeout);
+            int total = plan.Operation.Steps.Count;
+            using var progress = new ProgressActivity(_reporter, $"Restoring the Services box from {plan.Target.RecoveryPointId}", "Starting");
+            run.Progress = progress;
+            run.TotalSteps = Math.Max(1, total);
+            try
+            {
+                await ReplaceOldAsync(run, ct).ConfigureAwait(false);
+                await EnsureImageAsync(run, ct).ConfigureAwait(false);
+                await EnsureInstanceAsync(run, ct).ConfigureAwait(false);
+                Instance instance = await WaitRunningAsync(run, ct).ConfigureAwait(false);
+                await AssignSecondaryAsync(run, instance, ct).ConfigureAwait(false);
+                await WaitStatusOkAsync(run, ct).ConfigureAwait(false);
+                await DeregisterAsync(run, ct).ConfigureAwait(false);
+                return Result(run, "Succeeded");
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                _reporter.Warning($"Restore of {plan.Target.RecoveryPointId} stopped. {WhatExists(run)} Rerun the same command to resume.");
+                throw;
+            }
+            catch (Exception e)
+            {
+                CcieException inner = AwsErrorMapper.Map(e, run.CurrentStep ?? "Restore-CcieServicesBox", run.CurrentTarget ?? plan.Target.RecoveryPointId);
+                RestoreResult failed = Result(run, "Failed");
+                string message = $"Restore of {plan.Target.RecoveryPointId} failed at step '{run.CurrentStep}': {inner.Message.TrimEnd()} {WhatExists(run)} {HowToGoOn(run, inner)}";
+                throw new CcieException(inner.ErrorId, inner.Category, message, failed, e);
+            }
+        }
+
+        // ------------------------------------------------------------------ steps
+
+        private async Task ReplaceOldAsync(Run run, CancellationToken ct)
+        {
+            IpHolder? old = run.Plan.InstanceToReplace;
+            if (old is null)
+            {
+                return;
+            }
+
+            if (old.InstanceId is not null && old.InstanceState is not ("shutting-down" or "terminated"))
+            {
+                await StepAsync(run, RestoreSteps.TerminateOld, old.InstanceId, async entry =>
+                {
+                    run.Progress!.Update($"Terminating {old.InstanceId}, which holds {old.IpAddress}", run.Percent);
+                    try
+                    {
+                        await _ec2.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = new List<string> { old.InstanceId } }, ct).ConfigureAwait(false);
+                    }
+                    catch (AmazonEC2Exception e) when (e.ErrorCode == "InvalidInstanceID.NotFound")
+                    {
+                        // Already gone.
+                    }
+
+                    run.Replaced = old.InstanceId;
+                    entry.Detail = $"held {old.IpAddress}";
+                }).ConfigureAwait(false);
+            }
+            else
+            {
+                run.Replaced = old.InstanceId;
+            }
+
+            await StepAsync(run, RestoreSteps.WaitIpReleased, old.IpAddress, async entry =>
+            {
+                List<string> addresses = old.IpAddress.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries).ToList();
+                DateTime started = DateTime.UtcNow;
+                await Waiter.UntilAsync<object>(
+                    async token =>
+                    {
+                        IReadOnlyList<IpHolding> held = await TolerantAsync<IReadOnlyList<IpHolding>>(async () => await RestorePlanner.FindHoldersAsync(_ec2, run.Plan.Target.SubnetId, addresses, token).ConfigureAwait(false)).ConfigureAwait(false) ?? new[] { new IpHolding(old.IpAddress, old.NetworkInterfaceId, old.InstanceId, null, null) };
+                        run.Progress!.Update($"Waiting for {old.IpAddress} to be released by {old.InstanceId} ({Seconds(started)} s)", run.Percent);
+                        return held.Count == 0 ? new object() : null;
+                    },
+                    Options(run),
+                    $"{old.IpAddress} to be released by {old.InstanceId}",
+                    old.IpAddress,
+                    ct).ConfigureAwait(false);
+                entry.Detail = $"released by {old.InstanceId}";
+            }).ConfigureAwait(false);
+        }
+
+        private async Task EnsureImageAsync(Run run, CancellationToken ct)
+        {
+            RestorePlan plan = run.Plan;
+            RestoreTarget t = plan.Target;
+            if (plan.ExistingInstance is not null)
+            {
+                return; // the earlier run's instance is reused; no AMI needed
+            }
+
+            if (plan.ExistingImage is { State: "available" or "pending" } reuse)
+            {
+                run.ImageId = reuse.Id;
+                await StepAsync(run, RestoreSteps.RegisterImage, reuse.Id, entry =>
+                {
+                    plan.Timeline.Complete(entry, "Reused", reuse.Id, $"{t.ImageName} from an earlier run ({reuse.State})");
+                    return Task.CompletedTask;
+                }).ConfigureAwait(false);
+            }
+            else
+            {
+                if (plan.ExistingImage is { } failed)
+                {
+                    await StepAsync(run, RestoreSteps.DeregisterFailedImage, failed.Id, async entry =>
+                    {
+                        await DeregisterImageAsync(failed.Id, ct).ConfigureAwait(false);
+                        entry.Detail = $"{t.ImageName} was {failed.State}";
+                    }).ConfigureAwait(false);
+                }
+
+                await StepAsync(run, RestoreSteps.RegisterImage, t.ImageName, async entry =>
+                {
+                    run.Progress!.Update($"Registering AMI {t.ImageName} from {t.Devices.Count} snapshot(s)", run.Percent);
+                    (string id, bool reused) = await RegisterImageAsync(run, ct).ConfigureAwait(false);
+                    run.ImageId = id;
+                    plan.Timeline.Complete(entry, reused ? "Reused" : "Succeeded", id, reused ? $"{t.ImageName} already registered (a retried call or a concurrent run)" : t.ImageName);
+                }).ConfigureAwait(false);
+            }
+
+            await StepAsync(run, RestoreSteps.WaitImageAvailable, run.ImageId, async entry =>
+            {
+                DateTime started = DateTime.UtcNow;
+                Image image = await Waiter.UntilAsync(
+                    async token =>
+                    {
+                        Image? found = await TolerantAsync(async () =>
+                        {
+                            DescribeImagesResponse r = await _ec2.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { run.ImageId! } }, token).ConfigureAwait(false);
+                            return r.Images?.FirstOrDefault();
+                        }).ConfigureAwait(false);
+                        string state = found?.State?.Value ?? "not visible yet";
+                        run.Progress!.Update($"AMI {run.ImageId} is {state} ({Seconds(started)} s)", run.Percent);
+                        if (found?.State?.Value is "failed" or "error" or "invalid" or "deregistered" or "disabled")
+                        {
+                            throw new CcieException("ImageRegistrationFailed", CcieErrorCategory.InvalidOperation, $"AMI {run.ImageId} ({t.ImageName}) became {state}: {found.StateReason?.Message ?? "no reason given"}. Check the snapshots (encryption, KMS key access).", run.ImageId);
+                        }
+
+                        return found?.State?.Value == "available" ? found : null;
+                    },
+                    Options(run),
+                    $"AMI {run.ImageId} to become available",
+                    run.ImageId,
+                    ct).ConfigureAwait(false);
+                entry.Detail = image.Name;
+            }).ConfigureAwait(false);
+        }
+
+        private async Task<(string Id, bool Reused)> RegisterImageAsync(Run run, CancellationToken ct)
+        {
+            RestoreTarget t = run.Plan.Target;
+            var request = new RegisterImageRequest
+            {
+                Name = t.ImageName,
+                Description = t.ImageDescription,
+                RootDeviceName = t.RootDeviceName,
+                Architecture = ArchitectureValues.FindValue(t.Architecture),
+                EnaSupport = t.EnaSupport,
+                VirtualizationType = t.VirtualizationType,
+                BlockDeviceMappings = t.Devices.Select(d => new BlockDeviceMapping
+                {
+                    DeviceName = d.DeviceName,
+                    Ebs = new EbsBlockDevice
+                    {
+                        SnapshotId = d.SnapshotId,
+                        VolumeSize = d.SizeGiB > 0 ? d.SizeGiB : null,
+                        VolumeType = d.VolumeType is null ? null : VolumeType.FindValue(d.VolumeType),
+                        Iops = d.Iops,
+                        Throughput = d.Throughput,
+                        DeleteOnTermination = d.DeleteOnTermination,
+                    },
+                }).ToList(),
+                TagSpecifications = new List<TagSpecification>
+                {
+                    new TagSpecification { ResourceType = ResourceType.Image, Tags = ImageTags(t) },
+                },
+            };
+            try
+            {
+                RegisterImageResponse response = await _ec2.RegisterImageAsync(request, ct).ConfigureAwait(false);
+                return (response.ImageId, false);
+            }
+            catch (AmazonEC2Exception e) when (e.ErrorCode == "InvalidAMIName.Duplicate")
+            {
+                // A retried call whose first attempt went through, or a concurrent run: find it and reuse it.
+                Image found = await Waiter.UntilAsync(
+                    async token =>
+                    {
+                        IReadOnlyList<Image> images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", t.ImageName) } }, token).ConfigureAwait(false);
+                        return images.FirstOrDefault(i => i.Name == t.ImageName);
+                    },
+                    Options(run),
+                    $"the AMI named {t.ImageName} to become visible",
+                    t.ImageName,
+                    ct).ConfigureAwait(false);
+                return (found.ImageId, true);
+            }
+        }
+
+        private async Task EnsureInstanceAsync(Run run, CancellationToken ct)
+        {
+            RestorePlan plan = run.Plan;
+            RestoreTarget t = plan.Target;
+            if (plan.ExistingInstance is { } existing)
+            {
+                run.InstanceId = existing.Id;
+                await StepAsync(run, RestoreSteps.RunInstances, existing.Id, entry =>
+                {
+                    plan.Timeline.Complete(entry, "Reused", existing.Id, $"launched by an earlier run ({existing.State}, {existing.Detail})");
+                    return Task.CompletedTask;
+                }).ConfigureAwait(false);
+                return;
+            }
+
+            await StepAsync(run, RestoreSteps.RunInstances, t.PrivateIpAddress ?? t.SubnetId, async entry =>
+            {
+                run.Progress!.Update($"Launching {t.InstanceType} in {t.SubnetId} with {t.PrivateIpAddress ?? "a new private IP"}", run.Percent);
+                for (int generation = 1; generation <= RestoreNaming.MaxTokenGenerations; generation++)
+                {
+                    string token = RestoreNaming.ClientToken(t.RecoveryPointId, t.SubnetId, t.PrivateIpAddress, generation);
+                    Instance launched;
+                    try
+                    {
+                        RunInstancesResponse response = await _ec2.RunInstancesAsync(LaunchRequest(t, run.ImageId!, token), ct).ConfigureAwait(false);
+                        launched = response.Reservation?.Instances?.FirstOrDefault() ?? throw new CcieException("RunInstancesEmpty", CcieErrorCategory.InvalidData, "RunInstances returned no instance.", t.SubnetId);
+                    }
+                    catch (AmazonEC2Exception e) when (e.ErrorCode == "IdempotentParameterMismatch")
+                    {
+                        // This token was spent on a launch with other parameters (an override changed, or the AMI was
+                        // re-registered). If that launch's instance lives, it is this restore's box: reuse it.
+                        Instance? earlier = await LiveInstanceWithTokenAsync(token, ct).ConfigureAwait(false);
+                        if (earlier is null)
+                        {
+                            continue;
+                        }
+
+                        _reporter.Warning($"Instance {earlier.InstanceId} was launched by an earlier run of this restore with other parameters (client token {token}); it is reused. To launch with the new parameters, terminate it and rerun.");
+                        launched = earlier;
+                    }
+
+                    string state = launched.State?.Name?.Value ?? "pending";
+                    if (state is "shutting-down" or "terminated")
+                    {
+                        // The token replays an earlier launch whose instance is gone: take the next generation.
+                        _reporter.Verbose($"Client token {token} replays terminated instance {launched.InstanceId}; using the next generation.");
+                        continue;
+                    }
+
+                    run.InstanceId = launched.InstanceId;
+                    run.Launched = true;
+                    entry.Detail = $"{launched.PrivateIpAddress} ClientToken={token}";
+                    plan.Timeline.Complete(entry, "Succeeded", launched.InstanceId);
+                    return;
+                }
+
+                throw new CcieException("ClientTokensExhausted", CcieErrorCategory.InvalidOperation, $"Every client token generation of this restore ({RestoreNaming.MaxTokenGenerations}) was spent on instances that are now terminated. Restore with another -PrivateIpAddress, or wait 24 hours.", t.BaseClientToken);
+            }).ConfigureAwait(false);
+        }
+
+        private async Task<Instance?> LiveInstanceWithTokenAsync(string token, CancellationToken ct)
+        {
+            IReadOnlyList<Instance> found = await _ec2.DescribeAllInstancesAsync(new DescribeInstancesRequest
+            {
+                Filters = new List<Filter>
+                {
+                    Ec2Extensions.Filter("client-token", token),
+                    Ec2Extensions.Filter("instance-state-name", "pending", "running"),
+                },
+            }, ct).ConfigureAwait(false);
+            return found.Count > 0 ? found[0] : null;
+        }
+
+        private static RunInstancesRequest LaunchRequest(RestoreTarget t, string imageId, string token)
+        {
+            var request = new RunInstancesRequest
+            {
+                ImageId = imageId,
+                InstanceType = InstanceType.FindValue(t.InstanceType),
+                MinCount = 1,
+                MaxCount = 1,
+                SubnetId = t.SubnetId,
+                SecurityGroupIds = t.SecurityGroupIds.ToList(),
+                ClientToken = token,
+                TagSpecifications = new List<TagSpecification>
+                {
+                    new TagSpecification { ResourceType = ResourceType.Instance, Tags = t.Tags.Select(kv => new Tag(kv.Key, kv.Value)).ToList() },
+                    new TagSpecification { ResourceType = ResourceType.Volume, Tags = t.Tags.Select(kv => new Tag(kv.Key, kv.Value)).ToList() },
+                },
+            };
+            if (t.PrivateIpAddress is not null)
+            {
+                request.PrivateIpAddress = t.PrivateIpAddress;
+            }
+
+            if (!string.IsNullOrEmpty(t.KeyName))
+            {
+                request.KeyName = t.KeyName;
+            }
+
+            if (!string.IsNullOrEmpty(t.IamInstanceProfile))
+            {
+                request.IamInstanceProfile = t.IamInstanceProfile!.StartsWith("arn:", StringComparison.Ordinal)
+                    ? new IamInstanceProfileSpecification { Arn = t.IamInstanceProfile }
+                    : new IamInstanceProfileSpecification { Name = t.IamInstanceProfile };
+            }
+
+            return request;
+        }
+
+        private async Task<Instance> WaitRunningAsync(Run run, CancellationToken ct)
+        {
+            Instance? running = null;
+            await StepAsync(run, RestoreSteps.WaitRunning, run.InstanceId, async entry =>
+            {
+                DateTime started = DateTime.UtcNow;
+                running = await Waiter.UntilAsync(
+                    async token =>
+                    {
+                        // Right after RunInstances the id may be unknown for a moment (eventual consistency).
+                        Instance? i = await TolerantAsync(async () =>
+                        {
+                            DescribeInstancesResponse r = await _ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new List<string> { run.InstanceId! } }, token).ConfigureAwait(false);
+                            return r.Reservations?.SelectMany(x => x.Instances ?? new List<Instance>()).FirstOrDefault();
+                        }).ConfigureAwait(false);
+                        string state = i?.State?.Name?.Value ?? "not visible yet";
+                        run.InstanceState = i is null ? run.InstanceState : state;
+                        run.Progress!.Update($"Instance {run.InstanceId} is {state} ({Seconds(started)} s)", run.Percent);
+                        if (state is "shutting-down" or "terminated" or "stopping" or "stopped")
+                        {
+                            string reason = i!.StateReason?.Message ?? i.StateTransitionReason ?? "no reason given";
+                            throw new CcieException("InstanceLaunchFailed", CcieErrorCategory.InvalidOperation, $"Instance {run.InstanceId} went {state} instead of running: {reason}.", run.InstanceId);
+                        }
+
+                        return state == "running" ? i : null;
+                    },
+                    Options(run),
+                    $"instance {run.InstanceId} to be running",
+                    run.InstanceId,
+                    ct).ConfigureAwait(false);
+                entry.Detail = $"{running.PrivateIpAddress} in {running.Placement?.AvailabilityZone}";
+            }).ConfigureAwait(false);
+            run.PrivateIpAddress = running!.PrivateIpAddress;
+            run.SubnetId = running.SubnetId;
+            run.AvailabilityZone = running.Placement?.AvailabilityZone;
+            run.ImageId ??= running.ImageId;
+            return running;
+        }
+
+        private async Task AssignSecondaryAsync(Run run, Instance instance, CancellationToken ct)
+        {
+            RestoreTarget t = run.Plan.Target;
+            if (t.SecondaryPrivateIpAddresses.Count == 0)
+            {
+                return;
+            }
+
+            InstanceNetworkInterface? nic = (instance.NetworkInterfaces ?? new List<InstanceNetworkInterface>()).FirstOrDefault(n => n.Attachment?.DeviceIndex == 0)
+                ?? instance.NetworkInterfaces?.FirstOrDefault();
+            await StepAsync(run, RestoreSteps.AssignSecondaryIps, nic?.NetworkInterfaceId, async entry =>
+            {
+                if (nic is null)
+                {
+                    throw new CcieException("NetworkInterfaceMissing", CcieErrorCategory.InvalidData, $"Instance {run.InstanceId} reports no network interface to put the secondary IPs on.", run.InstanceId);
+                }
+
+                var present = new HashSet<string>((nic.PrivateIpAddresses ?? new List<InstancePrivateIpAddress>()).Select(a => a.PrivateIpAddress), StringComparer.Ordinal);
+                List<string> missing = t.SecondaryPrivateIpAddresses.Where(a => !present.Contains(a)).ToList();
+                if (missing.Count == 0)
+                {
+                    run.Plan.Timeline.Complete(entry, "Reused", nic.NetworkInterfaceId, "secondary IPs already assigned");
+                    return;
+                }
+
+                await _ec2.AssignPrivateIpAddressesAsync(new AssignPrivateIpAddressesRequest { NetworkInterfaceId = nic.NetworkInterfaceId, PrivateIpAddresses = missing }, ct).ConfigureAwait(false);
+                entry.Detail = string.Join(",", missing);
+            }).ConfigureAwait(false);
+        }
+
+        private async Task WaitStatusOkAsync(Run run, CancellationToken ct)
+        {
+            await StepAsync(run, RestoreSteps.WaitStatusOk, run.InstanceId, async entry =>
+            {
+                DateTime started = DateTime.UtcNow;
+                InstanceStatus status = await Waiter.UntilAsync(
+                    async token =>
+                    {
+                        InstanceStatus? s = await TolerantAsync(async () =>
+                        {
+                            DescribeInstanceStatusResponse r = await _ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = new List<string> { run.InstanceId! }, IncludeAllInstances = true }, token).ConfigureAwait(false);
+                            return r.InstanceStatuses?.FirstOrDefault();
+                        }).ConfigureAwait(false);
+                        string system = s?.SystemStatus?.Status?.Value ?? "unknown";
+                        string inst = s?.Status?.Status?.Value ?? "unknown";
+                        string state = s?.InstanceState?.Name?.Value ?? "unknown";
+                        run.Progress!.Update($"Status checks of {run.InstanceId}: system {system}, instance {inst} ({Seconds(started)} s)", run.Percent);
+                        if (s is not null && state is "shutting-down" or "terminated" or "stopping" or "stopped")
+                        {
+                            throw new CcieException("InstanceLaunchFailed", CcieErrorCategory.InvalidOperation, $"Instance {run.InstanceId} went {state} while its status checks ran.", run.InstanceId);
+                        }
+
+                        if (system == "impaired" || inst == "impaired")
+                        {
+                            throw new CcieException(
+                                "InstanceStatusCheckFailed",
+                                CcieErrorCategory.ResourceUnavailable,
+                                $"Instance {run.InstanceId} is running but failed its status checks (system {system}, instance {inst}): the host or the OS is not healthy. Look at its console output (aws ec2 get-console-output --instance-id {run.InstanceId}) and its system log.",
+                                run.InstanceId);
+                        }
+
+                        return system == "ok" && inst == "ok" ? s : null;
+                    },
+                    Options(run),
+                    $"the status checks of instance {run.InstanceId} to pass",
+                    run.InstanceId,
+                    ct).ConfigureAwait(false);
+                entry.Detail = "system ok, instance ok";
+            }).ConfigureAwait(false);
+        }
+
+        private async Task DeregisterAsync(Run run, CancellationToken ct)
+        {
+            if (!run.Plan.Request.DeregisterImage)
+            {
+                return;
+            }
+
+            string? imageId = run.ImageId;
+            if (imageId is null)
+            {
+                // The instance was reused: find the AMI by its name.
+                IReadOnlyList<Image> images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", run.Plan.Target.ImageName) } }, ct).ConfigureAwait(false);
+                imageId = images.Count > 0 ? images[0].ImageId : null;
+            }
+
+            await StepAsync(run, RestoreSteps.DeregisterImage, imageId ?? run.Plan.Target.ImageName, async entry =>
+            {
+                if (imageId is null)
+                {
+                    run.Plan.Timeline.Complete(entry, "Skipped", run.Plan.Target.ImageName, "already deregistered");
+                    return;
+                }
+
+                await DeregisterImageAsync(imageId, ct).ConfigureAwait(false);
+                run.ImageDeregistered = true;
+                entry.Detail = "snapshots kept";
+            }).ConfigureAwait(false);
+        }
+
+        private async Task DeregisterImageAsync(string imageId, CancellationToken ct)
+        {
+            try
+            {
+                await _ec2.DeregisterImageAsync(new DeregisterImageRequest { ImageId = imageId }, ct).ConfigureAwait(false);
+            }
+            catch (AmazonEC2Exception e) when (e.ErrorCode is "InvalidAMIID.NotFound" or "InvalidAMIID.Unavailable")
+            {
+                // Already deregistered (a retried call).
+            }
+        }
+
+        // ------------------------------------------------------------------ helpers
+
+        private async Task StepAsync(Run run, string action, string? target, Func<TimelineEntry, Task> body)
+        {
+            run.CurrentStep = action;
+            run.CurrentTarget = target;
+            run.StepIndex++;
+            if (StepHook is not null)
+            {
+                await StepHook(action, false).ConfigureAwait(false);
+            }
+
+            await run.Plan.Timeline.RunAsync(action, target, body).ConfigureAwait(false);
+            if (StepHook is not null)
+            {
+                await StepHook(action, true).ConfigureAwait(false);
+            }
+        }
+
+        /// <summary>
+        /// Runs one poll; "not found" (eventual consistency) and transient errors the SDK already retried
+        /// (throttling, 5xx, a dropped connection) count as "not yet": the waiter's deadline bounds them.
+        /// </summary>
+        private async Task<T?> TolerantAsync<T>(Func<Task<T?>> poll)
+            where T : class
+        {
+            try
+            {
+                return await poll().ConfigureAwait(false);
+            }
+            catch (AmazonServiceException e) when (IsTransient(e))
+            {
+                _reporter.Verbose($"Poll: {e.ErrorCode ?? ((int)e.StatusCode).ToString(CultureInfo.InvariantCulture)} ({e.Message}); polling again.");
+                return null;
+            }
+            catch (Exception e) when (e is System.Net.Http.HttpRequestException or System.IO.IOException or AmazonClientException && e is not AmazonServiceException)
+            {
+                _reporter.Verbose($"Poll: {e.Message}; polling again.");
+                return null;
+            }
+        }
+
+        internal static bool IsTransient(AmazonServiceException e)
+        {
+            string code = e.ErrorCode ?? string.Empty;
+            return code.EndsWith(".NotFound", StringComparison.Ordinal)
+                || AwsErrorMapper.Categorize(code, e.StatusCode) is CcieErrorCategory.LimitsExceeded or CcieErrorCategory.ResourceUnavailable;
+        }
+
+        private WaitOptions Options(Run run)
+        {
+            WaitOptions options = Polling ?? PollingDefaults();
+            TimeSpan left = run.Deadline - DateTime.UtcNow;
+            return new WaitOptions
+            {
+                Timeout = left > TimeSpan.Zero ? left : TimeSpan.Zero,
+                InitialDelay = options.InitialDelay,
+                MaxDelay = options.MaxDelay,
+            };
+        }
+
+        /// <summary>
+        /// Restores poll briskly at first (a quarter second, growing 1.6x to 5 s): waits overshoot a
+        /// transition by a fraction of its length, not by a fixed sleep. CCIEDR_POLL_SCALE shortens it further.
+        /// </summary>
+        internal static WaitOptions PollingDefaults()
+        {
+            WaitOptions scaled = WaitOptions.Default();
+            double factor = scaled.InitialDelay.TotalMilliseconds / 1000.0; // 1 s unless scaled
+            return new WaitOptions
+            {
+                InitialDelay = TimeSpan.FromMilliseconds(250 * factor),
+                MaxDelay = TimeSpan.FromMilliseconds(5000 * factor),
+            };
+        }
+
+        private static string Seconds(DateTime since) => ((int)(DateTime.UtcNow - since).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+
+        private static List<Tag> ImageTags(RestoreTarget t)
+            => t.Tags.Where(kv => kv.Key != "Name").Select(kv => new Tag(kv.Key, kv.Value)).Append(new Tag("Name", t.ImageName)).ToList();
+
+        private static string WhatExists(Run run)
+        {
+            var parts = new List<string>();
+            if (run.Replaced is not null)
+            {
+                parts.Add($"terminated the old box {run.Replaced}");
+            }
+
+            if (run.ImageId is not null)
+            {
+                parts.Add($"AMI {run.ImageId} ({run.Plan.Target.ImageName}){(run.ImageDeregistered ? ", since deregistered" : string.Empty)}");
+            }
+
+            if (run.InstanceId is not null)
+            {
+                parts.Add($"instance {run.InstanceId}{(run.InstanceState is null ? string.Empty : " (" + run.InstanceState + ")")}");
+            }
+
+            if (parts.Count == 0)
+            {
+                return "Nothing was created or changed.";
+            }
+
+            return "Done so far: " + string.Join(", ", parts) + ". Nothing this restore created was deleted.";
+        }
+
+        private static string HowToGoOn(Run run, CcieException error)
+        {
+            var cleanup = new List<string>();
+            if (run.InstanceId is not null)
+            {
+                cleanup.Add($"aws ec2 terminate-instances --instance-ids {run.InstanceId}");
+            }
+
+            if (run.ImageId is not null && !run.ImageDeregistered)
+            {
+                cleanup.Add($"aws ec2 deregister-image --image-id {run.ImageId} (the snapshots stay)");
+            }
+
+            string resume = error.ErrorId == "InstanceStatusCheckFailed"
+                ? "A rerun reuses this instance and checks it again; to launch a fresh one, terminate it first and rerun."
+                : "To resume, rerun the same command: it reuses what exists.";
+            return cleanup.Count == 0 ? resume : $"{resume} To clean up instead: {string.Join("; ", cleanup)}.";
+        }
+
+        private static RestoreResult Result(Run run, string status)
+        {
+            RestoreTarget t = run.Plan.Target;
+            return new RestoreResult
+            {
+                Region = t.Region,
+                InstanceId = run.InstanceId ?? string.Empty,
+                PrivateIpAddress = run.PrivateIpAddress ?? (run.InstanceId is null ? null : t.PrivateIpAddress),
+                SubnetId = run.SubnetId ?? t.SubnetId,
+                AvailabilityZone = run.AvailabilityZone ?? t.AvailabilityZone,
+                ImageId = run.ImageId,
+                ImageDeregistered = run.ImageDeregistered,
+                RecoveryPointId = t.RecoveryPointId,
+                SourceInstanceId = t.SourceInstanceId,
+                ReplacedInstanceId = run.Replaced,
+                InstanceType = t.InstanceType,
+                SecurityGroupIds = t.SecurityGroupIds,
+                PrivateIpPreserved = t.SavedPrivateIpAddress is not null && string.Equals(run.PrivateIpAddress ?? t.PrivateIpAddress, t.SavedPrivateIpAddress, StringComparison.Ordinal),
+                Resumed = run.Plan.ExistingInstance is not null || run.Plan.ExistingImage is { State: "available" or "pending" },
+                Status = status,
+                Started = run.Plan.Timeline.Started,
+                Completed = DateTime.UtcNow,
+                Timeline = run.Plan.Timeline.Entries,
+                Warnings = run.Plan.Warnings.ToList(),
+            };
+        }
+
+        private sealed class Run
+        {
+            public Run(RestorePlan plan, DateTime deadline)
+            {
+                Plan = plan;
+                Deadline = deadline;
+            }
+
+            public RestorePlan Plan { get; }
+
+            public DateTime Deadline { get; }
+
+            public ProgressActivity? Progress { get; set; }
+
+            public int TotalSteps { get; set; }
+
+            public int StepIndex { get; set; }
+
+            public int Percent => Math.Min(99, (StepIndex - 1) * 100 / TotalSteps);
+
+            public string? CurrentStep { get; set; }
+
+            public string? CurrentTarget { get; set; }
+
+            public string? Replaced { get; set; }
+
+            public string? ImageId { get; set; }
+
+            public bool ImageDeregistered { get; set; }
+
+            public string? InstanceId { get; set; }
+
+            public string? InstanceState { get; set; }
+
+            public bool Launched { get; set; }
+
+            public string? PrivateIpAddress { get; set; }
+
+            public string? SubnetId { get; set; }
+
+            public string? AvailabilityZone { get; set; }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+using System;
+using System.Collections.Generic;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Amazon.EC2;
+using Amazon.EC2.Model;
+using CcieDr.Engine.Aws;
+using CcieDr.Engine.Operations;
+
+namespace CcieDr.Engine.Recovery
+{
+    /// <summary>
+    /// EC2 snapshot calls shared by the snapshot operations: eventual-consistency tolerant reads and tagging,
+    /// AMI usage, and the clean-up of duplicates a lost response can cause (CreateSnapshot(s) has no client token).
+    /// </summary>
+    internal static class SnapshotCalls
+    {
+        /// <summary>How many times a just-created id is looked up again while EC2 still says NotFound.</summary>
+        internal const int NotFoundRetries = 8;
+
+        public static bool IsNotFound(Exception e)
+            => e is Amazon.Runtime.AmazonServiceException s && (s.ErrorCode ?? string.Empty).EndsWith(".NotFound", StringComparison.Ordinal);
+
+        public static bool IsTransient(CcieException e)
+            => e.Category is CcieErrorCategory.LimitsExceeded or CcieErrorCategory.ResourceUnavailable or CcieErrorCategory.ConnectionError;
+
+        /// <summary>Short delays between retries of eventual-consistency misses (scaled by CCIEDR_POLL_SCALE).</summary>
+        public static TimeSpan RetryDelay(int attempt)
+        {
+            WaitOptions o = WaitOptions.Default();
+            double ms = Math.Min(o.MaxDelay.TotalMilliseconds, o.InitialDelay.TotalMilliseconds * Math.Pow(1.6, attempt));
+            return TimeSpan.FromMilliseconds(ms);
+        }
+
+        /// <summary>Describes snapshots by id; ids EC2 does not know yet (eventual consistency) are retried, then reported missing.</summary>
+        public static async Task<(IReadOnlyList<Snapshot> Found, IReadOnlyList<string> Missing)> DescribeByIdsAsync(IAmazonEC2 ec2, IReadOnlyCollection<string> ids, int notFoundRetries, CancellationToken ct)
+        {
+            var found = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
+            var pending = new List<string>(ids.Distinct(StringComparer.Ordinal));
+            for (int attempt = 0; pending.Count > 0; attempt++)
+            {
+                try
+                {
+                    IReadOnlyList<Snapshot> page = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = pending.ToList() }, ct).ConfigureAwait(false);
+                    foreach (Snapshot s in page.Where(s => s.SnapshotId is not null))
+                    {
+                        found[s.SnapshotId!] = s;
+                    }
+
+                    pending.RemoveAll(found.ContainsKey);
+                    if (pending.Count == 0)
+                    {
+                        break;
+                    }
+                }
+                catch (Exception e) when (IsNotFound(e))
+                {
+                    // One unknown id fails the whole call: ask for the ids one by one.
+                    foreach (string id in pending.ToList())
+                    {
+                        try
+                        {
+                            IReadOnlyList<Snapshot> one = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = new List<string> { id } }, ct).ConfigureAwait(false);
+                            foreach (Snapshot s in one.Where(s => s.SnapshotId is not null))
+                            {
+                                found[s.SnapshotId!] = s;
+                                pending.Remove(id);
+                            }
+                        }
+                        catch (Exception inner) when (IsNotFound(inner))
+                        {
+                            // still unknown
+                        }
+                        catch (Exception inner) when (inner is not OperationCanceledException)
+                        {
+                            throw AwsErrorMapper.Map(inner, "ec2:DescribeSnapshots", id);
+                        }
+                    }
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", string.Join(",", pending));
+                }
+
+                if (pending.Count == 0 || attempt >= notFoundRetries)
+                {
+                    break;
+                }
+
+                await Task.Delay(RetryDelay(attempt), ct).ConfigureAwait(false);
+            }
+
+            return (found.Values.ToList(), pending);
+        }
+
+        /// <summary>Snapshots tagged with the recovery point id (a tag filter: new ones may show up late).</summary>
+        public static async Task<IReadOnlyList<Snapshot>> DescribeByPointAsync(IAmazonEC2 ec2, string recoveryPointId, IEnumerable<Filter>? extra, CancellationToken ct)
+        {
+            var filters = new List<Filter> { Ec2Extensions.Filter("tag:" + RecoveryTags.RecoveryPoint, recoveryPointId) };
+            if (extra is not null)
+            {
+                filters.AddRange(extra);
+            }
+
+            try
+            {
+                return await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { OwnerIds = new List<string> { "self" }, Filters = filters }, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", recoveryPointId);
+            }
+        }
+
+        /// <summary>Tags one resource, retrying while EC2 does not know the new id yet.</summary>
+        public static async Task TagAsync(IAmazonEC2 ec2, string resourceId, IEnumerable<KeyValuePair<string, string>> tags, CancellationToken ct)
+        {
+            var request = new CreateTagsRequest { Resources = new List<string> { resourceId }, Tags = RecoveryTags.ToTagList(tags) };
+            for (int attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    await ec2.CreateTagsAsync(request, ct).ConfigureAwait(false);
+                    return;
+                }
+                catch (Exception e) when (IsNotFound(e) && attempt < NotFoundRetries)
+                {
+                    await Task.Delay(RetryDelay(attempt), ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    throw AwsErrorMapper.Map(e, "ec2:CreateTags", resourceId);
+                }
+            }
+        }
+
+        /// <summary>AMIs (owned by this account) that use each snapshot: snapshot id → image ids.</summary>
+        public static async Task<IReadOnlyDictionary<string, IReadOnlyList<string>>> ImagesUsingAsync(IAmazonEC2 ec2, IEnumerable<string> snapshotIds, CancellationToken ct)
+        {
+            var result = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+            List<string> ids = snapshotIds.Distinct(StringComparer.Ordinal).ToList();
+            for (int i = 0; i < ids.Count; i += 100)
+            {
+                List<string> chunk = ids.Skip(i).Take(100).ToList();
+                IReadOnlyList<Image> images;
+                try
+                {
+                    images = await ec2.DescribeAllImagesAsync(
+                        new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("block-device-mapping.snapshot-id", chunk.ToArray()) } },
+                        ct).ConfigureAwait(false);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    throw AwsErrorMapper.Map(e, "ec2:DescribeImages", string.Join(",", chunk));
+                }
+
+                foreach (Image image in images)
+                {
+                    foreach (BlockDeviceMapping m in image.BlockDeviceMappings ?? new List<BlockDeviceMapping>())
+                    {
+                        string? snap = m.Ebs?.SnapshotId;
+                        if (snap is not null && chunk.Contains(snap, StringComparer.Ordinal) && image.ImageId is not null)
+                        {
+                            List<string> users = result.TryGetValue(snap, out IReadOnlyList<string>? existing) ? existing.ToList() : new List<string>();
+                            if (!users.Contains(image.ImageId, StringComparer.Ordinal))
+                            {
+                                users.Add(image.ImageId);
+                            }
+
+                            result[snap] = users;
+                        }
+                    }
+                }
+            }
+
+            return result;
+        }
+
+        /// <summary>
+        /// Deletes snapshots of <paramref name="recoveryPointId"/> that this run did not create: the SDK retried a
+        /// create call whose first response was lost, so EC2 made a second set. Returns the ids deleted.
+        /// </summary>
+        public static async Task<IReadOnlyList<string>> RemoveDuplicatesAsync(IAmazonEC2 ec2, string recoveryPointId, IReadOnlyCollection<string> ours, IEnumerable<Filter>? scope, IOperationReporter reporter, CancellationToken ct)
+        {
+            var strays = new HashSet<string>(StringComparer.Ordinal);
+
+            // Tag filters are eventually consistent: look a few times so a late duplicate is still seen.
+            for (int look = 0; look < 3; look++)
+            {
+                foreach (Snapshot s in await DescribeByPointAsync(ec2, recoveryPointId, scope, ct).ConfigureAwait(false))
+                {
+                    if (s.SnapshotId is not null && !ours.Contains(s.SnapshotId))
+                    {
+                        strays.Add(s.SnapshotId);
+                    }
+                }
+            }
+
+            var deleted = new List<string>();
+            foreach (string id in strays)
+            {
+                try
+                {
+                    await ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, ct).ConfigureAwait(false);
+                    deleted.Add(id);
+                    reporter.Verbose($"Deleted duplicate snapshot {id} of {recoveryPointId} (an AWS response was lost and the call was retried).");
+                }
+                catch (Exception e) when (IsNotFound(e))
+                {
+                    deleted.Add(id);
+                }
+                catch (Exception e) when (e is not OperationCanceledException)
+                {
+                    reporter.Warning($"Could not delete duplicate snapshot {id} of {recoveryPointId}: {AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", id).Message}");
+                }
+            }
+
+            return deleted;
+        }
+    }
+}

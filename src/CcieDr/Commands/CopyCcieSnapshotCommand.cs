@@ -1,0 +1,81 @@
+using System;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Amazon.EC2;
+using CcieDr.Engine;
+using CcieDr.Engine.Operations;
+using CcieDr.Engine.Recovery;
+
+namespace CcieDr.Commands
+{
+    /// <summary>Copies a recovery point to another region, keeping its id, tags and grouping.</summary>
+    [Cmdlet(VerbsCommon.Copy, "CcieSnapshot", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(RecoveryPoint))]
+    public sealed class CopyCcieSnapshotCommand : CcieAwsCmdlet
+    {
+        /// <summary>Recovery point ids to copy; binds from Get-CcieSnapshot / New-CcieSnapshot output.</summary>
+        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [ValidatePattern(RecoveryPointIds.Pattern)]
+        [ArgumentCompleter(typeof(RecoveryPointIdCompleter))]
+        public string[] RecoveryPointId { get; set; } = Array.Empty<string>();
+
+        /// <summary>The region to copy to (the disaster-recovery region).</summary>
+        [Parameter(Mandatory = true, Position = 1)]
+        [ValidatePattern("^[a-z]{2}(-[a-z]+)+-[0-9]+$")]
+        [ArgumentCompleter(typeof(RegionCompleter))]
+        public string DestinationRegion { get; set; } = string.Empty;
+
+        /// <summary>KMS key (id, alias or ARN in the destination region) to encrypt the copies with.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? KmsKeyId { get; set; }
+
+        /// <summary>Wait until the copies are completed, with progress.</summary>
+        [Parameter]
+        public SwitchParameter Wait { get; set; }
+
+        /// <summary>How long to wait (for the source to complete, and with -Wait for the copies), in seconds. Default: 3600.</summary>
+        [Parameter]
+        [ValidateRange(1, 7 * 24 * 3600)]
+        public int TimeoutSeconds { get; set; } = 3600;
+
+        protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+        {
+            string sourceRegion = Aws.Region;
+            using IAmazonEC2 source = Aws.CreateEc2(sourceRegion);
+            using IAmazonEC2 destination = Aws.CreateEc2(DestinationRegion);
+            var copier = new SnapshotCopier(source, sourceRegion, destination, Reporter);
+            var request = new CopyRecoveryPointRequest
+            {
+                DestinationRegion = DestinationRegion,
+                KmsKeyId = KmsKeyId,
+                Wait = Wait.IsPresent,
+                WaitOptions = WaitOptions.Default(TimeSpan.FromSeconds(TimeoutSeconds)),
+            };
+            foreach (string id in RecoveryPointId)
+            {
+                try
+                {
+                    RecoveryPoint point = await RecoveryPointCatalog.GetAsync(source, sourceRegion, id, cancellationToken).ConfigureAwait(false)
+                        ?? throw new CcieException(
+                            "RecoveryPointNotFound",
+                            CcieErrorCategory.ObjectNotFound,
+                            $"No recovery point {id} in {sourceRegion}. List the points with Get-CcieSnapshot -Region {sourceRegion}.",
+                            id);
+                    OperationPlan plan = copier.Plan(point, request);
+                    if (!await ShouldProcessAsync(plan.Render(), $"Copy the {point.Snapshots.Count} snapshots of {id} from {sourceRegion} to {DestinationRegion}?", "Copy-CcieSnapshot").ConfigureAwait(false))
+                    {
+                        continue;
+                    }
+
+                    WriteObject(await copier.CopyAsync(point, request, cancellationToken).ConfigureAwait(false));
+                }
+                catch (CcieException e)
+                {
+                    WriteCcieError(e);
+                }
+            }
+        }
+    }
+}

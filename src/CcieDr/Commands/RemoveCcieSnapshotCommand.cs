@@ -1,0 +1,227 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Amazon.EC2;
+using CcieDr.Engine;
+using CcieDr.Engine.Recovery;
+
+namespace CcieDr.Commands
+{
+    /// <summary>
+    /// Deletes recovery points by id or by a retention policy. Never the newest completed point of a box unless
+    /// -Force, never a point an AMI still uses; -WhatIf lists what goes and why each kept point is kept.
+    /// </summary>
+    [Cmdlet(VerbsCommon.Remove, "CcieSnapshot", DefaultParameterSetName = ByIdSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+    [OutputType(typeof(RecoveryPointDecision))]
+    public sealed class RemoveCcieSnapshotCommand : CcieAwsCmdlet
+    {
+        private const string ByIdSet = "ById";
+        private const string ByPolicySet = "ByPolicy";
+
+        /// <summary>Recovery point ids to delete; binds from Get-CcieSnapshot output.</summary>
+        [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        [ValidatePattern(RecoveryPointIds.Pattern)]
+        [ArgumentCompleter(typeof(RecoveryPointIdCompleter))]
+        public string[] RecoveryPointId { get; set; } = Array.Empty<string>();
+
+        /// <summary>Keep the newest N completed points.</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        [ValidateRange(1, 100000)]
+        public int KeepLast { get; set; }
+
+        /// <summary>Keep the newest completed point of each of the last N days that have one.</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        [ValidateRange(1, 100000)]
+        public int KeepDaily { get; set; }
+
+        /// <summary>Keep the newest completed point of each of the last N ISO weeks that have one.</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        [ValidateRange(1, 100000)]
+        public int KeepWeekly { get; set; }
+
+        /// <summary>Keep the newest completed point of each of the last N months that have one.</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        [ValidateRange(1, 100000)]
+        public int KeepMonthly { get; set; }
+
+        /// <summary>Only points older than this may go: every completed point taken within it is kept.</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        public TimeSpan? OlderThan { get; set; }
+
+        /// <summary>Apply the policy only to the points of the box with this Name tag.</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        [ValidateNotNullOrEmpty]
+        public string? BoxName { get; set; }
+
+        /// <summary>Apply the policy only to points taken of this instance.</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        [ValidatePattern("^i-[0-9a-f]{8,17}$")]
+        public string? InstanceId { get; set; }
+
+        /// <summary>Also apply the policy to snapshots made by the seed's backup script (as their own group).</summary>
+        [Parameter(ParameterSetName = ByPolicySet)]
+        public SwitchParameter IncludeSeed { get; set; }
+
+        /// <summary>Allow deleting the newest completed recovery point of a box.</summary>
+        [Parameter]
+        public SwitchParameter Force { get; set; }
+
+        /// <summary>Emit a CcieDr.RecoveryPointDecision per point (what was removed or kept, and why).</summary>
+        [Parameter]
+        public SwitchParameter PassThru { get; set; }
+
+        protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+        {
+            using IAmazonEC2 ec2 = Aws.CreateEc2();
+            var remover = new SnapshotRemover(ec2, Aws.Region, Reporter);
+            if (ParameterSetName == ByPolicySet)
+            {
+                await ApplyPolicyAsync(remover, cancellationToken).ConfigureAwait(false);
+                return;
+            }
+
+            foreach (string id in RecoveryPointId)
+            {
+                RecoveryPointDecision decision;
+                try
+                {
+                    decision = await remover.PlanExplicitAsync(id, Force.IsPresent, cancellationToken).ConfigureAwait(false);
+                }
+                catch (CcieException e)
+                {
+                    WriteCcieError(e);
+                    continue;
+                }
+
+                if (decision.Action == SnapshotRemover.Keep)
+                {
+                    bool inUse = decision.ImageIds.Count > 0;
+                    WriteCcieError(new CcieException(
+                        inUse ? "RecoveryPointInUse" : "NewestRecoveryPoint",
+                        inUse ? CcieErrorCategory.ResourceBusy : CcieErrorCategory.InvalidOperation,
+                        inUse
+                            ? $"Recovery point {id} was not deleted: AMI {string.Join(", ", decision.ImageIds)} still uses its snapshots. Deregister the AMI first (Unregister-EC2Image / aws ec2 deregister-image), then rerun."
+                            : $"Recovery point {id} was not deleted: it is the newest completed recovery point of {decision.BoxName ?? "its box"} in {decision.Region}. Take a newer one first, or add -Force to delete it anyway.",
+                        decision.RecoveryPoint));
+                    EmitIfAsked(decision);
+                    continue;
+                }
+
+                string target = string.Format(CultureInfo.InvariantCulture, "{0} in {1} ({2}, {3:u}, snapshots {4})", id, decision.Region, decision.State, decision.Created, string.Join(", ", decision.SnapshotIds));
+                if (!await ShouldProcessAsync(target, $"Delete recovery point (ec2:DeleteSnapshot x{decision.SnapshotIds.Count})").ConfigureAwait(false))
+                {
+                    decision.Outcome = await IsWhatIfAsync().ConfigureAwait(false) ? "WhatIf" : "Declined";
+                    EmitIfAsked(decision);
+                    continue;
+                }
+
+                await RemoveOneAsync(remover, decision, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        private async Task ApplyPolicyAsync(SnapshotRemover remover, CancellationToken ct)
+        {
+            var request = new SnapshotRetentionRequest
+            {
+                KeepLast = KeepLast,
+                KeepDaily = KeepDaily,
+                KeepWeekly = KeepWeekly,
+                KeepMonthly = KeepMonthly,
+                OlderThan = OlderThan,
+                Force = Force.IsPresent,
+                Scope = new RecoveryPointFilter { BoxName = BoxName, SourceInstanceId = InstanceId, IncludeSeed = IncludeSeed.IsPresent },
+            };
+            if (request.IsEmpty)
+            {
+                throw new CcieException(
+                    "RetentionPolicyEmpty",
+                    CcieErrorCategory.InvalidArgument,
+                    "Give at least one of -KeepLast, -KeepDaily, -KeepWeekly, -KeepMonthly or -OlderThan (or name points with -RecoveryPointId); with no rule nothing would be kept.");
+            }
+
+            if (OlderThan is { } span && span <= TimeSpan.Zero)
+            {
+                throw new CcieException("InvalidOlderThan", CcieErrorCategory.InvalidArgument, $"-OlderThan must be a positive time span (e.g. 30.00:00:00 for 30 days); got {span}.", span);
+            }
+
+            IReadOnlyList<RecoveryPointDecision> decisions = await remover.PlanPolicyAsync(request, ct).ConfigureAwait(false);
+            foreach (RecoveryPointDecision used in decisions.Where(d => d.ImageIds.Count > 0))
+            {
+                WriteWarning($"Recovery point {used.RecoveryPointId} is kept although no rule keeps it: AMI {string.Join(", ", used.ImageIds)} still uses its snapshots. Deregister the AMI to let retention remove it.");
+            }
+
+            List<RecoveryPointDecision> removals = decisions.Where(d => d.Action == SnapshotRemover.Remove).ToList();
+            string region = Aws.Region;
+            string title = $"Remove-CcieSnapshot in {region} (policy: {request.Describe()})";
+            string plan = SnapshotRemover.Render(title, decisions);
+            bool proceed = removals.Count > 0
+                && await ShouldProcessAsync(plan, $"Delete {removals.Count} recovery points ({removals.Sum(d => d.SnapshotIds.Count)} snapshots) in {region}?", "Remove-CcieSnapshot").ConfigureAwait(false);
+            if (removals.Count == 0)
+            {
+                WriteVerbose(plan);
+            }
+
+            if (!proceed)
+            {
+                bool whatIf = await IsWhatIfAsync().ConfigureAwait(false);
+                foreach (RecoveryPointDecision d in decisions)
+                {
+                    if (d.Action == SnapshotRemover.Remove)
+                    {
+                        d.Outcome = whatIf ? "WhatIf" : "Declined";
+                    }
+
+                    if (PassThru.IsPresent || whatIf)
+                    {
+                        WriteObject(d);
+                    }
+                }
+
+                return;
+            }
+
+            foreach (RecoveryPointDecision d in decisions)
+            {
+                if (d.Action == SnapshotRemover.Remove)
+                {
+                    await RemoveOneAsync(remover, d, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    EmitIfAsked(d);
+                }
+            }
+        }
+
+        private async Task RemoveOneAsync(SnapshotRemover remover, RecoveryPointDecision decision, CancellationToken ct)
+        {
+            await remover.RemoveAsync(decision, ct).ConfigureAwait(false);
+            if (decision.Outcome == "Failed")
+            {
+                WriteCcieError(new CcieException(
+                    "RecoveryPointRemoveFailed",
+                    CcieErrorCategory.WriteError,
+                    $"Recovery point {decision.RecoveryPointId} was only partly deleted: {decision.Error} Rerun Remove-CcieSnapshot -RecoveryPointId {decision.RecoveryPointId} to delete the rest.",
+                    decision.RecoveryPoint));
+            }
+
+            EmitIfAsked(decision);
+        }
+
+        private void EmitIfAsked(RecoveryPointDecision decision)
+        {
+            if (PassThru.IsPresent || decision.Outcome == "WhatIf")
+            {
+                WriteObject(decision);
+            }
+        }
+
+        private Task<bool> IsWhatIfAsync() => OnPipelineAsync(() =>
+            (MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? w) && w is SwitchParameter s && s.IsPresent)
+            || (GetVariableValue("WhatIfPreference") is { } pref && LanguagePrimitives.IsTrue(pref)));
+    }
+}
