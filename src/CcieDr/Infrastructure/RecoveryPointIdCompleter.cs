@@ -29,7 +29,7 @@ namespace CcieDr.Commands
                 IReadOnlyList<RecoveryPoint> points = RecoveryPointCatalog.ListAsync(ec2, factory.Region, new RecoveryPointFilter(), ct).GetAwaiter().GetResult();
                 return points
                     .Where(p => p.RecoveryPointId.StartsWith(prefix, StringComparison.OrdinalIgnoreCase))
-                    .Select(p => new CompletionResult(p.RecoveryPointId, p.RecoveryPointId, CompletionResultType.ParameterValue, $"{p.RecoveryPointId} {p.State} {p.Created:u} {p.Label}".TrimEnd()));
+                    .Select(p => new CompletionResult(p.RecoveryPointId, p.RecoveryPointId, CompletionResultType.ParameterValue, $"{p.RecoveryPointId} {p.State} {p.Created:u} {p.Label}"));
             });
         }
     }
