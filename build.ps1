@@ -163,12 +163,24 @@ function Invoke-DemoTask {
 }
 
 function Invoke-BenchTask {
+    $modulePath = Join-Path $moduleDir 'CcieDr.psd1'
+    # 1. Backup throughput and memory against tar -cjf / lbzip2 / pbzip2 on a generated ~300 MB tree.
     $bench = Join-Path $root 'bench/CcieDr.Bench/CcieDr.Bench.csproj'
-    if (Test-Path $bench) {
-        Invoke-Native dotnet @('run', '--project', $bench, '-c', 'Release', '--nologo')
-    }
+    $work = Join-Path ([IO.Path]::GetTempPath()) 'ccie-bench'
+    Invoke-Native dotnet @('run', '--project', $bench, '-c', 'Release', '--nologo', '--', '--work', $work)
+
+    # 2. Restore throughput against tar -xjf, on an archive of the same tree made by Backup-CcieData.
+    $archiveDir = Join-Path $work 'restore-bench'
+    if (Test-Path $archiveDir) { Remove-Item $archiveDir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force $archiveDir
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-Command',
+        "Import-Module '$modulePath'; `$null = Backup-CcieData -Path '$(Join-Path $work 'data')' -Destination '$archiveDir' -Confirm:`$false")
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Restore.ps1'),
+        '-Archive', (Join-Path $archiveDir 'circleci-data-export.tar.bz2'), '-ModulePath', $modulePath)
+
+    # 3. Restore-CcieServicesBox orchestration overhead beyond the simulator's scripted AWS transitions.
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Orchestration.ps1'),
-        '-ModulePath', (Join-Path $moduleDir 'CcieDr.psd1'), '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))
+        '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))
 }
 
 function Invoke-SimulatorTask {
