@@ -97,16 +97,24 @@ namespace CcieDr.Commands
         protected Task<T> OnPipelineAsync<T>(Func<T> func)
         {
             var done = new TaskCompletionSource<T>(TaskCreationOptions.RunContinuationsAsynchronously);
+
+            // Once the pipeline stops (Ctrl+C, Select -First), queued actions are drained without running:
+            // the stop token releases whoever awaits their answer, so the work can end.
+            CancellationTokenRegistration stopped = _stop.Token.Register(() => done.TrySetCanceled());
             OnPipeline(() =>
             {
                 try
                 {
-                    done.SetResult(func());
+                    done.TrySetResult(func());
                 }
                 catch (Exception e)
                 {
-                    done.SetException(e);
+                    done.TrySetException(e);
                     throw;
+                }
+                finally
+                {
+                    stopped.Dispose();
                 }
             });
             return done.Task;
