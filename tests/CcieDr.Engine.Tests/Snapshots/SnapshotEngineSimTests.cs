@@ -81,7 +81,8 @@ public class SnapshotEngineSimTests
 
         sim.Control.PageSize = 1;
         IReadOnlyList<RecoveryPoint> points = await RecoveryPointCatalog.ListAsync(ec2, SnapshotSim.Region, new RecoveryPointFilter(), Ct);
-        Assert.Equal(taken.Select(t => t.RecoveryPointId).OrderByDescending(i => i, StringComparer.Ordinal), points.Select(p => p.RecoveryPointId));
+        // Newest first by creation time: the reverse of the order taken (ids only sort by time to the second).
+        Assert.Equal(Enumerable.Reverse(taken).Select(t => t.RecoveryPointId), points.Select(p => p.RecoveryPointId));
         Assert.All(points, p => Assert.Equal(2, p.Snapshots.Count));
 
         RecoveryPoint? got = await RecoveryPointCatalog.GetAsync(ec2, SnapshotSim.Region, taken[1].RecoveryPointId, Ct);
