@@ -329,7 +329,7 @@ public class SnapshotEngineSimTests
         }
 
         IReadOnlyList<RecoveryPoint> left = await RecoveryPointCatalog.ListAsync(ec2, SnapshotSim.Region, new RecoveryPointFilter(), Ct);
-        Assert.Equal(taken.Skip(2).Select(t => t.RecoveryPointId).OrderByDescending(x => x, StringComparer.Ordinal), left.Select(p => p.RecoveryPointId));
+        Assert.Equal(Enumerable.Reverse(taken.Skip(2)).Select(t => t.RecoveryPointId), left.Select(p => p.RecoveryPointId)); // newest first
         Assert.Equal(4, sim.Control.RequestLog("DeleteSnapshot").Count);
     }
 
