@@ -19,6 +19,11 @@
         'Remove-CcieSnapshot'
         'Copy-CcieSnapshot'
         'Restore-CcieServicesBox'
+        'Restore-CcieData'
+        'Test-CcieBackup'
+        'Backup-CcieData'
+        'Get-CcieBackup'
+        'Remove-CcieBackup'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

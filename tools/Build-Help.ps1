@@ -57,6 +57,8 @@ $compiled = @($assembly.GetExportedTypes() | ForEach-Object {
         $attr = $_.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false) | Select-Object -First 1
         if ($attr -and -not $_.IsAbstract) { "$($attr.VerbName)-$($attr.NounName)" }
     } | Sort-Object)
+$duplicates = @($declared | Group-Object | Where-Object Count -gt 1 | ForEach-Object Name)
+if ($duplicates) { throw "CcieDr.psd1 CmdletsToExport lists these more than once: $($duplicates -join ', ')." }
 $missing = @($compiled | Where-Object { $_ -notin $declared })
 $extra = @($declared | Where-Object { $_ -notin $compiled })
 if ($missing -or $extra) {

@@ -86,6 +86,8 @@ internal sealed class NetworkInterface : Resource
 
     public DateTime? AttachTime { get; set; }
 
+    public int DeviceIndex { get; set; }
+
     public bool DeleteOnTermination { get; set; } = true;
 
     public string PrimaryIp => PrivateIps.First(p => p.Primary).Address;
@@ -395,11 +397,13 @@ internal sealed class LaunchTemplate : Resource
 /// <summary>Everything in one region.</summary>
 internal sealed class RegionState
 {
+    private static readonly string[] ZoneSuffixes = ["a", "b", "c"];
+
     public RegionState(string name, string shortCode)
     {
         Name = name;
         ShortCode = shortCode;
-        Zones = new[] { "a", "b", "c" }
+        Zones = ZoneSuffixes
             .Select((s, i) => new Zone(name + s, $"{shortCode}-az{i + 1}"))
             .ToList();
     }
@@ -429,6 +433,9 @@ internal sealed class RegionState
     public Dictionary<string, Image> Images { get; } = new();
 
     public Dictionary<string, LaunchTemplate> LaunchTemplates { get; } = new();
+
+    /// <summary>SSM Run Command commands by id.</summary>
+    public Dictionary<string, SsmCommand> SsmCommands { get; } = new();
 
     /// <summary>RunInstances ClientToken → (request fingerprint, reservation id).</summary>
     public Dictionary<string, (string Fingerprint, string ReservationId)> RunTokens { get; } = new();

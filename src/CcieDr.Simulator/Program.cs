@@ -10,7 +10,7 @@ public static class Program
 
         usage: CcieDr.Simulator [--port <n>] [--seed circleci] [--seed-region <region>]
                                 [--realtime | --clock manual|realtime] [--transition-seconds <x>]
-                                [--page-size <n>] [--ready-file <path>] [--exit-with-stdin] [--verbose]
+                                [--page-size <n>] [--ready-file <path>] [--exit-with-stdin] [--log-requests] [--verbose]
 
           --port <n>               TCP port on 127.0.0.1 (0 = a free port; default 0)
           --seed circleci          seed the CircleCI topology at start
@@ -21,6 +21,7 @@ public static class Program
           --page-size <n>          default page size of paginated Describe* calls (default: no paging)
           --ready-file <path>      write the base URL to <path> once listening
           --exit-with-stdin        stop when stdin closes
+          --log-requests           print one line per AWS request
         """;
 
     public static async Task<int> Main(string[] args)
@@ -68,6 +69,9 @@ public static class Program
                         break;
                     case "--exit-with-stdin":
                         exitWithStdin = true;
+                        break;
+                    case "--log-requests":
+                        options.LogRequests = true;
                         break;
                     case "--verbose":
                         options.Verbose = true;

@@ -192,6 +192,24 @@ public sealed class SimulatorControl
         z.Failed = false;
     });
 
+    /// <summary>SSM: scripts matching <paramref name="rule"/>.Match (regex) answer with its exit code and output (newest rule wins).</summary>
+    public void AddSsmResponse(SsmResponseRule rule)
+    {
+        ArgumentNullException.ThrowIfNull(rule);
+        _ = new System.Text.RegularExpressions.Regex(rule.Match);
+        Locked(() => world.SsmRules.Add(rule));
+    }
+
+    /// <summary>SSM: shorthand for <see cref="AddSsmResponse(SsmResponseRule)"/>.</summary>
+    public void AddSsmResponse(string match, string stdout, int exitCode = 0, string stderr = "", string? instanceId = null, double? durationSeconds = null) =>
+        AddSsmResponse(new SsmResponseRule { Match = match, Stdout = stdout, ExitCode = exitCode, Stderr = stderr, InstanceId = instanceId, DurationSeconds = durationSeconds });
+
+    /// <summary>SSM: removes every response rule.</summary>
+    public void ClearSsmResponses() => Locked(() => world.SsmRules.Clear());
+
+    /// <summary>SSM: an in-proc handler consulted before the rules (return null to fall through). Called under the simulator lock: keep it quick.</summary>
+    public void SetSsmHandler(Func<SsmCommandRequest, SsmCommandResult?>? handler) => Locked(() => world.SsmHandler = handler);
+
     /// <summary>EC2 requests served so far (optionally only one action), oldest first.</summary>
     public IReadOnlyList<RequestLogEntry> RequestLog(string? action = null) =>
         Locked(() => world.RequestLog.Where(e => action is null || e.Action == action).ToList());

@@ -43,12 +43,15 @@ public sealed class TransitionDurations
     /// <summary>Volume attaching → attached and detaching → detached.</summary>
     public double VolumeAttach { get; set; } = 1;
 
+    /// <summary>An SSM Run Command invocation runs this long (unless its response says otherwise).</summary>
+    public double SsmCommand { get; set; } = 1;
+
     /// <summary>Sets every transition (not the retention) to <paramref name="seconds"/>.</summary>
     public void SetAll(double seconds)
     {
         InstancePending = InstanceStopping = InstanceShuttingDown = StatusInitializing = seconds;
         Snapshot = SnapshotCopy = Image = VolumeCreate = seconds;
-        VolumeAttach = seconds / 2;
+        VolumeAttach = SsmCommand = seconds / 2;
     }
 
     public TransitionDurations Clone() => (TransitionDurations)MemberwiseClone();
@@ -80,6 +83,9 @@ public sealed class SimulatorOptions
 
     /// <summary>AWS account id that owns everything.</summary>
     public string AccountId { get; set; } = "123456789012";
+
+    /// <summary>Print one line per AWS request (time, region, action, status, error, fault) to stdout.</summary>
+    public bool LogRequests { get; set; }
 
     /// <summary>Write Kestrel/ASP.NET logs to the console.</summary>
     public bool Verbose { get; set; }

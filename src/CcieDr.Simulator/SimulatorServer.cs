@@ -19,6 +19,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
     private readonly WebApplication app;
     private readonly World world;
     private readonly Ec2Service ec2 = new();
+    private readonly Ssm.SsmService ssm = new();
     private readonly ControlApi controlApi;
 
     private SimulatorServer(WebApplication app, World world)
@@ -37,6 +38,12 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
     /// <summary>Actions the simulator implements.</summary>
     public IReadOnlyCollection<string> SupportedActions => ec2.Actions;
+
+    /// <summary>SSM actions the simulator implements (JSON 1.1 protocol, same endpoint).</summary>
+    public IReadOnlyCollection<string> SupportedSsmActions => ssm.Actions;
+
+    /// <summary>Starts an empty simulator on a free port of 127.0.0.1 with a manual clock.</summary>
+    public static Task<SimulatorServer> StartAsync() => StartAsync(new SimulatorOptions());
 
     /// <summary>Starts the simulator on 127.0.0.1 (a free port when <see cref="SimulatorOptions.Port"/> is 0).</summary>
     public static async Task<SimulatorServer> StartAsync(SimulatorOptions options, CancellationToken cancellationToken = default)
@@ -101,7 +108,15 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
+        if (http.Request.Headers["X-Amz-Target"].ToString() is { Length: > 0 } target)
+        {
+            await HandleJsonAsync(http, target).ConfigureAwait(false);
+            Trace(http);
+            return;
+        }
+
         await HandleEc2Async(http).ConfigureAwait(false);
+        Trace(http);
     }
 
     [GeneratedRegex(@"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")]
@@ -109,6 +124,12 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
     [GeneratedRegex(@"^[^/]+/\d{8}/([^/]+)/([^/]+)/aws4_request$")]
     private static partial Regex QueryCredentialScope();
+
+    private static string? ServiceOf(HttpRequest request)
+    {
+        var m = CredentialScope().Match(request.Headers.Authorization.ToString());
+        return m.Success ? m.Groups[2].Value : null;
+    }
 
     private static string? RegionOf(HttpRequest request)
     {
@@ -151,7 +172,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
-        if (!world.Regions.ContainsKey(regionName))
+        if (!world.Regions.TryGetValue(regionName, out var region))
         {
             await WriteError(http, HttpStatusCode.Unauthorized, "AuthFailure", $"Credential should be scoped to a valid region, not '{regionName}'.", requestId).ConfigureAwait(false);
             return;
@@ -169,10 +190,11 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         lock (world.Sync)
         {
             fault = world.Faults.Take(action, regionName);
-            entry = new RequestLogEntry { Region = regionName, Action = action, Parameters = parameters, Time = world.Now, Fault = fault?.Kind };
+            entry = new RequestLogEntry { Service = "ec2", Region = regionName, Action = action, Parameters = parameters, Time = world.Now, Fault = fault?.Kind };
             world.Log(entry);
         }
 
+        http.Items[typeof(RequestLogEntry)] = entry;
         switch (fault?.Kind)
         {
             case FaultKinds.Throttle:
@@ -215,7 +237,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             try
             {
                 world.Tick();
-                var ctx = new Ctx { World = world, Region = world.Regions[regionName], P = p, Action = action };
+                var ctx = new Ctx { World = world, Region = region, P = p, Action = action };
                 doc = ec2.Execute(ctx, requestId);
             }
             catch (Ec2Error e)
@@ -243,6 +265,159 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         }
 
         await WriteXml(http, status, doc).ConfigureAwait(false);
+    }
+
+    private void Trace(HttpContext http)
+    {
+        if (!world.Options.LogRequests || http.Items[typeof(RequestLogEntry)] is not RequestLogEntry e)
+        {
+            return;
+        }
+
+        var extra = e.ErrorCode is null ? "" : " " + e.ErrorCode;
+        extra += e.Fault is null ? "" : " [fault " + e.Fault + "]";
+        Console.Out.WriteLine($"{e.Time:HH:mm:ss} {e.Region} {e.Service}:{e.Action} {(e.Status == 0 ? "aborted" : e.Status.ToString(System.Globalization.CultureInfo.InvariantCulture))}{extra}");
+    }
+
+    private async Task HandleJsonAsync(HttpContext http, string target)
+    {
+        var requestId = Guid.NewGuid().ToString();
+        var dot = target.IndexOf('.', StringComparison.Ordinal);
+        var prefix = dot > 0 ? target[..dot] : target;
+        var action = dot > 0 ? target[(dot + 1)..] : "";
+        var regionName = RegionOf(http.Request);
+        if (prefix != "AmazonSSM")
+        {
+            await WriteJsonError(http, HttpStatusCode.BadRequest, "UnknownOperationException", $"The simulator does not implement {target}", requestId).ConfigureAwait(false);
+            return;
+        }
+
+        if (regionName is null)
+        {
+            await WriteJsonError(http, HttpStatusCode.BadRequest, "MissingAuthenticationTokenException", "Missing Authentication Token", requestId).ConfigureAwait(false);
+            return;
+        }
+
+        if (!world.Regions.TryGetValue(regionName, out var region))
+        {
+            await WriteJsonError(http, HttpStatusCode.BadRequest, "UnrecognizedClientException", $"Credential should be scoped to a valid region, not '{regionName}'.", requestId).ConfigureAwait(false);
+            return;
+        }
+
+        System.Text.Json.Nodes.JsonObject body;
+        try
+        {
+            using var reader = new StreamReader(http.Request.Body);
+            var text = await reader.ReadToEndAsync(http.RequestAborted).ConfigureAwait(false);
+            body = string.IsNullOrWhiteSpace(text) ? new() : System.Text.Json.Nodes.JsonNode.Parse(text)!.AsObject();
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            await WriteJsonError(http, HttpStatusCode.BadRequest, "SerializationException", e.Message, requestId).ConfigureAwait(false);
+            return;
+        }
+
+        var parameters = body.ToDictionary(kv => kv.Key, kv => kv.Value?.ToJsonString() ?? "null");
+        RequestLogEntry entry;
+        Faults.ActiveFault? fault;
+        lock (world.Sync)
+        {
+            fault = world.Faults.Take(action, regionName);
+            entry = new RequestLogEntry { Service = "ssm", Region = regionName, Action = action, Parameters = parameters, Time = world.Now, Fault = fault?.Kind };
+            world.Log(entry);
+        }
+
+        http.Items[typeof(RequestLogEntry)] = entry;
+        switch (fault?.Kind)
+        {
+            case FaultKinds.Throttle:
+                entry.Status = 400;
+                entry.ErrorCode = "ThrottlingException";
+                await WriteJsonError(http, HttpStatusCode.BadRequest, "ThrottlingException", "Rate exceeded", requestId).ConfigureAwait(false);
+                return;
+            case FaultKinds.InternalError:
+                entry.Status = 500;
+                entry.ErrorCode = "InternalServerError";
+                await WriteJsonError(http, HttpStatusCode.InternalServerError, "InternalServerError", "An internal error occurred.", requestId).ConfigureAwait(false);
+                return;
+            case FaultKinds.Unavailable:
+                entry.Status = 503;
+                entry.ErrorCode = "ServiceUnavailable";
+                await WriteJsonError(http, HttpStatusCode.ServiceUnavailable, "ServiceUnavailable", "Service is unavailable.", requestId).ConfigureAwait(false);
+                return;
+            case FaultKinds.Drop:
+                http.Abort();
+                return;
+            case FaultKinds.Timeout:
+                try
+                {
+                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                http.Abort();
+                return;
+        }
+
+        System.Text.Json.Nodes.JsonObject result;
+        var status = HttpStatusCode.OK;
+        string? errorType = null;
+        string? errorMessage = null;
+        lock (world.Sync)
+        {
+            try
+            {
+                world.Tick();
+                result = ssm.Execute(world, region, action, body);
+            }
+            catch (Ssm.SsmError e)
+            {
+                status = e.Status;
+                errorType = e.Type;
+                errorMessage = e.Message;
+                result = new();
+            }
+            catch (Exception e)
+            {
+                status = HttpStatusCode.InternalServerError;
+                errorType = "InternalServerError";
+                errorMessage = "Simulator bug: " + e.Message;
+                result = new();
+                Console.Error.WriteLine($"simulator: ssm {action} failed: {e}");
+            }
+
+            entry.Status = (int)status;
+            entry.ErrorCode = errorType;
+        }
+
+        if (fault?.Kind == FaultKinds.DropAfter)
+        {
+            http.Abort();
+            return;
+        }
+
+        if (errorType is not null)
+        {
+            await WriteJsonError(http, status, errorType, errorMessage ?? "", requestId).ConfigureAwait(false);
+            return;
+        }
+
+        await WriteJson(http, status, result.ToJsonString(), requestId).ConfigureAwait(false);
+    }
+
+    private static Task WriteJsonError(HttpContext http, HttpStatusCode status, string type, string message, string requestId) =>
+        WriteJson(http, status, new System.Text.Json.Nodes.JsonObject { ["__type"] = type, ["message"] = message }.ToJsonString(), requestId);
+
+    private static async Task WriteJson(HttpContext http, HttpStatusCode status, string json, string requestId)
+    {
+        var bytes = Encoding.UTF8.GetBytes(json);
+        http.Response.StatusCode = (int)status;
+        http.Response.ContentType = "application/x-amz-json-1.1";
+        http.Response.ContentLength = bytes.Length;
+        http.Response.Headers["x-amzn-RequestId"] = requestId;
+        await http.Response.Body.WriteAsync(bytes, http.RequestAborted).ConfigureAwait(false);
     }
 
     private static Task WriteError(HttpContext http, HttpStatusCode status, string code, string message, string requestId) =>

@@ -55,11 +55,33 @@ internal sealed class World
 
     public DateTime Now => Clock.Now;
 
+    /// <summary>SSM canned responses (newest wins).</summary>
+    public List<SsmResponseRule> SsmRules { get; } = new();
+
+    /// <summary>In-proc SSM handler, consulted before the rules; null result = fall through to the rules.</summary>
+    public Func<SsmCommandRequest, SsmCommandResult?>? SsmHandler { get; set; }
+
+    /// <summary>What an SSM command prints and returns.</summary>
+    public SsmCommandResult RunSsm(SsmCommandRequest request)
+    {
+        return SsmHandler?.Invoke(request)
+            ?? Ssm.SsmService.FromRules(SsmRules, request)
+            ?? new SsmCommandResult
+            {
+                ExitCode = 127,
+                StandardError = "simulator: no SSM response matches this script; add one with Control.AddSsmResponse or POST /_sim/ssm/responses\n",
+            };
+    }
+
     public static DateTime TruncateToSeconds(DateTime t) =>
         new(t.Ticks - (t.Ticks % TimeSpan.TicksPerSecond), DateTimeKind.Utc);
 
     public void Reset()
     {
+        // Restart the id generator before anything draws ids: clearing it afterwards handed out the ids of the
+        // regions' base image and snapshot again (a new snapshot then replaced the base image's snapshot).
+        usedIds.Clear();
+        random = new Random(20261128);
         Regions.Clear();
         foreach (var (name, code) in KnownRegions)
         {
@@ -73,10 +95,9 @@ internal sealed class World
 
         Faults.Clear();
         RequestLog.Clear();
+        SsmRules.Clear();
         Invisible.Clear();
         NewIdInvisibleCalls = 0;
-        usedIds.Clear();
-        random = new Random(20261128);
     }
 
     public RegionState Region(string name) =>
@@ -301,7 +322,7 @@ internal sealed class World
         }
 
         i.BlockDevices.Clear();
-        if (r.NetworkInterfaces.TryGetValue(i.NetworkInterfaceId, out var eni))
+        foreach (var eni in r.NetworkInterfaces.Values.Where(n => n.InstanceId == i.Id).ToList())
         {
             if (eni.DeleteOnTermination)
             {
@@ -332,6 +353,9 @@ internal sealed class World
 public sealed class RequestLogEntry
 {
     public required DateTime Time { get; init; }
+
+    /// <summary>"ec2" or "ssm".</summary>
+    public string Service { get; init; } = "ec2";
 
     public required string Region { get; init; }
 

@@ -18,7 +18,7 @@ public sealed class HostingTests
         var dll = Path.Combine(AppContext.BaseDirectory, "CcieDr.Simulator.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { "exec", dll, "--port", "0", "--ready-file", ready, "--seed", "circleci", "--clock", "manual", "--transition-seconds", "5", "--page-size", "2", "--exit-with-stdin" },
+            ArgumentList = { "exec", dll, "--port", "0", "--ready-file", ready, "--seed", "circleci", "--clock", "manual", "--transition-seconds", "5", "--page-size", "2", "--exit-with-stdin", "--log-requests" },
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -60,6 +60,9 @@ public sealed class HostingTests
 
             Assert.True(exited, "the simulator did not stop when stdin closed");
             Assert.Equal(0, process.ExitCode);
+            var stdout = await process.StandardOutput.ReadToEndAsync();
+            Assert.Contains("listening on http://127.0.0.1:", stdout);
+            Assert.Contains("us-east-1 ec2:DescribeInstances 200", stdout);
             dir.Delete(recursive: true);
         }
     }

@@ -234,4 +234,18 @@ public sealed class InstanceTests
         s = (await sim.Ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = [id] })).InstanceStatuses.Single();
         Assert.Equal(SummaryStatus.Ok, s.Status.Status);
     }
+
+    [Fact]
+    public async Task Reboot_keeps_running_and_restarts_the_status_checks()
+    {
+        await using var sim = await Sim.StartAsync();
+        var id = sim.Seed.ServicesInstanceId;
+        await sim.Ec2.RebootInstancesAsync(new RebootInstancesRequest { InstanceIds = [id] });
+        var s = (await sim.Ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = [id] })).InstanceStatuses.Single();
+        Assert.Equal(InstanceStateName.Running, s.InstanceState.Name);
+        Assert.Equal(SummaryStatus.Initializing, s.Status.Status);
+        sim.Advance(10);
+        s = (await sim.Ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = [id] })).InstanceStatuses.Single();
+        Assert.Equal(SummaryStatus.Ok, s.Status.Status);
+    }
 }

@@ -101,4 +101,69 @@ public sealed class NetworkTests
         Assert.Equal("us-east-1a", eni.AvailabilityZone);
         Assert.Equal(3, eni.PrivateIpAddresses.Count);
     }
+
+    [Fact]
+    public async Task A_secondary_interface_moves_between_instances_and_survives_termination()
+    {
+        await using var sim = await Sim.StartAsync();
+        var created = await sim.Ec2.CreateNetworkInterfaceAsync(new CreateNetworkInterfaceRequest
+        {
+            SubnetId = sim.Seed.SubnetAId,
+            PrivateIpAddress = "10.0.1.200",
+            Description = "circleci services floating",
+            Groups = [sim.Seed.ServicesSecurityGroupId],
+            TagSpecifications = [new TagSpecification { ResourceType = ResourceType.NetworkInterface, Tags = [new Tag("Name", "circleci-floating")] }],
+        });
+        var eniId = created.NetworkInterface.NetworkInterfaceId;
+        Assert.Equal(NetworkInterfaceStatus.Available, created.NetworkInterface.Status);
+        Assert.Equal("10.0.1.200", created.NetworkInterface.PrivateIpAddress);
+        var dup = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateNetworkInterfaceAsync(new CreateNetworkInterfaceRequest { SubnetId = sim.Seed.SubnetAId, PrivateIpAddress = "10.0.1.200" }));
+        Assert.Equal("InvalidIPAddress.InUse", dup.ErrorCode);
+
+        var attach = await sim.Ec2.AttachNetworkInterfaceAsync(new AttachNetworkInterfaceRequest { NetworkInterfaceId = eniId, InstanceId = sim.Seed.ServicesInstanceId, DeviceIndex = 1 });
+        var box = await sim.Instance(sim.Seed.ServicesInstanceId);
+        Assert.Equal([0, 1], box.NetworkInterfaces.Select(n => n.Attachment.DeviceIndex ?? -1).ToArray());
+        var byIp = await sim.Ec2.DescribeInstancesAsync(new DescribeInstancesRequest { Filters = [new Filter("network-interface.addresses.private-ip-address", ["10.0.1.200"])] });
+        Assert.Equal(sim.Seed.ServicesInstanceId, byIp.Reservations.Single().Instances.Single().InstanceId);
+
+        var inUse = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.DeleteNetworkInterfaceAsync(new DeleteNetworkInterfaceRequest { NetworkInterfaceId = eniId }));
+        Assert.Equal("InvalidNetworkInterface.InUse", inUse.ErrorCode);
+        var primary = (await sim.Eni(sim.Seed.ServicesNetworkInterfaceId)).Attachment.AttachmentId;
+        var primaryDetach = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.DetachNetworkInterfaceAsync(new DetachNetworkInterfaceRequest { AttachmentId = primary }));
+        Assert.Equal("OperationNotPermitted", primaryDetach.ErrorCode);
+
+        // Failover by moving the interface: detach from the box, attach to a replica in the same AZ.
+        await sim.Ec2.DetachNetworkInterfaceAsync(new DetachNetworkInterfaceRequest { AttachmentId = attach.AttachmentId });
+        var replica = await sim.Launch();
+        sim.Advance(10);
+        var otherAz = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.AttachNetworkInterfaceAsync(new AttachNetworkInterfaceRequest { NetworkInterfaceId = eniId, InstanceId = sim.Seed.BuilderInstanceIds[1], DeviceIndex = 1 }));
+        Assert.Equal("InvalidParameterCombination", otherAz.ErrorCode);
+        await sim.Ec2.AttachNetworkInterfaceAsync(new AttachNetworkInterfaceRequest { NetworkInterfaceId = eniId, InstanceId = replica.InstanceId, DeviceIndex = 1 });
+        Assert.Equal(replica.InstanceId, (await sim.Eni(eniId)).Attachment.InstanceId);
+
+        // Created separately, it is not deleted with the instance: it comes back available with its IP.
+        await sim.Ec2.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = [replica.InstanceId] });
+        sim.Advance(10);
+        var after = await sim.Eni(eniId);
+        Assert.Equal(NetworkInterfaceStatus.Available, after.Status);
+        Assert.Equal("10.0.1.200", after.PrivateIpAddress);
+
+        // A launch can take it as its primary interface.
+        var launched = await sim.Ec2.RunInstancesAsync(new RunInstancesRequest
+        {
+            ImageId = sim.Seed.ServicesImageId,
+            InstanceType = InstanceType.M52xlarge,
+            MinCount = 1,
+            MaxCount = 1,
+            NetworkInterfaces = [new InstanceNetworkInterfaceSpecification { NetworkInterfaceId = eniId, DeviceIndex = 0 }],
+        });
+        Assert.Equal("10.0.1.200", launched.Reservation.Instances.Single().PrivateIpAddress);
+        Assert.Equal(sim.Seed.ServicesSecurityGroupId, launched.Reservation.Instances.Single().SecurityGroups.Single().GroupId);
+
+        await sim.Ec2.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = [launched.Reservation.Instances[0].InstanceId] });
+        sim.Advance(10);
+        await sim.Ec2.DeleteNetworkInterfaceAsync(new DeleteNetworkInterfaceRequest { NetworkInterfaceId = eniId });
+        var gone = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Eni(eniId));
+        Assert.Equal("InvalidNetworkInterfaceID.NotFound", gone.ErrorCode);
+    }
 }

@@ -192,4 +192,30 @@ public sealed class ProtocolTests
         Assert.Equal("env", entry.Parameters["Tag.1.Key"]);
         Assert.Equal(200, entry.Status);
     }
+
+    [Fact]
+    public async Task Ids_are_never_handed_out_twice_even_after_reset()
+    {
+        await using var sim = await Sim.StartAsync(seed: false);
+        sim.Control.Reset();
+        var baseSnapshots = new List<string>();
+        foreach (var region in sim.Control.Regions)
+        {
+            var r = await sim.Client(region).DescribeSnapshotsAsync(new DescribeSnapshotsRequest { OwnerIds = ["099720109477"] });
+            baseSnapshots.Add(r.Snapshots.Single().SnapshotId);
+        }
+
+        var volume = (await sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = "us-east-1a", Size = 1 })).Volume.VolumeId;
+        sim.Advance(10);
+        var created = new List<string>();
+        for (var n = 0; n < 12; n++)
+        {
+            created.Add((await sim.Ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = volume })).Snapshot.SnapshotId);
+        }
+
+        Assert.Equal(created.Count, created.Distinct().Count());
+        Assert.Empty(created.Intersect(baseSnapshots));
+        var seed = sim.Control.SeedCircleCi("eu-west-1");
+        Assert.DoesNotContain(seed.ImageSnapshotIds[0], baseSnapshots.Concat(created));
+    }
 }

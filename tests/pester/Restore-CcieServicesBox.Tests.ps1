@@ -125,7 +125,7 @@ Restore-CcieServicesBox -RecoveryPointId $rpId -ReplaceExisting -EndpointUrl $($
         $out | Should -Match 'What if: Restore-CcieServicesBox on recovery point rp-'
         $out | Should -Match ('ec2:TerminateInstances\s+InstanceIds=' + $old.InstanceId)
         $out | Should -Match ('ec2:RegisterImage\s+Name=ccie-restore-' + $rpId + ' RootDeviceName=/dev/sda1 Architecture=x86_64 EnaSupport=true VirtualizationType=hvm BlockDeviceMappings=/dev/sda1=snap-')
-        $out | Should -Match '/dev/xvdf=snap-[0-9a-f]+\(500 GiB gp3 encrypted\)'
+        $out | Should -Match '/dev/xvdf=snap-[0-9a-f]+\(500 GiB gp3[^)]* encrypted\)'
         $out | Should -Match 'ec2:RunInstances\s+ImageId=<the AMI> InstanceType=m5.2xlarge SubnetId=subnet-[0-9a-f]+ \(us-east-1a\) PrivateIpAddress=10.0.1.10 SecurityGroupIds=sg-'
         $out | Should -Match 'ClientToken=ccie-restore-[0-9a-f]{24}'
         $out | Should -Match 'wait:instance-status-ok'

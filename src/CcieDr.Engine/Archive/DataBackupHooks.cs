@@ -102,19 +102,16 @@ namespace CcieDr.Engine.Archive
             var timedOut = false;
             if (!process.HasExited)
             {
-                try
-                {
-                    process.Kill();
-                }
-                catch (InvalidOperationException)
-                {
-                    // Exited meanwhile.
-                }
-
+                KillTree(process);
                 timedOut = timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
+                process.WaitForExit(5000);
+            }
+            else
+            {
+                // Drains the asynchronous output readers (bounded: a background child may hold the pipes open).
+                process.WaitForExit(5000);
             }
 
-            process.WaitForExit(); // Also drains the asynchronous output readers.
             cancellationToken.ThrowIfCancellationRequested();
             string text;
             lock (output)
@@ -123,6 +120,27 @@ namespace CcieDr.Engine.Archive
             }
 
             return new BackupHookResult(command, timedOut ? -1 : process.ExitCode, text.TrimEnd(), sw.Elapsed, timedOut);
+        }
+
+        /// <summary>Kills the shell and its children (Process.Kill(bool) exists at run time on .NET Core 3+; netstandard2.0 cannot name it).</summary>
+        private static void KillTree(Process process)
+        {
+            try
+            {
+                var killTree = typeof(Process).GetMethod("Kill", new[] { typeof(bool) });
+                if (killTree != null)
+                {
+                    killTree.Invoke(process, new object[] { true });
+                }
+                else
+                {
+                    process.Kill();
+                }
+            }
+            catch (Exception ex) when (ex is InvalidOperationException || ex is System.Reflection.TargetInvocationException || ex is System.ComponentModel.Win32Exception)
+            {
+                // Exited meanwhile.
+            }
         }
 
         /// <summary>

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
+using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Archive
 {
@@ -52,9 +53,9 @@ namespace CcieDr.Engine.Archive
             RequirePosix();
             var started = Clock();
             var clock = Stopwatch.StartNew();
-            var timeline = new List<string>();
+            var timeline = new Timeline(() => Clock().UtcDateTime);
             var warnings = new List<string>();
-            void Log(string what) => timeline.Add(Clock().UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture) + " " + what);
+            void Log(string what) => timeline.Complete(timeline.Begin(what));
 
             string path = NormalizeDataPath(options.Path);
             if (!Directory.Exists(path))
@@ -105,7 +106,7 @@ namespace CcieDr.Engine.Archive
 
                 if (options.RequireManifest && extracted.Manifest is null)
                 {
-                    throw new ArchiveCorruptException($"The archive '{options.Source}' has no manifest and -RequireManifest was given; nothing was changed.");
+                    throw new CcieException("ArchiveManifestMissing", CcieErrorCategory.InvalidData, $"The archive '{options.Source}' has no manifest and a verified restore was required; nothing was changed.", options.Source);
                 }
 
                 warnings.AddRange(extracted.Warnings);
@@ -165,10 +166,10 @@ namespace CcieDr.Engine.Archive
                 }
                 catch (Exception back) when (!(back is RestoreCrashSimulation))
                 {
-                    throw new IOException($"The restore failed while swapping ({ex.Message}) and putting the previous data back failed too ({back.Message}). The journal {RestoreJournal.FilePath(path)} is kept: run Restore-CcieData -Path {path} -Recover after fixing the cause.", ex);
+                    throw new CcieException("RestoreRollBackFailed", CcieErrorCategory.WriteError, $"The restore failed while swapping ({ex.Message}) and putting the previous data back failed too ({back.Message}). The journal {RestoreJournal.FilePath(path)} is kept: run Restore-CcieData -Path {path} -Recover RollBack after fixing the cause.", path, ex);
                 }
 
-                throw new IOException($"The restore failed while swapping ({ex.Message}); the previous data was put back in place and the staged data removed.", ex);
+                throw new CcieException("RestoreSwapFailed", CcieErrorCategory.WriteError, $"The restore failed while swapping ({ex.Message}); the previous data was put back in place and the staged data removed.", path, ex);
             }
 
             Log("restore complete" + (journal.MoveAside.Count > 0 ? "; previous data in " + Path.Combine(path, asideName) : "; the directory was empty"));
@@ -185,7 +186,7 @@ namespace CcieDr.Engine.Archive
                 clock.Elapsed,
                 extracted.ManifestVerified,
                 warnings,
-                timeline);
+                timeline.Entries);
         }
 
         /// <summary>
@@ -293,7 +294,7 @@ namespace CcieDr.Engine.Archive
             string full = NormalizeDataPath(path);
             if (!Directory.Exists(full))
             {
-                throw new DirectoryNotFoundException($"The data directory '{full}' does not exist.");
+                throw new CcieException("DataPathNotFound", CcieErrorCategory.ObjectNotFound, $"The data directory '{full}' does not exist.", full);
             }
 
             using var dataLock = AcquireLock(full);
@@ -322,7 +323,7 @@ namespace CcieDr.Engine.Archive
             {
                 if (journal.State == JournalState.Staging)
                 {
-                    throw new InvalidOperationException($"The interrupted restore of {journal.Source} had not finished staging and verifying the archive, so it cannot be rolled forward; recover with RollBack.");
+                    throw new CcieException("RestoreCannotRollForward", CcieErrorCategory.InvalidOperation, $"The interrupted restore of {journal.Source} had not finished staging and verifying the archive, so it cannot be rolled forward; recover with RollBack.", path);
                 }
 
                 journal.RollingBack = false;
@@ -376,7 +377,7 @@ namespace CcieDr.Engine.Archive
                     {
                         if (SafeExtractNative.Lexists(from))
                         {
-                            throw new IOException($"Both '{from}' and '{to}' exist: the data directory changed during the restore; inspect it by hand (journal {RestoreJournal.FilePath(path)}).");
+                            throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"Both '{from}' and '{to}' exist: the data directory changed during the restore; inspect it by hand (journal {RestoreJournal.FilePath(path)}).", path);
                         }
 
                         continue; // moved before the interruption
@@ -410,7 +411,7 @@ namespace CcieDr.Engine.Archive
                     {
                         if (SafeExtractNative.Lexists(to))
                         {
-                            throw new IOException($"'{to}' exists, so the staged '{name}' cannot be moved into place: the data directory changed during the restore; inspect it by hand (journal {RestoreJournal.FilePath(path)}).");
+                            throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"'{to}' exists, so the staged '{name}' cannot be moved into place: the data directory changed during the restore; inspect it by hand (journal {RestoreJournal.FilePath(path)}).", path);
                         }
 
                         SafeExtractNative.Rename(from, to);
@@ -418,7 +419,7 @@ namespace CcieDr.Engine.Archive
                     }
                     else if (!SafeExtractNative.Lexists(to))
                     {
-                        throw new IOException($"The staged entry '{name}' is neither in '{staging}' nor in '{path}'; inspect the data directory by hand (journal {RestoreJournal.FilePath(path)}).");
+                        throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"The staged entry '{name}' is neither in '{staging}' nor in '{path}'; inspect the data directory by hand (journal {RestoreJournal.FilePath(path)}).", path);
                     }
                 }
 
@@ -441,7 +442,7 @@ namespace CcieDr.Engine.Archive
             string aside = Path.Combine(path, j.AsideName);
             if (j.State == JournalState.Done)
             {
-                throw new InvalidOperationException("The restore had completed; it cannot be rolled back (the previous data is in " + aside + ").");
+                throw new CcieException("RestoreCannotRollBack", CcieErrorCategory.InvalidOperation, "The restore had completed; it cannot be rolled back (the previous data is in " + aside + ").", path);
             }
 
             if (!j.RollingBack && j.State != JournalState.Staging)
@@ -482,7 +483,7 @@ namespace CcieDr.Engine.Archive
                     {
                         if (SafeExtractNative.Lexists(to))
                         {
-                            throw new IOException($"Both '{from}' and '{to}' exist: cannot put the previous entry back; inspect the data directory by hand (journal {RestoreJournal.FilePath(path)}).");
+                            throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"Both '{from}' and '{to}' exist: cannot put the previous entry back; inspect the data directory by hand (journal {RestoreJournal.FilePath(path)}).", path);
                         }
 
                         SafeExtractNative.Rename(from, to);
@@ -586,7 +587,7 @@ namespace CcieDr.Engine.Archive
             var held = SafeExtractNative.TryLockDirectory(path);
             if (held is null)
             {
-                throw new InvalidOperationException($"Another restore or recovery of '{path}' is running (it holds a lock on the directory); wait for it to finish.");
+                throw new CcieException("RestoreInProgress", CcieErrorCategory.ResourceBusy, $"Another restore or recovery of '{path}' is running (it holds a lock on the directory); wait for it to finish.", path);
             }
 
             return held;

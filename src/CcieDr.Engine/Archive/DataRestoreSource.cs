@@ -54,7 +54,7 @@ namespace CcieDr.Engine.Archive
         }
 
         /// <summary>Opens a local file or an S3 object for reading.</summary>
-        /// <exception cref="FileNotFoundException">A local archive does not exist.</exception>
+        /// <exception cref="CcieException">A local archive does not exist (ArchiveNotFound).</exception>
         public static async Task<DataRestoreSource> OpenAsync(string source, IAmazonS3? s3, CancellationToken cancellationToken)
         {
             if (string.IsNullOrEmpty(source))
@@ -81,7 +81,7 @@ namespace CcieDr.Engine.Archive
             var full = Path.GetFullPath(source);
             if (!File.Exists(full))
             {
-                throw new FileNotFoundException($"The archive '{full}' does not exist.", full);
+                throw new CcieException("ArchiveNotFound", CcieErrorCategory.ObjectNotFound, $"The archive '{full}' does not exist.", full);
             }
 
             var fs = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);

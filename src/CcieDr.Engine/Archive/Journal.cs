@@ -69,7 +69,7 @@ namespace CcieDr.Engine.Archive
         public static string FilePath(string dataPath) => System.IO.Path.Combine(dataPath, FileName);
 
         /// <summary>Reads the journal of a data directory; null when there is none.</summary>
-        /// <exception cref="InvalidDataException">The journal cannot be read.</exception>
+        /// <exception cref="CcieException">The journal cannot be read (RestoreJournalUnreadable).</exception>
         public static RestoreJournal? Read(string dataPath)
         {
             string file = FilePath(dataPath);
@@ -84,7 +84,7 @@ namespace CcieDr.Engine.Archive
                 var r = doc.RootElement;
                 if (r.GetProperty("format").GetString() != FormatId)
                 {
-                    throw new InvalidDataException($"Unknown restore journal format in '{file}'.");
+                    throw new FormatException("unknown format");
                 }
 
                 var j = new RestoreJournal(
@@ -112,7 +112,7 @@ namespace CcieDr.Engine.Archive
             }
             catch (Exception ex) when (ex is JsonException || ex is KeyNotFoundException || ex is InvalidOperationException || ex is FormatException)
             {
-                throw new InvalidDataException($"The restore journal '{file}' is unreadable ({ex.Message}); inspect the data directory by hand.", ex);
+                throw new CcieException("RestoreJournalUnreadable", CcieErrorCategory.InvalidData, $"The restore journal '{file}' is unreadable ({ex.Message}); inspect the data directory by hand.", file, ex);
             }
         }
 

@@ -54,8 +54,8 @@ namespace CcieDr.Engine.Archive
             _stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             var n = threads > 0 ? threads : Environment.ProcessorCount;
             Threads = n;
-            MaxBlocksInFlight = (2 * n) + 1;
-            _work = new BlockingCollection<Job>(MaxBlocksInFlight);
+            MaxBlocksInFlight = (3 * n) + 2;
+            _work = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), MaxBlocksInFlight);
             _current = new byte[_blockSize];
             _workers = new Thread[n];
             for (var i = 0; i < n; i++)
@@ -258,6 +258,14 @@ namespace CcieDr.Engine.Archive
         private void WriteOldest()
         {
             var job = _pending.Peek();
+
+            // Rather than idle while the oldest block is compressed elsewhere, compress a queued block here: the
+            // writing thread becomes one more compressor (and on a busy machine, one less wake-up to wait for).
+            while (!job.Done.IsSet && _work.TryTake(out var queued))
+            {
+                Compress(queued);
+            }
+
             job.Done.Wait(_cancellationToken);
             _pending.Dequeue();
             job.Done.Dispose();
@@ -279,27 +287,32 @@ namespace CcieDr.Engine.Archive
             {
                 foreach (var job in _work.GetConsumingEnumerable(_stop.Token))
                 {
-                    try
-                    {
-                        var output = _outputPool.TryTake(out var o) ? o : new byte[Bzip2BlockCompressor.MaxCompressedSize(_blockSize)];
-                        job.OutputLength = Bzip2BlockCompressor.Compress(job.Input, job.Length, output);
-                        job.Output = output;
-                    }
-#pragma warning disable CA1031 // The failure is handed to the writer thread, which rethrows it.
-                    catch (Exception ex)
-#pragma warning restore CA1031
-                    {
-                        job.Error = ex;
-                    }
-                    finally
-                    {
-                        job.Done.Set();
-                    }
+                    Compress(job);
                 }
             }
             catch (OperationCanceledException)
             {
                 // Disposed or cancelled: stop.
+            }
+        }
+
+        private void Compress(Job job)
+        {
+            try
+            {
+                var output = _outputPool.TryTake(out var o) ? o : new byte[Bzip2BlockCompressor.MaxCompressedSize(_blockSize)];
+                job.OutputLength = Bzip2BlockCompressor.Compress(job.Input, job.Length, output);
+                job.Output = output;
+            }
+#pragma warning disable CA1031 // The failure is handed to the writer thread, which rethrows it.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                job.Error = ex;
+            }
+            finally
+            {
+                job.Done.Set();
             }
         }
 

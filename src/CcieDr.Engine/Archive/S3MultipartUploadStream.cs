@@ -61,7 +61,10 @@ namespace CcieDr.Engine.Archive
 
         private readonly IAmazonS3 _s3;
         private readonly S3UploadOptions _options;
+        private static readonly TimeSpan AbortGracePeriod = TimeSpan.FromSeconds(30);
+
         private readonly CancellationTokenSource _cts;
+        private readonly CancellationTokenSource _hardCts = new CancellationTokenSource();
         private readonly List<Task<PartETag>> _inFlight = new List<Task<PartETag>>();
         private readonly List<PartETag> _done = new List<PartETag>();
         private readonly int _partSize;
@@ -273,10 +276,19 @@ namespace CcieDr.Engine.Archive
             }
 
             _aborted = true;
+
+            // Stop retries and new parts, but let a part whose body is already on the wire finish (for a bounded
+            // time): a request cancelled on our side may still be completed by the server after the abort.
             _cts.Cancel();
+            var pending = Task.WhenAll(_inFlight.ToArray());
+            if (await Task.WhenAny(pending, Task.Delay(AbortGracePeriod)).ConfigureAwait(false) != pending)
+            {
+                _hardCts.Cancel();
+            }
+
             try
             {
-                await Task.WhenAll(_inFlight.ToArray()).ConfigureAwait(false);
+                await pending.ConfigureAwait(false);
             }
 #pragma warning disable CA1031 // Parts in flight are being abandoned: their outcome does not matter.
             catch (Exception)
@@ -364,6 +376,7 @@ namespace CcieDr.Engine.Archive
                 }
 
                 _cts.Dispose();
+                _hardCts.Dispose();
             }
 
             base.Dispose(disposing);
@@ -487,7 +500,7 @@ namespace CcieDr.Engine.Archive
                             IsLastPart = isLast,
                             UseChunkEncoding = false,
                         },
-                        token).ConfigureAwait(false);
+                        _hardCts.Token).ConfigureAwait(false);
                     var etag = new PartETag(partNumber, response.ETag);
                     lock (_done)
                     {

@@ -14,7 +14,12 @@ namespace CcieDr.Engine.Archive
         private const int AtSymlinkNoFollowMac = 0x20;
         private const long UtimeOmit = (1L << 30) - 2;
         private const int LockExclusive = 2;
+        private const int CloseOnExecLinux = 0x80000;
+        private const int CloseOnExecMac = 0x1000000;
         private const int LockNonBlocking = 4;
+
+        // O_RDONLY | O_CLOEXEC: child processes (tar, ssh, ...) must not inherit a descriptor, or its flock.
+        private static int OpenReadCloseOnExec => RuntimeInformation.IsOSPlatform(OSPlatform.OSX) ? CloseOnExecMac : CloseOnExecLinux;
 
         internal static bool IsSupported =>
             RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
@@ -80,7 +85,7 @@ namespace CcieDr.Engine.Archive
         /// <summary>fsync(2) a directory so renames and creations in it are durable.</summary>
         internal static void FsyncDirectory(string path)
         {
-            int fd = open(Z(path), 0);
+            int fd = open(Z(path), OpenReadCloseOnExec);
             if (fd < 0)
             {
                 return;
@@ -99,7 +104,7 @@ namespace CcieDr.Engine.Archive
         /// <summary>Flushes the filesystem holding <paramref name="path"/> (syncfs, else sync) so staged files are durable before the swap.</summary>
         internal static void SyncFilesystem(string path)
         {
-            int fd = open(Z(path), 0);
+            int fd = open(Z(path), OpenReadCloseOnExec);
             if (fd >= 0)
             {
                 try
@@ -127,7 +132,7 @@ namespace CcieDr.Engine.Archive
         /// </summary>
         internal static IDisposable? TryLockDirectory(string path)
         {
-            int fd = open(Z(path), 0);
+            int fd = open(Z(path), OpenReadCloseOnExec);
             if (fd < 0)
             {
                 int errno = Marshal.GetLastWin32Error();

@@ -177,9 +177,14 @@ namespace CcieDr.Engine.Recovery
                 .ThenBy(s => s.SnapshotId, StringComparer.Ordinal)
                 .ToList();
 
-            DateTime created = RecoveryTags.TryParseRecoveryPointId(recoveryPointId, out DateTime fromId)
-                ? fromId
-                : items.Select(s => s.StartTime).Where(t => t != default).DefaultIfEmpty(DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc)).Min();
+            // When the snapshots were started, by EC2's clock (the clock seed snapshots are dated by too, to the
+            // millisecond). Copies were started later: for them the time in the id (to the second) is used.
+            List<DateTime> starts = items.Where(s => s.SourceSnapshotId is null && s.StartTime != default).Select(s => s.StartTime).ToList();
+            DateTime created = starts.Count > 0
+                ? starts.Min()
+                : RecoveryTags.TryParseRecoveryPointId(recoveryPointId, out DateTime fromId)
+                    ? fromId
+                    : items.Select(s => s.StartTime).Where(t => t != default).DefaultIfEmpty(DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc)).Min();
 
             (string state, string? message) = StateOf(items, identity.VolumeCount);
             string? sourceRegion = items.Select(s => s.SourceRegion).FirstOrDefault(r => r is not null);

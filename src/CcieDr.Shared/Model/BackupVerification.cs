@@ -19,8 +19,7 @@ namespace CcieDr
     /// <summary>Outcome of <c>Test-CcieBackup</c> (PSTypeName <c>CcieDr.BackupVerification</c>).</summary>
     public sealed class BackupVerification
     {
-        /// <summary>Creates the result.</summary>
-        public BackupVerification(
+        internal BackupVerification(
             string source,
             BackupVerdict verdict,
             long memberCount,

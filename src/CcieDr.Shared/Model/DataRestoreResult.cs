@@ -6,8 +6,7 @@ namespace CcieDr
     /// <summary>Outcome of <c>Restore-CcieData</c> (PSTypeName <c>CcieDr.DataRestoreResult</c>).</summary>
     public sealed class DataRestoreResult
     {
-        /// <summary>Creates the result.</summary>
-        public DataRestoreResult(
+        internal DataRestoreResult(
             string source,
             string path,
             string? movedAsideTo,
@@ -20,7 +19,7 @@ namespace CcieDr
             TimeSpan duration,
             bool manifestVerified,
             IReadOnlyList<string> warnings,
-            IReadOnlyList<string> timeline)
+            IReadOnlyList<TimelineEntry> timeline)
         {
             Source = source;
             Path = path;
@@ -73,7 +72,7 @@ namespace CcieDr
         /// <summary>Non-fatal remarks (e.g. "no manifest: contents not verified against a manifest").</summary>
         public IReadOnlyList<string> Warnings { get; }
 
-        /// <summary>What happened when ("2026-01-01T00:00:00.000Z staged 1200 files").</summary>
-        public IReadOnlyList<string> Timeline { get; }
+        /// <summary>What happened when.</summary>
+        public IReadOnlyList<TimelineEntry> Timeline { get; }
     }
 }

@@ -54,7 +54,27 @@ internal sealed partial class Ec2Service
         }
 
         var nic = p.Members("NetworkInterface").FirstOrDefault();
-        var subnetId = p.Get("SubnetId") ?? nic?.Get("SubnetId")
+        NetworkInterface? existingEni = null;
+        if (nic?.Get("NetworkInterfaceId") is { } existingId)
+        {
+            existingEni = FindEni(ctx, existingId);
+            if (existingEni.InstanceId is not null)
+            {
+                throw new Ec2Error("InvalidNetworkInterface.InUse", $"Interface: [{existingEni.Id}] in use.");
+            }
+
+            if (max > 1)
+            {
+                throw Ec2Error.Combination("Cannot launch more than one instance with an existing network interface.");
+            }
+
+            if (p.Get("SubnetId") is { } sid && sid != existingEni.SubnetId || p.Has("PrivateIpAddress"))
+            {
+                throw Ec2Error.Combination("Network interfaces and an instance-level subnet ID or private IP address may not be specified on the same request");
+            }
+        }
+
+        var subnetId = existingEni?.SubnetId ?? p.Get("SubnetId") ?? nic?.Get("SubnetId")
             ?? throw new Ec2Error("VPCIdNotSpecified", "No default VPC for this user. GroupName is only supported for EC2-Classic and default VPC.");
         var subnet = FindSubnet(ctx, subnetId);
         var az = p.Get("Placement.AvailabilityZone");
@@ -97,6 +117,11 @@ internal sealed partial class Ec2Service
         {
             groupIds.Add(r.SecurityGroups.Values.FirstOrDefault(g => g.Name == name && g.VpcId == subnet.VpcId)?.Id
                 ?? throw new Ec2Error("InvalidGroup.NotFound", $"The security group '{name}' does not exist in VPC '{subnet.VpcId}'"));
+        }
+
+        if (groupIds.Count == 0 && existingEni is not null)
+        {
+            groupIds.AddRange(existingEni.GroupIds);
         }
 
         if (groupIds.Count == 0 && lt is not null)
@@ -155,21 +180,36 @@ internal sealed partial class Ec2Service
         for (var n = 0; n < count; n++)
         {
             var instanceId = ctx.World.NewId("i");
-            var ip = n == 0 && privateIp is not null ? privateIp : NextFreeAddress(r, subnet);
-            var eni = new NetworkInterface
+            NetworkInterface eni;
+            if (existingEni is not null)
             {
-                Id = ctx.World.NewId("eni"),
-                SubnetId = subnet.Id,
-                VpcId = subnet.VpcId,
-                AvailabilityZone = subnet.AvailabilityZone,
-                MacAddress = ctx.World.NewMac(),
-                GroupIds = new List<string>(groupIds),
-                InstanceId = instanceId,
-                AttachmentId = ctx.World.NewId("eni-attach", false),
-                AttachTime = ctx.Now,
-                DeleteOnTermination = true,
-            };
-            eni.PrivateIps.Add(new PrivateIp { Address = ip, Primary = true });
+                eni = existingEni;
+                eni.InstanceId = instanceId;
+                eni.DeviceIndex = 0;
+                eni.AttachmentId = ctx.World.NewId("eni-attach", false);
+                eni.AttachTime = ctx.Now;
+                eni.DeleteOnTermination = nic!.Bool("DeleteOnTermination") ?? false;
+            }
+            else
+            {
+                var newIp = n == 0 && privateIp is not null ? privateIp : NextFreeAddress(r, subnet);
+                eni = new NetworkInterface
+                {
+                    Id = ctx.World.NewId("eni"),
+                    SubnetId = subnet.Id,
+                    VpcId = subnet.VpcId,
+                    AvailabilityZone = subnet.AvailabilityZone,
+                    MacAddress = ctx.World.NewMac(),
+                    GroupIds = new List<string>(groupIds),
+                    InstanceId = instanceId,
+                    AttachmentId = ctx.World.NewId("eni-attach", false),
+                    AttachTime = ctx.Now,
+                    DeleteOnTermination = true,
+                };
+                eni.PrivateIps.Add(new PrivateIp { Address = newIp, Primary = true });
+            }
+
+            var ip = eni.PrimaryIp;
             foreach (var (k, v) in eniTags)
             {
                 eni.Tags[k] = v;
@@ -348,7 +388,6 @@ internal sealed partial class Ec2Service
     private static XElement InstanceItem(Ctx ctx, Instance i)
     {
         var r = ctx.Region;
-        var eni = r.NetworkInterfaces.GetValueOrDefault(i.NetworkInterfaceId);
         var live = i.State != InstanceStates.Terminated;
         return Item(
             V("instanceId", i.Id),
@@ -388,27 +427,27 @@ internal sealed partial class Ec2Service
             V("clientToken", i.ClientToken ?? ""),
             TagSet(i.Tags),
             V("hypervisor", "xen"),
-            Set("networkInterfaceSet", eni is null || !live ? [] : [Item(
-                V("networkInterfaceId", eni.Id),
-                V("subnetId", eni.SubnetId),
-                V("vpcId", eni.VpcId),
-                V("description", eni.Description),
+            Set("networkInterfaceSet", !live ? [] : r.NetworkInterfaces.Values.Where(n => n.InstanceId == i.Id).OrderBy(n => n.DeviceIndex).Select(n => Item(
+                V("networkInterfaceId", n.Id),
+                V("subnetId", n.SubnetId),
+                V("vpcId", n.VpcId),
+                V("description", n.Description),
                 V("ownerId", ctx.AccountId),
-                V("status", eni.Status),
-                V("macAddress", eni.MacAddress),
-                V("privateIpAddress", eni.PrimaryIp),
-                V("privateDnsName", PrivateDns(r, eni.PrimaryIp)),
+                V("status", n.Status),
+                V("macAddress", n.MacAddress),
+                V("privateIpAddress", n.PrimaryIp),
+                V("privateDnsName", PrivateDns(r, n.PrimaryIp)),
                 V("sourceDestCheck", true),
-                GroupSet(ctx, eni.GroupIds),
+                GroupSet(ctx, n.GroupIds),
                 E("attachment",
-                    V("attachmentId", eni.AttachmentId),
-                    V("deviceIndex", 0),
+                    V("attachmentId", n.AttachmentId),
+                    V("deviceIndex", n.DeviceIndex),
                     V("status", "attached"),
-                    V("attachTime", eni.AttachTime),
-                    V("deleteOnTermination", eni.DeleteOnTermination),
+                    V("attachTime", n.AttachTime),
+                    V("deleteOnTermination", n.DeleteOnTermination),
                     V("networkCardIndex", 0)),
-                PrivateIpSet(ctx, eni),
-                V("interfaceType", "interface"))]),
+                PrivateIpSet(ctx, n),
+                V("interfaceType", "interface")))),
             i.IamProfileArn is null ? null : E("iamInstanceProfile", V("arn", i.IamProfileArn), V("id", i.IamProfileId)),
             V("ebsOptimized", false),
             V("enaSupport", i.EnaSupport),
@@ -422,7 +461,7 @@ internal sealed partial class Ec2Service
 
     private static IEnumerable<string?>? InstanceField(Ctx ctx, Instance i, string f)
     {
-        var eni = ctx.Region.NetworkInterfaces.GetValueOrDefault(i.NetworkInterfaceId);
+        var enis = ctx.Region.NetworkInterfaces.Values.Where(n => n.InstanceId == i.Id).ToList();
         return f switch
         {
             "instance-id" => [i.Id],
@@ -434,8 +473,8 @@ internal sealed partial class Ec2Service
             "vpc-id" or "network-interface.vpc-id" => [i.VpcId],
             "availability-zone" => [i.AvailabilityZone],
             "private-ip-address" => [i.State == InstanceStates.Terminated ? null : i.PrivateIpAddress],
-            "network-interface.addresses.private-ip-address" or "network-interface.private-ip-address" => eni?.PrivateIps.Select(p => p.Address) ?? [],
-            "network-interface.network-interface-id" => [eni?.Id],
+            "network-interface.addresses.private-ip-address" or "network-interface.private-ip-address" => enis.SelectMany(n => n.PrivateIps).Select(p => p.Address),
+            "network-interface.network-interface-id" => enis.Select(n => n.Id),
             "private-dns-name" => [PrivateDns(ctx.Region, i.PrivateIpAddress)],
             "key-name" => [i.KeyName],
             "iam-instance-profile.arn" => [i.IamProfileArn],

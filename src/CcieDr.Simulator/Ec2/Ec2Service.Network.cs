@@ -253,33 +253,179 @@ internal sealed partial class Ec2Service
         var items = ids.Count > 0 ? Named(ctx, ids, id => FindEni(ctx, id)) : Visible(ctx, ctx.Region.NetworkInterfaces.Values);
         var filtered = ApplyFilters(ctx, items, (n, f) => EniField(ctx, n, f));
         var (page, next) = Paginate(ctx, filtered, n => n.Id, 5, 1000, ids.Count == 0);
-        yield return Set("networkInterfaceSet", page.Select(n => Item(
-            V("networkInterfaceId", n.Id),
-            V("subnetId", n.SubnetId),
-            V("vpcId", n.VpcId),
-            V("availabilityZone", n.AvailabilityZone),
-            V("description", n.Description),
-            V("ownerId", ctx.AccountId),
-            V("requesterManaged", false),
-            V("status", n.Status),
-            V("macAddress", n.MacAddress),
-            V("privateIpAddress", n.PrimaryIp),
-            V("privateDnsName", PrivateDns(ctx.Region, n.PrimaryIp)),
-            V("sourceDestCheck", true),
-            V("interfaceType", "interface"),
-            GroupSet(ctx, n.GroupIds),
-            n.InstanceId is null ? null : E("attachment",
-                V("attachmentId", n.AttachmentId),
-                V("instanceId", n.InstanceId),
-                V("instanceOwnerId", ctx.AccountId),
-                V("deviceIndex", 0),
-                V("networkCardIndex", 0),
-                V("status", "attached"),
-                V("attachTime", n.AttachTime),
-                V("deleteOnTermination", n.DeleteOnTermination)),
-            TagSet(n.Tags),
-            PrivateIpSet(ctx, n))));
+        yield return Set("networkInterfaceSet", page.Select(n => Item(EniContent(ctx, n))));
         yield return V("nextToken", next);
+    }
+
+    private static IEnumerable<object?> EniContent(Ctx ctx, NetworkInterface n)
+    {
+        yield return V("networkInterfaceId", n.Id);
+        yield return V("subnetId", n.SubnetId);
+        yield return V("vpcId", n.VpcId);
+        yield return V("availabilityZone", n.AvailabilityZone);
+        yield return V("description", n.Description);
+        yield return V("ownerId", ctx.AccountId);
+        yield return V("requesterManaged", false);
+        yield return V("status", n.Status);
+        yield return V("macAddress", n.MacAddress);
+        yield return V("privateIpAddress", n.PrimaryIp);
+        yield return V("privateDnsName", PrivateDns(ctx.Region, n.PrimaryIp));
+        yield return V("sourceDestCheck", true);
+        yield return V("interfaceType", "interface");
+        yield return GroupSet(ctx, n.GroupIds);
+        yield return n.InstanceId is null ? null : E("attachment",
+            V("attachmentId", n.AttachmentId),
+            V("instanceId", n.InstanceId),
+            V("instanceOwnerId", ctx.AccountId),
+            V("deviceIndex", n.DeviceIndex),
+            V("networkCardIndex", 0),
+            V("status", "attached"),
+            V("attachTime", n.AttachTime),
+            V("deleteOnTermination", n.DeleteOnTermination));
+        yield return TagSet(n.Tags);
+        yield return PrivateIpSet(ctx, n);
+    }
+
+    private IEnumerable<object?> CreateNetworkInterface(Ctx ctx)
+    {
+        var subnet = FindSubnet(ctx, ctx.P.Required("SubnetId"));
+        var requested = new List<(string Ip, bool Primary)>();
+        if (ctx.P.Get("PrivateIpAddress") is { } primaryIp)
+        {
+            requested.Add((primaryIp, true));
+        }
+
+        foreach (var m in ctx.P.Members("PrivateIpAddresses"))
+        {
+            var ip = m.Required("PrivateIpAddress");
+            if (requested.All(r => r.Ip != ip))
+            {
+                requested.Add((ip, (m.Bool("Primary") ?? false) && requested.All(r => !r.Primary)));
+            }
+        }
+
+        foreach (var (ip, _) in requested)
+        {
+            CheckAddress(subnet, ip);
+            if (Holder(ctx.Region, subnet.Id, ip) is not null)
+            {
+                throw new Ec2Error("InvalidIPAddress.InUse", $"Address {ip} is in use.");
+            }
+        }
+
+        var groups = ctx.P.List("SecurityGroupId");
+        foreach (var g in groups.Select(id => FindGroup(ctx, id)).Where(g => g.VpcId != subnet.VpcId))
+        {
+            throw new Ec2Error("InvalidParameter", $"Security group {g.Id} and subnet {subnet.Id} belong to different networks.");
+        }
+
+        if (groups.Count == 0)
+        {
+            groups.Add(ctx.Region.SecurityGroups.Values.First(g => g.VpcId == subnet.VpcId && g.Name == "default").Id);
+        }
+
+        var eni = new NetworkInterface
+        {
+            Id = ctx.World.NewId("eni"),
+            SubnetId = subnet.Id,
+            VpcId = subnet.VpcId,
+            AvailabilityZone = subnet.AvailabilityZone,
+            MacAddress = ctx.World.NewMac(),
+            GroupIds = groups,
+            Description = ctx.P.Get("Description") ?? "",
+            DeleteOnTermination = false,
+        };
+        if (requested.Count == 0 || requested.All(r => !r.Primary))
+        {
+            var first = requested.Count > 0 ? requested[0].Ip : NextFreeAddress(ctx.Region, subnet);
+            requested.RemoveAll(r => r.Ip == first);
+            requested.Insert(0, (first, true));
+        }
+
+        foreach (var (ip, primary) in requested.OrderByDescending(r => r.Primary))
+        {
+            eni.PrivateIps.Add(new PrivateIp { Address = ip, Primary = primary });
+        }
+
+        ctx.Region.NetworkInterfaces[eni.Id] = eni;
+        for (var n = 0; n < (ctx.P.Int("SecondaryPrivateIpAddressCount") ?? 0); n++)
+        {
+            eni.PrivateIps.Add(new PrivateIp { Address = NextFreeAddress(ctx.Region, subnet), Primary = false });
+        }
+
+        foreach (var (k, v) in TagsFor(ctx, "network-interface", "network-interface"))
+        {
+            eni.Tags[k] = v;
+        }
+
+        yield return E("networkInterface", EniContent(ctx, eni));
+    }
+
+    private IEnumerable<object?> DeleteNetworkInterface(Ctx ctx)
+    {
+        var eni = FindEni(ctx, ctx.P.Required("NetworkInterfaceId"));
+        if (eni.InstanceId is not null)
+        {
+            throw new Ec2Error("InvalidNetworkInterface.InUse", $"The network interface '{eni.Id}' is currently in use.");
+        }
+
+        ctx.Region.NetworkInterfaces.Remove(eni.Id);
+        yield return ReturnTrue();
+    }
+
+    private IEnumerable<object?> AttachNetworkInterface(Ctx ctx)
+    {
+        var eni = FindEni(ctx, ctx.P.Required("NetworkInterfaceId"));
+        var inst = FindInstance(ctx, ctx.P.Required("InstanceId"));
+        var index = ctx.P.Int("DeviceIndex") ?? throw Ec2Error.Missing("DeviceIndex");
+        if (eni.InstanceId is not null)
+        {
+            throw new Ec2Error("InvalidNetworkInterface.InUse", $"Interface: [{eni.Id}] in use.");
+        }
+
+        if (inst.State is not (InstanceStates.Running or InstanceStates.Stopped))
+        {
+            throw new Ec2Error("IncorrectInstanceState", $"The instance '{inst.Id}' is not in a state from which an interface can be attached.");
+        }
+
+        if (eni.AvailabilityZone != inst.AvailabilityZone)
+        {
+            throw Ec2Error.Combination($"You may not attach a network interface to an instance if they are not in the same availability zone");
+        }
+
+        if (eni.VpcId != inst.VpcId)
+        {
+            throw Ec2Error.Combination("The network interface and the instance must be in the same VPC");
+        }
+
+        if (index < 1 || ctx.Region.NetworkInterfaces.Values.Any(n => n.InstanceId == inst.Id && n.DeviceIndex == index))
+        {
+            throw Ec2Error.InvalidValue($"Instance '{inst.Id}' already has an interface attached at device index '{index}'.");
+        }
+
+        eni.InstanceId = inst.Id;
+        eni.DeviceIndex = index;
+        eni.AttachmentId = ctx.World.NewId("eni-attach", false);
+        eni.AttachTime = ctx.Now;
+        yield return V("attachmentId", eni.AttachmentId);
+        yield return V("networkCardIndex", 0);
+    }
+
+    private IEnumerable<object?> DetachNetworkInterface(Ctx ctx)
+    {
+        var attachment = ctx.P.Required("AttachmentId");
+        var eni = ctx.Region.NetworkInterfaces.Values.FirstOrDefault(n => n.AttachmentId == attachment)
+            ?? throw new Ec2Error("InvalidAttachmentID.NotFound", $"Interface attachment '{attachment}' was not found");
+        if (eni.DeviceIndex == 0)
+        {
+            throw new Ec2Error("OperationNotPermitted", $"The network interface at device index 0 cannot be detached.");
+        }
+
+        eni.InstanceId = null;
+        eni.AttachmentId = null;
+        eni.AttachTime = null;
+        eni.DeviceIndex = 0;
+        yield return ReturnTrue();
     }
 
     private static XElement GroupSet(Ctx ctx, IEnumerable<string> groupIds, string name = "groupSet") =>

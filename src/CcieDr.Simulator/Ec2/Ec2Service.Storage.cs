@@ -284,6 +284,11 @@ internal sealed partial class Ec2Service
     private IEnumerable<object?> CreateSnapshot(Ctx ctx)
     {
         var v = FindVolume(ctx, ctx.P.Required("VolumeId"));
+        if (v.State is not ("available" or "in-use"))
+        {
+            throw new Ec2Error("IncorrectState", $"The volume '{v.Id}' is in the '{v.State}' state.");
+        }
+
         var tags = TagsFor(ctx, "snapshot", "snapshot");
         var s = NewSnapshot(ctx, v, ctx.P.Get("Description") ?? "", ctx.World.Durations.Snapshot, tags);
         return SnapshotContent(ctx, s).ToList();

@@ -41,6 +41,10 @@ internal sealed partial class Ec2Service
             ["DescribeNetworkInterfaces"] = DescribeNetworkInterfaces,
             ["AssignPrivateIpAddresses"] = AssignPrivateIpAddresses,
             ["UnassignPrivateIpAddresses"] = UnassignPrivateIpAddresses,
+            ["CreateNetworkInterface"] = CreateNetworkInterface,
+            ["DeleteNetworkInterface"] = DeleteNetworkInterface,
+            ["AttachNetworkInterface"] = AttachNetworkInterface,
+            ["DetachNetworkInterface"] = DetachNetworkInterface,
             ["RunInstances"] = RunInstances,
             ["DescribeInstances"] = DescribeInstances,
             ["DescribeInstanceStatus"] = DescribeInstanceStatus,
@@ -247,9 +251,15 @@ internal sealed partial class Ec2Service
         var sorted = items.OrderBy(key, StringComparer.Ordinal).ToList();
         var maxResults = ctx.P.Int("MaxResults");
         var token = ctx.P.Get("NextToken");
-        if (maxResults is { } m && (m < min || m > max))
+        if (maxResults is { } m && m < min)
         {
             throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}.");
+        }
+
+        // Like EC2, a MaxResults above the action's maximum is capped, not refused (the AWS CLI sends 1000).
+        if (maxResults is { } big && big > max)
+        {
+            maxResults = max;
         }
 
         if (!pageable)

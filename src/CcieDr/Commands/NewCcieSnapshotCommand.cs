@@ -104,8 +104,17 @@ namespace CcieDr.Commands
         private async Task<ServicesBox?> FindBoxAsync(IAmazonEC2 ec2, string region, CancellationToken ct)
         {
             var query = new ServicesBoxQuery { Name = Name, InstanceIds = ParameterSetName == ByIdSet ? new[] { InstanceId } : Array.Empty<string>() };
-            IReadOnlyList<ServicesBox> boxes = await new ServicesBoxLocator(ec2, region).FindAsync(query, ct).ConfigureAwait(false);
             object target = ParameterSetName == ByIdSet ? InstanceId : Name;
+            IReadOnlyList<ServicesBox> boxes;
+            try
+            {
+                boxes = await new ServicesBoxLocator(ec2, region).FindAsync(query, ct).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (e.Category == CcieErrorCategory.ObjectNotFound)
+            {
+                boxes = Array.Empty<ServicesBox>(); // DescribeInstances of an unknown id: InvalidInstanceID.NotFound
+            }
+
             if (boxes.Count == 0)
             {
                 WriteCcieError(new CcieException(

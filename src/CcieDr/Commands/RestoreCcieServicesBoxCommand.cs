@@ -27,6 +27,7 @@ namespace CcieDr.Commands
         /// <summary>Recovery point id (rp-...), or a seed snapshot id; binds by property name from Get-CcieSnapshot.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
         [ValidateNotNullOrEmpty]
+        [ArgumentCompleter(typeof(RecoveryPointIdCompleter))]
         public string RecoveryPointId { get; set; } = string.Empty;
 
         /// <summary>A recovery point object from Get-CcieSnapshot or New-CcieSnapshot.</summary>

@@ -21,8 +21,7 @@ internal static class RestoreTestKit
     {
         if (Directory.Exists(dir))
         {
-            Run("chmod", "-R", "u+rwx", dir);
-            Directory.Delete(dir, true);
+            DataRestore.DeleteTree(dir);
         }
     }
 
@@ -80,8 +79,62 @@ internal static class RestoreTestKit
         File.WriteAllText(Path.Combine(longDir, new string('f', 150) + ".txt"), "long path");
         File.CreateSymbolicLink(Path.Combine(root, "current"), "postgres/base");
         File.CreateSymbolicLink(Path.Combine(root, "mongo/readme-link"), "../README.txt");
-        Sh($"ln '{root}/README.txt' '{root}/README.hardlink'");
-        Sh($"touch -h -d '2023-05-01 12:34:56' '{root}/README.txt' '{root}/mongo/config.yml' '{root}/empty-dir' '{root}/postgres'");
+        if (link(root + "/README.txt", root + "/README.hardlink") != 0)
+        {
+            throw new IOException("link failed");
+        }
+
+        // Fixed mtimes everywhere (deepest first), so archives of equal trees are equal.
+        var t = new DateTime(2023, 5, 1, 12, 34, 56, DateTimeKind.Utc);
+        var all = Directory.EnumerateFileSystemEntries(root, "*", SearchOption.AllDirectories).OrderByDescending(p => p.Length).ToList();
+        foreach (var p in all)
+        {
+            if (new FileInfo(p).LinkTarget != null)
+            {
+                continue;
+            }
+
+            if (Directory.Exists(p))
+            {
+                Directory.SetLastWriteTimeUtc(p, t.AddSeconds(p.Length - root.Length));
+            }
+            else
+            {
+                File.SetLastWriteTimeUtc(p, t.AddSeconds(p.Length - root.Length));
+            }
+        }
+    }
+
+    [System.Runtime.InteropServices.DllImport("libc", SetLastError = true, CharSet = System.Runtime.InteropServices.CharSet.Ansi, BestFitMapping = false, ThrowOnUnmappableChar = true)]
+    private static extern int link(string oldpath, string newpath);
+
+    private static readonly Dictionary<int, byte[]> ArchiveCache = new();
+
+    /// <summary>GNU tar -cjf of <see cref="MakeSampleTree"/>(seed), made once per test run.</summary>
+    public static byte[] SampleArchive(int seed)
+    {
+        lock (ArchiveCache)
+        {
+            if (!ArchiveCache.TryGetValue(seed, out var bytes))
+            {
+                var dir = NewTempDir("sample");
+                try
+                {
+                    var tree = Path.Combine(dir, "t");
+                    Directory.CreateDirectory(tree);
+                    MakeSampleTree(tree, seed);
+                    Sh($"cd '{tree}' && tar -cjf ../a.tar.bz2 .");
+                    bytes = File.ReadAllBytes(Path.Combine(dir, "a.tar.bz2"));
+                    ArchiveCache[seed] = bytes;
+                }
+                finally
+                {
+                    DeleteTree(dir);
+                }
+            }
+
+            return bytes;
+        }
     }
 
     /// <summary>Path → description of every entry (type, mode, size, content hash, link target, mtime for files and dirs).</summary>

@@ -247,4 +247,81 @@ public sealed class RestoreResilienceTests
         Assert.Contains(reporter.Warnings, w => w.Contains("stopped", StringComparison.Ordinal) && w.Contains("ami-", StringComparison.Ordinal));
         Assert.All(reporter.Progress.GroupBy(p => p.ActivityId), g => Assert.True(g.Last().Completed));
     }
+
+    [Fact]
+    public async Task An_az_failing_between_preflight_and_launch_reports_the_ami_and_a_rerun_elsewhere_reuses_it()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        await sim.TerminateBoxAsync();
+        RestoreService service = sim.Service(hook: (step, after) =>
+        {
+            if (step == RestoreSteps.RunInstances && !after)
+            {
+                sim.Control.FailAvailabilityZone(RestoreSim.Region, sim.Seed.AvailabilityZoneA);
+            }
+
+            return Task.CompletedTask;
+        });
+        RestorePlan plan = await service.PrepareAsync(new RestoreRequest { RecoveryPoint = point }, CancellationToken.None);
+
+        CcieException error = await Assert.ThrowsAsync<CcieException>(() => service.ExecuteAsync(plan, CancellationToken.None));
+
+        Assert.Equal("Aws.InsufficientInstanceCapacity", error.ErrorId);
+        Assert.Equal(CcieErrorCategory.ResourceUnavailable, error.Category);
+        RestoreResult partial = Assert.IsType<RestoreResult>(error.Target);
+        Assert.Equal(RestoreSteps.RunInstances, partial.Timeline[^1].Action);
+        Assert.Equal("Failed", partial.Timeline[^1].Outcome);
+        Assert.Contains(partial.ImageId!, error.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await sim.InstancesLaunchedSinceSeedAsync());
+
+        (RestorePlan again, RestoreResult? result) = await RestoreSim.RestoreAsync(sim.Service(), new RestoreRequest { RecoveryPoint = point, SubnetId = sim.Seed.SubnetBId });
+        Assert.NotNull(result);
+        Assert.Equal(partial.ImageId, again.ExistingImage?.Id);
+        Assert.Equal(sim.Seed.AvailabilityZoneB, result.AvailabilityZone);
+        Assert.Equal(1, sim.RegisterImageSuccesses());
+    }
+
+    [Fact]
+    public async Task A_rerun_whose_tag_query_misses_the_earlier_instance_finds_it_holding_the_ip_and_resumes()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        await sim.TerminateBoxAsync();
+        RestoreService first = sim.Service(hook: (step, after) => step == RestoreSteps.WaitRunning && !after ? throw new InvalidOperationException("crash") : Task.CompletedTask);
+        RestorePlan plan = await first.PrepareAsync(new RestoreRequest { RecoveryPoint = point }, CancellationToken.None);
+        CcieException error = await Assert.ThrowsAsync<CcieException>(() => first.ExecuteAsync(plan, CancellationToken.None));
+        string launched = Assert.IsType<RestoreResult>(error.Target).InstanceId;
+
+        sim.Control.HideResource(launched, 1); // the tag query of the rerun does not see it yet
+        (RestorePlan again, RestoreResult? result) = await RestoreSim.RestoreAsync(sim.Service(), new RestoreRequest { RecoveryPoint = point });
+
+        Assert.Equal(launched, again.ExistingInstance?.Id);
+        Assert.NotNull(result);
+        Assert.Equal(launched, result.InstanceId);
+        Assert.Equal(1, await sim.InstancesLaunchedSinceSeedAsync());
+    }
+
+    [Fact]
+    public async Task Two_racing_restores_of_the_same_point_with_different_parameters_launch_one_box()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        await sim.TerminateBoxAsync();
+        RestoreService one = sim.Service(hook: (step, after) => step == RestoreSteps.WaitRunning && !after ? throw new InvalidOperationException("crash") : Task.CompletedTask);
+        RestorePlan planOne = await one.PrepareAsync(new RestoreRequest { RecoveryPoint = point }, CancellationToken.None);
+        var reporter = new RecordingReporter();
+        RestoreService two = sim.Service(reporter: reporter);
+        RestorePlan planTwo = await two.PrepareAsync(new RestoreRequest { RecoveryPoint = point, InstanceType = "m5.4xlarge" }, CancellationToken.None);
+
+        CcieException error = await Assert.ThrowsAsync<CcieException>(() => one.ExecuteAsync(planOne, CancellationToken.None));
+        string launched = Assert.IsType<RestoreResult>(error.Target).InstanceId;
+        RestoreResult result = await two.ExecuteAsync(planTwo, CancellationToken.None);
+
+        Assert.Equal(launched, result.InstanceId);
+        Assert.Contains(sim.Control.RequestLog("RunInstances"), e => e.ErrorCode == "IdempotentParameterMismatch");
+        Assert.Contains(reporter.Warnings, w => w.Contains(launched, StringComparison.Ordinal) && w.Contains("other parameters", StringComparison.Ordinal));
+        Assert.Equal(1, await sim.InstancesLaunchedSinceSeedAsync());
+        Assert.Equal(1, sim.RegisterImageSuccesses());
+    }
 }

@@ -267,4 +267,23 @@ public sealed class RestoreSimulatorTests
         var snaps = await sim.Ec2.DescribeSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = point.SnapshotIds.ToList() });
         Assert.Equal(point.Snapshots.Count, snaps.Snapshots.Count);
     }
+
+    [Fact]
+    public async Task Secondary_private_ips_come_back_on_the_primary_interface()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        await sim.Ec2.AssignPrivateIpAddressesAsync(new AssignPrivateIpAddressesRequest { NetworkInterfaceId = sim.Seed.ServicesNetworkInterfaceId, PrivateIpAddresses = ["10.0.1.11"] });
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        Assert.Equal(new[] { "10.0.1.11" }, point.Identity.SecondaryPrivateIpAddresses);
+        await sim.TerminateBoxAsync();
+
+        (RestorePlan plan, RestoreResult? result) = await RestoreSim.RestoreAsync(sim.Service(), new RestoreRequest { RecoveryPoint = point });
+
+        Assert.NotNull(result);
+        Assert.Contains(plan.Operation.Steps, s => s.Action == RestoreSteps.AssignSecondaryIps);
+        Assert.Contains(result.Timeline, e => e.Action == RestoreSteps.AssignSecondaryIps && e.Outcome == "Succeeded");
+        ServicesBox box = (await new ServicesBoxLocator(sim.Ec2, RestoreSim.Region).FindAsync(new ServicesBoxQuery(), CancellationToken.None))[0];
+        Assert.Equal(sim.Seed.ServicesPrivateIp, box.PrivateIpAddress);
+        Assert.Equal(new[] { "10.0.1.11" }, box.SecondaryPrivateIpAddresses);
+    }
 }

@@ -43,7 +43,7 @@ public class RecoveryTagsTests
         KmsKeyId = v.KmsKeyId,
         State = state,
         Progress = state == "completed" ? "100%" : "40%",
-        StartTime = new DateTime(2026, 11, 28, 14, 0, 0, DateTimeKind.Utc),
+        StartTime = RecoveryTags.TryParseRecoveryPointId(rpId, out DateTime at) ? at : new DateTime(2026, 11, 28, 14, 0, 0, DateTimeKind.Utc),
         Description = RecoveryTags.Description(new DateTime(2026, 11, 28, 14, 0, 0, DateTimeKind.Utc)),
         Tags = RecoveryTags.ToTagList(RecoveryTags.ForSnapshot(box, v, rpId, label)),
     };

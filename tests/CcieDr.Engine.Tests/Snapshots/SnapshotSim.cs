@@ -38,9 +38,9 @@ internal sealed class SnapshotSim : IAsyncDisposable
 
     public SeedResult Seed { get; }
 
-    public static async Task<SnapshotSim> StartAsync(double transitionSeconds = 0.4)
+    public static async Task<SnapshotSim> StartAsync(double transitionSeconds = 0.4, DateTime? manualClockStart = null)
     {
-        var options = new SimulatorOptions { ClockMode = ClockMode.Realtime };
+        var options = new SimulatorOptions { ClockMode = manualClockStart is null ? ClockMode.Realtime : ClockMode.Manual, StartTime = manualClockStart };
         options.Durations.SetAll(transitionSeconds);
         var server = await SimulatorServer.StartAsync(options);
         return new SnapshotSim(server, server.Control.SeedCircleCi(Region));

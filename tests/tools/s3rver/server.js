@@ -5,7 +5,8 @@
 //
 // s3rver 3.7.1 does not implement three multipart calls that real S3 has and that the tests
 // need to prove "no orphaned parts": AbortMultipartUpload (DELETE ?uploadId), ListMultipartUploads
-// (GET ?uploads) and ListParts (GET ?uploadId). They are added here as a Koa middleware that runs
+// (GET ?uploads) and ListParts (GET ?uploadId); and UploadPart to an unknown upload must fail with
+// NoSuchUpload as on S3 (s3rver would silently recreate the upload folder). They are added here as a Koa middleware that runs
 // just before s3rver's router, behind s3rver's own signature check, on s3rver's own file layout
 // (<dir>/<bucket>/._S3rver_uploads/<uploadId>/{key,metadata,<partNumber>}).
 
@@ -45,13 +46,21 @@ const partsOf = dir =>
 const auth = authentication();
 
 async function multipartExtensions(ctx, next) {
-  const m = /^\/([^/]+)(?:\/(.+))?$/.exec(ctx.path);
+  const m = /^\/([^/]+)(?:\/(.*))?$/.exec(ctx.path);
   if (!m) return next();
   const [, bucket, rawKey] = m;
-  const key = rawKey === undefined ? undefined : decodeURIComponent(rawKey);
+  const key = rawKey ? decodeURIComponent(rawKey) : undefined;
   const isAbort = ctx.method === 'DELETE' && key && 'uploadId' in ctx.query;
   const isListUploads = ctx.method === 'GET' && !key && 'uploads' in ctx.query;
   const isListParts = ctx.method === 'GET' && key && 'uploadId' in ctx.query;
+  const isUploadPart = ctx.method === 'PUT' && key && 'uploadId' in ctx.query && 'partNumber' in ctx.query;
+  if (isUploadPart) {
+    // Like S3 (and unlike s3rver, which would recreate the upload folder): no parts for an unknown or aborted upload.
+    if (!fs.existsSync(path.join(uploadsDir(bucket), String(ctx.query.uploadId)))) {
+      return error(ctx, 404, 'NoSuchUpload', 'The specified multipart upload does not exist.');
+    }
+    return next();
+  }
   if (!isAbort && !isListUploads && !isListParts) return next();
 
   ctx.params = { bucket, key };

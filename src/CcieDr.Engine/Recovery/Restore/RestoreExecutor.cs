@@ -276,8 +276,16 @@ namespace CcieDr.Engine.Recovery.Restore
                     }
                     catch (AmazonEC2Exception e) when (e.ErrorCode == "IdempotentParameterMismatch")
                     {
-                        // This token was spent on a launch with other parameters (for example an AMI since re-registered).
-                        continue;
+                        // This token was spent on a launch with other parameters (an override changed, or the AMI was
+                        // re-registered). If that launch's instance lives, it is this restore's box: reuse it.
+                        Instance? earlier = await LiveInstanceWithTokenAsync(token, ct).ConfigureAwait(false);
+                        if (earlier is null)
+                        {
+                            continue;
+                        }
+
+                        _reporter.Warning($"Instance {earlier.InstanceId} was launched by an earlier run of this restore with other parameters (client token {token}); it is reused. To launch with the new parameters, terminate it and rerun.");
+                        launched = earlier;
                     }
 
                     string state = launched.State?.Name?.Value ?? "pending";
@@ -297,6 +305,19 @@ namespace CcieDr.Engine.Recovery.Restore
 
                 throw new CcieException("ClientTokensExhausted", CcieErrorCategory.InvalidOperation, $"Every client token generation of this restore ({RestoreNaming.MaxTokenGenerations}) was spent on instances that are now terminated. Restore with another -PrivateIpAddress, or wait 24 hours.", t.BaseClientToken);
             }).ConfigureAwait(false);
+        }
+
+        private async Task<Instance?> LiveInstanceWithTokenAsync(string token, CancellationToken ct)
+        {
+            IReadOnlyList<Instance> found = await _ec2.DescribeAllInstancesAsync(new DescribeInstancesRequest
+            {
+                Filters = new List<Filter>
+                {
+                    Ec2Extensions.Filter("client-token", token),
+                    Ec2Extensions.Filter("instance-state-name", "pending", "running"),
+                },
+            }, ct).ConfigureAwait(false);
+            return found.Count > 0 ? found[0] : null;
         }
 
         private static RunInstancesRequest LaunchRequest(RestoreTarget t, string imageId, string token)

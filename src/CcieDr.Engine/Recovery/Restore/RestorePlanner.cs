@@ -540,6 +540,16 @@ namespace CcieDr.Engine.Recovery.Restore
                     continue;
                 }
 
+                if (state is "pending" or "running"
+                    && tags.TryGetValue(RestoreNaming.RestoredFromTag, out string? from) && string.Equals(from, t.RecoveryPointId, StringComparison.Ordinal)
+                    && string.Equals(h.IpAddress, t.PrivateIpAddress, StringComparison.Ordinal))
+                {
+                    // An earlier run of this very restore launched it (its tag query just did not show it yet).
+                    plan.ExistingInstance = new ExistingResource(h.InstanceId, state, h.IpAddress);
+                    plan.Findings.Add(new PreflightFinding("earlier-run", PreflightStatus.Ok, $"resuming: instance {h.InstanceId} ({state}, {h.IpAddress}) was launched by an earlier run of this restore and is reused"));
+                    continue;
+                }
+
                 bool isBox = string.Equals(h.InstanceId, t.SourceInstanceId, StringComparison.Ordinal)
                     || string.Equals(name, t.Name, StringComparison.Ordinal)
                     || string.Equals(name, plan.Request.RecoveryPoint.Identity.Name, StringComparison.Ordinal)

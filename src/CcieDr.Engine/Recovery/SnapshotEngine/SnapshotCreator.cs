@@ -130,7 +130,7 @@ namespace CcieDr.Engine.Recovery
             {
                 point = await timeline.RunAsync("ec2:DescribeSnapshots", box.InstanceId, async entry =>
                 {
-                    RecoveryPoint? found = await FindPendingAsync(box, ct).ConfigureAwait(false);
+                    RecoveryPoint? found = await FindPendingAsync(box, request.Label, ct).ConfigureAwait(false);
                     timeline.Complete(entry, found is null ? "Succeeded" : "Reused", found?.RecoveryPointId, found is null ? "no pending recovery point to reuse" : "reusing pending recovery point");
                     return found;
                 }).ConfigureAwait(false);
@@ -177,8 +177,8 @@ namespace CcieDr.Engine.Recovery
             }
         }
 
-        /// <summary>A pending point of this instance with the same volumes: an earlier run's, still in progress.</summary>
-        private async Task<RecoveryPoint?> FindPendingAsync(ServicesBox box, CancellationToken ct)
+        /// <summary>A pending point of this instance with the same volumes and label: an earlier run's, still in progress.</summary>
+        private async Task<RecoveryPoint?> FindPendingAsync(ServicesBox box, string? label, CancellationToken ct)
         {
             IReadOnlyList<Snapshot> snapshots;
             try
@@ -212,7 +212,7 @@ namespace CcieDr.Engine.Recovery
 
                 RecoveryPoint p = RecoveryPointCatalog.BuildPoint(id, all, _region);
                 var covered = new HashSet<string>(p.Snapshots.Select(s => s.VolumeId ?? string.Empty), StringComparer.Ordinal);
-                if (p.State == RecoveryPointStates.Pending && covered.SetEquals(volumeIds))
+                if (p.State == RecoveryPointStates.Pending && covered.SetEquals(volumeIds) && string.Equals(p.Label, string.IsNullOrEmpty(label) ? null : label, StringComparison.Ordinal))
                 {
                     return p;
                 }

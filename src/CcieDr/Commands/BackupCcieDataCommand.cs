@@ -1,0 +1,222 @@
+using System;
+using System.Globalization;
+using System.Management.Automation;
+using System.Threading;
+using System.Threading.Tasks;
+using Amazon.S3;
+using CcieDr.Engine;
+using CcieDr.Engine.Archive;
+
+namespace CcieDr.Commands
+{
+    /// <summary>Backs up the Services box data directory into circleci-data-export.tar.bz2, locally or straight to S3.</summary>
+    [Cmdlet(VerbsData.Backup, "CcieData", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [OutputType(typeof(BackupArchive))]
+    public sealed class BackupCcieDataCommand : CcieAwsCmdlet
+    {
+        private string? _target;
+
+        /// <summary>Data directory to back up. Default: /data.</summary>
+        [Parameter(Position = 1, ValueFromPipelineByPropertyName = true)]
+        [ValidateNotNullOrEmpty]
+        public string Path { get; set; } = "/data";
+
+        /// <summary>Directory to write the archive to, or s3://bucket/prefix/.</summary>
+        [Parameter(Mandatory = true, Position = 0)]
+        [ValidateNotNullOrEmpty]
+        public string Destination { get; set; } = string.Empty;
+
+        /// <summary>Name the archive circleci-data-export-&lt;yyyyMMddTHHmmssZ&gt;.tar.bz2 so several can be kept.</summary>
+        [Parameter]
+        public SwitchParameter TimestampedName { get; set; }
+
+        /// <summary>Patterns of paths to leave out (tar-style: "*.tmp", "mongo/journal", "**/cache/").</summary>
+        [Parameter]
+        [ValidateNotNull]
+        public string[] Exclude { get; set; } = Array.Empty<string>();
+
+        /// <summary>Shell command run first (e.g. dump or quiesce a database); a non-zero exit aborts the backup.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PreBackupCommand { get; set; }
+
+        /// <summary>Shell command run last, whether the backup succeeded or not, once the pre-backup command ran.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? PostBackupCommand { get; set; }
+
+        /// <summary>S3 only: KMS key id or ARN for server-side encryption (aws:kms). Default: AES256.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? KmsKeyId { get; set; }
+
+        /// <summary>Compression threads. Default: all cores.</summary>
+        [Parameter]
+        [ValidateRange(1, 256)]
+        public int ThrottleLimit { get; set; }
+
+        /// <inheritdoc/>
+        protected override object? TerminatingTarget() => _target;
+
+        /// <inheritdoc/>
+        protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
+        {
+            var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            var isS3 = S3UploadLocation.IsS3Uri(Destination);
+            string destination;
+            string location;
+            var fileName = DataBackup.ArchiveFileName(DateTimeOffset.UtcNow, TimestampedName.IsPresent);
+            if (isS3)
+            {
+                S3UploadLocation parsed;
+                try
+                {
+                    parsed = S3UploadLocation.Parse(Destination);
+                }
+                catch (FormatException ex)
+                {
+                    throw new CcieException("InvalidBackupDestination", CcieErrorCategory.InvalidArgument, ex.Message, Destination, ex);
+                }
+
+                destination = Destination;
+                location = parsed.UriFor(parsed.Prefix + fileName);
+            }
+            else
+            {
+                if (KmsKeyId != null)
+                {
+                    throw new CcieException("KmsKeyIdNeedsS3", CcieErrorCategory.InvalidArgument, "-KmsKeyId applies to s3:// destinations only.", KmsKeyId);
+                }
+
+                destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination);
+                location = System.IO.Path.Combine(destination, fileName);
+            }
+
+            _target = location;
+            var steps = (PreBackupCommand != null ? $"  run the pre-backup command: {PreBackupCommand}\n" : string.Empty)
+                + $"  archive {source} (tar, PAX, parallel bzip2, manifest last)"
+                + (Exclude.Length > 0 ? " excluding " + string.Join(", ", Exclude) : string.Empty) + "\n"
+                + (isS3
+                    ? $"  upload to {location} (S3 multipart upload, server-side encryption {(KmsKeyId != null ? "aws:kms " + KmsKeyId : "AES256")}; aborted on failure)\n"
+                    : $"  check free space in {destination}, write a temporary file there and rename it to {fileName}\n")
+                + (PostBackupCommand != null ? $"  run the post-backup command: {PostBackupCommand}\n" : string.Empty);
+            if (!await ShouldProcessAsync(
+                    $"Back up {source} to {location}:\n{steps}",
+                    $"Back up {source} to {location}?",
+                    "Backup-CcieData").ConfigureAwait(false))
+            {
+                return;
+            }
+
+            var options = new DataBackupOptions
+            {
+                SourcePath = source,
+                Destination = destination,
+                TimestampedName = TimestampedName.IsPresent,
+                PreBackupCommand = PreBackupCommand,
+                PostBackupCommand = PostBackupCommand,
+                KmsKeyId = KmsKeyId,
+                Threads = ThrottleLimit,
+            };
+            foreach (var e in Exclude)
+            {
+                options.Exclude.Add(e);
+            }
+
+            var activityId = 41;
+            var activity = $"Backing up {source} to {location}";
+            options.Progress = new ProgressForwarder(p =>
+            {
+                var status = p.Phase switch
+                {
+                    DataBackupPhase.PreBackupCommand => "Running the pre-backup command",
+                    DataBackupPhase.Scanning => "Listing files",
+                    DataBackupPhase.Archiving => string.Format(CultureInfo.InvariantCulture, "{0:N0} of {1:N0} MB read, {2:N0} MB written: {3}", p.BytesRead / 1e6, p.TotalBytes / 1e6, p.ArchiveBytes / 1e6, p.CurrentPath ?? string.Empty),
+                    DataBackupPhase.Finishing => "Writing the manifest and finishing the archive",
+                    _ => "Running the post-backup command",
+                };
+                WriteProgress(new ProgressRecord(activityId, activity, status)
+                {
+                    PercentComplete = p.Phase == DataBackupPhase.Archiving ? Math.Max(-1, p.PercentComplete) : -1,
+                });
+            });
+
+            IAmazonS3? s3 = isS3 ? Aws.CreateS3() : null;
+            try
+            {
+                DataBackupResult result;
+                try
+                {
+                    result = await new DataBackup(s3).RunAsync(options, cancellationToken).ConfigureAwait(false);
+                }
+                catch (DataBackupException ex)
+                {
+                    if (ex.Kind == DataBackupErrorKind.InvalidDestination)
+                    {
+                        throw new CcieException("InvalidBackupDestination", CcieErrorCategory.InvalidArgument, ex.Message, Destination, ex);
+                    }
+
+                    var (id, category) = ex.Kind switch
+                    {
+                        DataBackupErrorKind.SourceNotFound => ("DataDirectoryNotFound", CcieErrorCategory.ObjectNotFound),
+                        DataBackupErrorKind.InsufficientSpace => ("InsufficientDiskSpace", CcieErrorCategory.ResourceUnavailable),
+                        DataBackupErrorKind.PreBackupCommandFailed => ("PreBackupCommandFailed", CcieErrorCategory.OperationStopped),
+                        _ => ("BackupFailed", CcieErrorCategory.WriteError),
+                    };
+                    WriteCcieError(new CcieException(id, category, ex.Message, location, ex));
+                    return;
+                }
+
+                foreach (var w in result.Warnings)
+                {
+                    WriteWarning(w);
+                }
+
+                if (result.PostBackupCommand is { Succeeded: false } post)
+                {
+                    WriteCcieError(new CcieException(
+                        "PostBackupCommandFailed",
+                        CcieErrorCategory.InvalidOperation,
+                        $"The backup {location} was written, but the post-backup command {(post.TimedOut ? "timed out" : "exited with code " + post.ExitCode.ToString(CultureInfo.InvariantCulture))}: {post.Output}",
+                        post.Command));
+                }
+
+                WriteObject(ToOutput(result));
+            }
+            finally
+            {
+                WriteProgress(new ProgressRecord(activityId, activity, "Done") { RecordType = ProgressRecordType.Completed });
+                s3?.Dispose();
+            }
+        }
+
+        internal static BackupArchive ToOutput(DataBackupResult r) => new BackupArchive
+        {
+            Location = r.Location,
+            Name = r.FileName,
+            BucketName = r.BucketName,
+            Key = r.Key,
+            SourcePath = r.Manifest.SourcePath,
+            SourceHost = r.Manifest.Host,
+            Size = r.ArchiveSize,
+            Sha256 = r.Sha256,
+            FileCount = r.FileCount,
+            EntryCount = r.Manifest.Entries.Count,
+            BytesRead = r.BytesRead,
+            Started = r.Started.UtcDateTime,
+            Completed = r.Completed.UtcDateTime,
+            ThroughputMBps = Math.Round(r.ThroughputBytesPerSecond / 1e6, 2),
+            Compressor = r.Compressor,
+            Warnings = r.Warnings,
+        };
+
+        private sealed class ProgressForwarder : IProgress<DataBackupProgress>
+        {
+            private readonly Action<DataBackupProgress> _action;
+
+            public ProgressForwarder(Action<DataBackupProgress> action) => _action = action;
+
+            public void Report(DataBackupProgress value) => _action(value);
+        }
+    }
+}
