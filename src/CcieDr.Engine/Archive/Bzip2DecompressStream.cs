@@ -9,7 +9,7 @@ namespace CcieDr.Engine.Archive
     /// <summary>Which bzip2 decoder to use.</summary>
     public enum Bzip2Implementation
     {
-        /// <summary>The system libbz2 when present, else the managed decoder.</summary>
+        /// <summary>The system libbz2 on every core when present (multi-stream archives decode in parallel), else the managed decoder.</summary>
         Auto,
 
         /// <summary>The system libbz2 (libbz2.so.1.0 / libbz2.so.1); fails when absent.</summary>
@@ -17,6 +17,9 @@ namespace CcieDr.Engine.Archive
 
         /// <summary>SharpZipLib's managed decoder.</summary>
         Managed,
+
+        /// <summary>The system libbz2 on every core (streams decoded in parallel); fails when absent.</summary>
+        NativeParallel,
     }
 
     /// <summary>
@@ -78,10 +81,22 @@ namespace CcieDr.Engine.Archive
                     return new NativeBzip2DecompressStream(compressed, leaveOpen);
                 case Bzip2Implementation.Managed:
                     return new ManagedBzip2DecompressStream(compressed, leaveOpen);
+                case Bzip2Implementation.NativeParallel:
+                    if (!NativeAvailable)
+                    {
+                        throw new PlatformNotSupportedException("The system bzip2 library (libbz2.so.1.0 or libbz2.so.1) was not found.");
+                    }
+
+                    return new ParallelBzip2DecompressStream(compressed, leaveOpen, Math.Max(2, Environment.ProcessorCount));
                 default:
-                    return NativeAvailable
-                        ? new NativeBzip2DecompressStream(compressed, leaveOpen)
-                        : new ManagedBzip2DecompressStream(compressed, leaveOpen);
+                    if (!NativeAvailable)
+                    {
+                        return new ManagedBzip2DecompressStream(compressed, leaveOpen);
+                    }
+
+                    return Environment.ProcessorCount > 1
+                        ? new ParallelBzip2DecompressStream(compressed, leaveOpen, Environment.ProcessorCount)
+                        : new NativeBzip2DecompressStream(compressed, leaveOpen);
             }
         }
 

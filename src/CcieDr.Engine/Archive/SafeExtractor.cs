@@ -183,7 +183,7 @@ namespace CcieDr.Engine.Archive
             }
 
             _bz = Bzip2DecompressStream.Open(compressed, leaveOpen: true, _o.Bzip2);
-            Stream tarStream = _o.ReadAhead ? new Bzip2DecompressReadAhead(_bz, ct) : (Stream)_bz;
+            Stream tarStream = _o.ReadAhead && !(_bz is ParallelBzip2DecompressStream) ? new Bzip2DecompressReadAhead(_bz, ct) : (Stream)_bz;
             try
             {
                 var tar = new TarReader(tarStream);

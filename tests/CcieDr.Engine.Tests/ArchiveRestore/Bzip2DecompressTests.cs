@@ -12,6 +12,7 @@ public class Bzip2DecompressTests
         if (Bzip2DecompressStream.NativeAvailable)
         {
             d.Add(Bzip2Implementation.Native);
+            d.Add(Bzip2Implementation.NativeParallel);
         }
 
         return d;
@@ -119,5 +120,33 @@ public class Bzip2DecompressTests
         Assert.Throws<ArchiveCorruptException>(() => Decode(new byte[] { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, impl));
         var good = SystemBzip2(Payload(1000, 8));
         Assert.Throws<ArchiveCorruptException>(() => Decode(good.Concat(new byte[] { 0x42, 0x5a, 0x00, 0x01 }).ToArray(), impl));
+    }
+
+    [Theory]
+    [InlineData(64 * 1024, 16 * 1024 * 1024)] // segments longer than the cut limit: the rest is decoded as one stream
+    [InlineData(16 * 1024 * 1024, 100 * 1024)] // segments that decode to more than the cap: decoded streaming, in order
+    [InlineData(16 * 1024 * 1024, 16 * 1024 * 1024)]
+    public void Parallel_decoder_keeps_order_and_falls_back_within_its_memory_bounds(int maxSegment, int maxDecoded)
+    {
+        var parts = Enumerable.Range(0, 7).Select(i => Payload(i == 3 ? 900_000 : 150_000 + i * 1000, 20 + i)).ToList();
+        var joined = parts.SelectMany(p => SystemBzip2(p)).ToArray();
+        using var bz = new ParallelBzip2DecompressStream(new MemoryStream(joined), false, 2, maxSegment, maxDecoded);
+        using var outp = new MemoryStream();
+        bz.CopyTo(outp);
+        Assert.Equal(parts.SelectMany(p => p).ToArray(), outp.ToArray());
+        Assert.Equal(7, bz.StreamsCompleted);
+        Assert.Equal(joined.Length, bz.CompressedBytesRead);
+    }
+
+    [Fact]
+    public void Parallel_decoder_refuses_a_false_cut_instead_of_returning_wrong_data()
+    {
+        // A stream-start signature planted inside the compressed data of the first stream.
+        var a = SystemBzip2(Payload(200_000, 30));
+        var b = SystemBzip2(Payload(200_000, 31));
+        var fake = "BZh91AY&SY"u8.ToArray();
+        var bad = a.Take(a.Length / 2).Concat(fake).Concat(a.Skip(a.Length / 2 + fake.Length)).Concat(b).ToArray();
+        using var bz = new ParallelBzip2DecompressStream(new MemoryStream(bad), false, 2);
+        Assert.Throws<ArchiveCorruptException>(() => bz.CopyTo(Stream.Null));
     }
 }

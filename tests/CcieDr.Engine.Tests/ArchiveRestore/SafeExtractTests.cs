@@ -93,4 +93,28 @@ public sealed class SafeExtractTests : IDisposable
         Assert.Equal("gnu", File.ReadAllText(Path.Combine(target, gnuName)));
         Assert.Equal(new DateTime(2023, 11, 14, 22, 13, 20, 250, DateTimeKind.Utc), File.GetLastWriteTimeUtc(Path.Combine(target, longName)));
     }
+
+    [Fact]
+    public void Restores_owners_modes_and_mtimes_as_root()
+    {
+        if (RestoreTestKit.Run("id", "-u").Out.Trim() != "0")
+        {
+            return; // ownership is only restored as root (the Services box restore runs as root)
+        }
+
+        var archive = new TarBuilder()
+            .Pax(new Dictionary<string, string> { ["uid"] = "1234", ["gid"] = "2345" })
+            .File("owned.txt", "x"u8.ToArray(), mode: 0x1ED /* 0755 */, mtime: 1600000000)
+            .Pax(new Dictionary<string, string> { ["uid"] = "4321", ["gid"] = "5432" })
+            .Dir("owned-dir", mode: 0x1C0 /* 0700 */)
+            .Pax(new Dictionary<string, string> { ["uid"] = "777", ["gid"] = "888" })
+            .Symlink("owned-link", "owned.txt")
+            .Bz2();
+        var target = NewTarget();
+        RestoreTestKit.Extract(archive, target);
+        string Stat(string name) => RestoreTestKit.Run("stat", "-c", "%u:%g %a %Y", Path.Combine(target, name)).Out.Trim();
+        Assert.Equal("1234:2345 755 1600000000", Stat("owned.txt"));
+        Assert.StartsWith("4321:5432 700 ", Stat("owned-dir"));
+        Assert.StartsWith("777:888 ", Stat("owned-link"));
+    }
 }
