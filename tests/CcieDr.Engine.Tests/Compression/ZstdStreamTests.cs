@@ -60,6 +60,7 @@ public sealed class ZstdStreamTests
             workers = z.Workers;
             z.Write(data, 0, data.Length);
             bytesIn = z.BytesIn;
+            z.Complete();
             bytesOut = z.BytesOut;
         }
 
@@ -87,7 +88,7 @@ public sealed class ZstdStreamTests
             secondFrameStart = z.BytesOut;
             Assert.Equal(secondFrameStart, ms.Length);
             z.Write(second, 0, second.Length);
-            z.Dispose();
+            z.Complete();
             frames = z.FramesCompleted;
         }
 
@@ -232,7 +233,7 @@ public sealed class ZstdStreamTests
         var data = Random(6_000_000, 13);
         var sink = new FailingSink(1_000_000);
         var z = new ZstdCompressStream(sink, new ZstdCompressOptions { Threads = 2 });
-        // With worker threads the failure surfaces on a later write or on the final flush in Dispose.
+        // With worker threads the failure surfaces on a later write or on the final flush in Complete.
         Assert.ThrowsAny<IOException>(() =>
         {
             for (int pos = 0; pos < data.Length; pos += 65536)
@@ -240,7 +241,7 @@ public sealed class ZstdStreamTests
                 z.Write(data, pos, Math.Min(65536, data.Length - pos));
             }
 
-            z.Dispose();
+            z.Complete();
         });
         Assert.True(sink.Failed);
         var accepted = sink.Accepted.Length;
@@ -263,6 +264,37 @@ public sealed class ZstdStreamTests
         z.Dispose();
         Assert.Equal(lengthAtAbort, ms.Length);
         Assert.Throws<ArchiveCorruptException>(() => Decompress(ms.ToArray()));
+    }
+
+    [Fact]
+    public void DisposeWithoutComplete_NeverLooksWhole()
+    {
+        // As ParallelBzip2Stream: an exception or a cancellation that skips Complete must not yield a valid archive.
+        var data = Mixed(2_000_000, 16);
+        var ms = new MemoryStream();
+        using (var z = new ZstdCompressStream(ms, new ZstdCompressOptions { Threads = 2 }, leaveOpen: true))
+        {
+            z.Write(data, 0, data.Length);
+        }
+
+        Assert.Throws<ArchiveCorruptException>(() => Decompress(ms.ToArray()));
+    }
+
+    [Fact]
+    public void Complete_IsIdempotent_AndEndsWrites()
+    {
+        var ms = new MemoryStream();
+        var z = new ZstdCompressStream(ms, new ZstdCompressOptions { Threads = 0 }, leaveOpen: true);
+        z.Write(new byte[] { 1, 2, 3 }, 0, 3);
+        z.Complete();
+        var length = ms.Length;
+        z.Complete();
+        z.Flush();
+        Assert.Throws<InvalidOperationException>(() => z.Write(new byte[] { 4 }, 0, 1));
+        z.Dispose();
+        Assert.Equal(length, ms.Length);
+        Assert.Equal(new byte[] { 1, 2, 3 }, Decompress(ms.ToArray()));
+        Assert.Equal(1, z.FramesCompleted);
     }
 
     [Fact]

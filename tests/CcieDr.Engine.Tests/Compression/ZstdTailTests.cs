@@ -19,6 +19,7 @@ public sealed class ZstdTailTests
             z.Write(body, 0, body.Length);
             z.EndFrame();
             z.Write(manifest, 0, manifest.Length);
+            z.Complete();
         }
 
         var all = ms.ToArray();
@@ -41,6 +42,8 @@ public sealed class ZstdTailTests
                 z.Write(b, 0, b.Length);
                 z.EndFrame();
             }
+
+            z.Complete();
         }
 
         var decoded = ZstdTail.Decode(ms.ToArray(), d => Encoding.ASCII.GetString(d).Contains("beta"));
@@ -59,6 +62,7 @@ public sealed class ZstdTailTests
             z.Write(Mixed(100_000, 3), 0, 100_000);
             z.EndFrame();
             z.Write(Mixed(50_000, 4), 0, 50_000);
+            z.Complete();
         }
 
         var truncated = ms.ToArray()[..^3];

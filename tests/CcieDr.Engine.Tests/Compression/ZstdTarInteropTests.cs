@@ -39,6 +39,7 @@ public sealed class ZstdTarInteropTests : IDisposable
             framesAtManifest = zstd.FramesCompleted;
             tar.WriteFile("data/.circleci-manifest.json", meta, "{\"files\":4}"u8.ToArray());
             tar.Finish();
+            zstd.Complete();
         }
 
         Assert.Equal(1, framesAtManifest);

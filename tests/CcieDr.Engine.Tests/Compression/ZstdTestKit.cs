@@ -109,6 +109,8 @@ internal static class ZstdTestKit
                 z.Write(data, pos, n);
                 pos += n;
             }
+
+            z.Complete();
         }
 
         return ms.ToArray();

@@ -28,9 +28,9 @@ namespace CcieDr.Engine.Archive.Compression
     /// A write-only stream that compresses to zstd on several threads (ZstdSharp's port of zstd's own
     /// multi-threaded compressor, <c>nbWorkers</c>). Output is standard zstd frames that <c>zstd -d</c> and
     /// <c>tar -I zstd -xf</c> read. <see cref="EndFrame"/> closes the current frame so a reader can later start
-    /// at the next one (the archive's manifest, written last, gets a frame of its own). Disposing finishes
-    /// the last frame; <see cref="Abort"/> (or a failed write to the output) releases everything without
-    /// writing any more.
+    /// at the next one (the archive's manifest, written last, gets a frame of its own). <see cref="Complete"/>
+    /// finishes the last frame. Disposing does NOT complete (as <see cref="ParallelBzip2Stream"/>): after an
+    /// exception or a cancellation the output never looks whole; it releases the workers and writes nothing more.
     /// </summary>
     public sealed class ZstdCompressStream : Stream
     {
@@ -41,6 +41,7 @@ namespace CcieDr.Engine.Archive.Compression
         private long _frameInput;
         private bool _disposed;
         private bool _aborted;
+        private bool _completed;
 
         /// <summary>Creates the stream over <paramref name="output"/>.</summary>
         public ZstdCompressStream(Stream output, ZstdCompressOptions? options = null, bool leaveOpen = false)
@@ -144,15 +145,46 @@ namespace CcieDr.Engine.Archive.Compression
         /// <summary>Flushes compressed data of the current frame to the output (a zstd flush, not a frame end).</summary>
         public override void Flush()
         {
+            if (_completed)
+            {
+                return;
+            }
+
             ThrowIfUnusable();
             _frame?.Flush();
             _gate.Flush();
         }
 
-        /// <summary>Stops without writing anything more (a failed or cancelled backup). Idempotent.</summary>
+        /// <summary>
+        /// Finishes the stream: the last frame's epilogue and checksum are written and the output flushed. An empty
+        /// input still yields one (empty) frame, so the result is a valid zstd file. Idempotent.
+        /// </summary>
+        public void Complete()
+        {
+            if (_completed)
+            {
+                return;
+            }
+
+            ThrowIfUnusable();
+            if (_frame is null && FramesCompleted == 0)
+            {
+                _frame = OpenFrame();
+            }
+
+            if (_frame != null)
+            {
+                CloseFrame();
+            }
+
+            _gate.Flush();
+            _completed = true;
+        }
+
+        /// <summary>Stops without writing anything more (a failed or cancelled backup); Dispose does the same. Idempotent.</summary>
         public void Abort()
         {
-            if (_aborted || _disposed)
+            if (_aborted || _disposed || _completed)
             {
                 return;
             }
@@ -180,40 +212,20 @@ namespace CcieDr.Engine.Archive.Compression
                 return;
             }
 
-            try
+            _disposed = true;
+            if (_frame != null)
             {
-                if (!_aborted && !_gate.Faulted)
-                {
-                    // An empty input still gets one (empty) frame, so the result is a valid zstd file.
-                    if (_frame is null && FramesCompleted == 0)
-                    {
-                        _frame = OpenFrame();
-                    }
-
-                    if (_frame != null)
-                    {
-                        CloseFrame();
-                    }
-
-                    _gate.Flush();
-                }
+                // Not completed: release the workers without finishing the frame.
+                _gate.Closed = true;
+                ReleaseFrame();
             }
-            finally
+
+            if (!_leaveOpen)
             {
-                _disposed = true;
-                if (_frame != null)
-                {
-                    _gate.Closed = true;
-                    ReleaseFrame();
-                }
-
-                if (!_leaveOpen)
-                {
-                    _gate.Inner.Dispose();
-                }
-
-                base.Dispose(disposing);
+                _gate.Inner.Dispose();
             }
+
+            base.Dispose(disposing);
         }
 
         private CompressionStream OpenFrame()
@@ -283,6 +295,11 @@ namespace CcieDr.Engine.Archive.Compression
             if (_gate.Faulted)
             {
                 throw new InvalidOperationException("Writing the compressed data failed earlier; the zstd stream cannot continue.");
+            }
+
+            if (_completed)
+            {
+                throw new InvalidOperationException("The zstd stream is already complete.");
             }
         }
 
