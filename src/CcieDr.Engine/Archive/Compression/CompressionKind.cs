@@ -23,6 +23,14 @@ namespace CcieDr.Engine.Archive.Compression
             _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown compression kind."),
         };
 
+        /// <summary>"bzip2" or "zstd", as output objects show it.</summary>
+        public static string DisplayName(this CompressionKind kind) => kind switch
+        {
+            CompressionKind.Bzip2 => "bzip2",
+            CompressionKind.Zstd => "zstd",
+            _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "Unknown compression kind."),
+        };
+
         /// <summary>The GNU tar option that reads such an archive, for messages and help.</summary>
         public static string TarReadCommand(this CompressionKind kind) => kind switch
         {
