@@ -39,6 +39,48 @@ public sealed class ZstdStreamTests
         }
     }
 
+    [Theory]
+    [InlineData(ZstdImplementation.Native)]
+    [InlineData(ZstdImplementation.Managed)]
+    public void BothImplementations_WriteStandardChecksummedFrames(ZstdImplementation implementation)
+    {
+        // libzstd1 comes with the zstd package the CI installs, so the native path is always exercised here.
+        Assert.True(ZstdBlockCompressor.NativeAvailable, "libzstd.so.1 should load on this machine");
+        var options = new ZstdCompressOptions { Threads = 2, BlockSize = 256 * 1024, Implementation = implementation };
+        Assert.StartsWith(implementation == ZstdImplementation.Native ? "libzstd 1." : "ZstdSharp", options.ImplementationName);
+        var data = Mixed(2_000_000, 21).Concat(Random(300_000, 22)).ToArray();
+        var ms = new MemoryStream();
+        using (var z = new ZstdCompressStream(ms, options, leaveOpen: true))
+        {
+            z.Write(data, 0, data.Length);
+            z.Complete();
+            Assert.Equal(9, z.FramesCompleted);
+        }
+
+        var compressed = ms.ToArray();
+        Assert.InRange(compressed.Length, 1, data.Length - 1);
+        Assert.Equal(data, Decompress(compressed));
+        var dir = NewTempDir("impl");
+        try
+        {
+            var file = Path.Combine(dir, "x.zst");
+            File.WriteAllBytes(file, compressed);
+            var listing = Text(RunOk(null, "zstd", "-lv", file));
+            Assert.Contains("Frames: 9", listing);
+            Assert.Contains("XXH64", listing);
+            Assert.Equal(Sha(data), Sha(RunOk(null, "zstd", "-dcq", file)));
+        }
+        finally
+        {
+            DeleteTree(dir);
+        }
+
+        // Corruption is caught by the frame checksums whichever compressor wrote them.
+        var bad = (byte[])compressed.Clone();
+        bad[compressed.Length / 2] ^= 0x40;
+        Assert.ThrowsAny<ArchiveCorruptException>(() => Decompress(bad));
+    }
+
     [Fact]
     public void RandomData_RoundTripsAndDoesNotGrowMuch()
     {

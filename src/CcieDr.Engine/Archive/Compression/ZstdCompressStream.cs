@@ -32,6 +32,12 @@ namespace CcieDr.Engine.Archive.Compression
 
         /// <summary>Adds zstd's XXH64 content checksum to every frame (as the zstd CLI does), so corruption is detected on read.</summary>
         public bool Checksum { get; set; } = true;
+
+        /// <summary>With several threads: the machine's libzstd when it loads (default), else the managed ZstdSharp.</summary>
+        public ZstdImplementation Implementation { get; set; } = ZstdImplementation.Auto;
+
+        /// <summary>What compresses with these options, e.g. "libzstd 1.5.4" or "ZstdSharp (managed)".</summary>
+        public string ImplementationName => Threads > 1 ? ZstdBlockCompressor.Describe(Implementation) : "ZstdSharp (managed)";
     }
 
     /// <summary>
@@ -90,6 +96,7 @@ namespace CcieDr.Engine.Archive.Compression
             _leaveOpen = leaveOpen;
             if (_options.Threads > 1)
             {
+                _ = _options.ImplementationName; // fails now, not in a worker, when Native is asked for and absent
                 _blocks = new BlockPipeline(_gate, _options);
             }
         }
@@ -361,7 +368,7 @@ namespace CcieDr.Engine.Archive.Compression
             private readonly int _maxInFlight;
             private readonly Queue<Task<Block>> _inFlight = new Queue<Task<Block>>();
             private readonly ConcurrentBag<Block> _free = new ConcurrentBag<Block>();
-            private readonly ConcurrentBag<Compressor> _compressors = new ConcurrentBag<Compressor>();
+            private readonly ConcurrentBag<ZstdBlockCompressor> _compressors = new ConcurrentBag<ZstdBlockCompressor>();
             private Block? _current;
             private bool _released;
 
@@ -472,13 +479,12 @@ namespace CcieDr.Engine.Archive.Compression
             {
                 if (!_compressors.TryTake(out var compressor))
                 {
-                    compressor = new Compressor(_options.Level);
-                    compressor.SetParameter(ZSTD_cParameter.ZSTD_c_checksumFlag, _options.Checksum ? 1 : 0);
+                    compressor = ZstdBlockCompressor.Create(_options.Implementation, _options.Level, _options.Checksum);
                 }
 
                 try
                 {
-                    block.OutputLength = compressor.Wrap(new ReadOnlySpan<byte>(block.Input, 0, block.Length), new Span<byte>(block.Output));
+                    block.OutputLength = compressor.Compress(block.Input, block.Length, block.Output);
                 }
                 finally
                 {
