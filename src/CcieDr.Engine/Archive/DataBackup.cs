@@ -156,7 +156,8 @@ namespace CcieDr.Engine.Archive
                     clock(),
                     warnings,
                     options.Compression == CompressionKind.Zstd
-                        ? $"zstd level {options.ZstdLevel.ToString(CultureInfo.InvariantCulture)}, {ZstdThreads(options).ToString(CultureInfo.InvariantCulture)} threads"
+                        ? $"zstd level {options.ZstdLevel.ToString(CultureInfo.InvariantCulture)}, {ZstdThreads(options).ToString(CultureInfo.InvariantCulture)} threads, "
+                          + new ZstdCompressOptions { Threads = ZstdThreads(options) }.ImplementationName
                         : Bzip2BlockCompressor.Implementation,
                     pre,
                     post)
