@@ -58,6 +58,8 @@ internal static class Bench
         });
         sw.Stop();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        var gc = GC.GetGCMemoryInfo();
+        Console.Error.WriteLine($"gc: heap {gc.HeapSizeBytes / 1e6:F1} MB, committed {gc.TotalCommittedBytes / 1e6:F1} MB, collections g0 {GC.CollectionCount(0)} g2 {GC.CollectionCount(2)}, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB");
         Console.WriteLine($"RESULT {sw.Elapsed.TotalSeconds:F3} {r.BytesRead} {r.ArchiveSize} {PeakRssBytes()} {r.Warnings.Count} {Bzip2BlockCompressor.Implementation.Replace(' ', '_')} {cpu:F3}");
         return 0;
     }

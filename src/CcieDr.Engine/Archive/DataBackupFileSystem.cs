@@ -76,6 +76,9 @@ namespace CcieDr.Engine.Archive
         private static Dictionary<long, string>? s_groups;
         private static int s_statxMode; // 0 unknown, 1 libc statx, 2 raw syscall, 3 managed
 
+        [ThreadStatic]
+        private static byte[]? t_statxBuffer;
+
         public static bool IsUnix { get; } =
             RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
 
@@ -87,7 +90,7 @@ namespace CcieDr.Engine.Archive
         {
             if (IsLinux && s_statxMode != 3)
             {
-                var buf = new byte[256];
+                var buf = t_statxBuffer ??= new byte[256];
                 var p = ToCString(path);
                 int rc;
                 int errno;

@@ -106,10 +106,11 @@ namespace CcieDr.Engine.Archive
                 timedOut = timeoutCts.IsCancellationRequested && !cancellationToken.IsCancellationRequested;
                 process.WaitForExit(5000);
             }
-            else
+            else if (process.WaitForExit(5000))
             {
-                // Drains the asynchronous output readers (bounded: a background child may hold the pipes open).
-                process.WaitForExit(5000);
+                // The parameterless overload also drains the asynchronous output readers; bounded, because a
+                // background child of the command may keep the pipes open.
+                Task.Run(() => process.WaitForExit(), CancellationToken.None).Wait(TimeSpan.FromSeconds(5));
             }
 
             cancellationToken.ThrowIfCancellationRequested();

@@ -57,6 +57,7 @@ namespace CcieDr.Engine.Archive
             MaxBlocksInFlight = (3 * n) + 2;
             _work = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), MaxBlocksInFlight);
             _current = new byte[_blockSize];
+            Bzip2NativeWorkspace.Enter();
             _workers = new Thread[n];
             for (var i = 0; i < n; i++)
             {
@@ -195,6 +196,7 @@ namespace CcieDr.Engine.Archive
 
                 _work.Dispose();
                 _stop.Dispose();
+                Bzip2NativeWorkspace.Leave();
                 if (!_leaveOpen)
                 {
                     _output.Dispose();

@@ -84,7 +84,9 @@ namespace CcieDr.Engine.Archive
         private readonly bool _leaveOpen;
         private readonly byte[] _header = new byte[BlockSize];
         private readonly byte[] _copyBuffer;
+        private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         private bool _finished;
+        private bool _hashDirty;
 
         /// <summary>Creates a writer over <paramref name="output"/>.</summary>
         public TarWriter(Stream output, bool leaveOpen = false, int copyBufferSize = 256 * 1024)
@@ -147,7 +149,13 @@ namespace CcieDr.Engine.Archive
             }
 
             WriteHeader(path, '0', size, null, meta);
-            using var sha = SHA256.Create();
+            var sha = _sha; // reused: one hash object per archive, not per file
+            if (_hashDirty)
+            {
+                sha.GetHashAndReset(); // a previous member failed midway: discard its partial state
+            }
+
+            _hashDirty = true;
             long remaining = size;
             long fromSource = 0;
             var eof = false;
@@ -180,7 +188,7 @@ namespace CcieDr.Engine.Archive
                     Array.Clear(buf, got, want - got);
                 }
 
-                sha.TransformBlock(buf, 0, want, null, 0);
+                sha.AppendData(buf, 0, want);
                 Write(buf, 0, want);
                 remaining -= want;
             }
@@ -191,9 +199,10 @@ namespace CcieDr.Engine.Archive
                 hadMore = source.Read(buf, 0, 1) > 0;
             }
 
-            sha.TransformFinalBlock(Array.Empty<byte>(), 0, 0);
+            var hash = sha.GetHashAndReset();
+            _hashDirty = false;
             PadToBlock(size);
-            return new TarFileWriteResult(size, fromSource, hadMore, ToHex(sha.Hash!));
+            return new TarFileWriteResult(size, fromSource, hadMore, ToHex(hash));
         }
 
         /// <summary>Writes the end-of-archive marker (two zero blocks) and pads to a full 10 KiB record.</summary>
@@ -219,6 +228,7 @@ namespace CcieDr.Engine.Archive
         /// <inheritdoc/>
         public void Dispose()
         {
+            _sha.Dispose();
             if (!_leaveOpen)
             {
                 _output.Dispose();

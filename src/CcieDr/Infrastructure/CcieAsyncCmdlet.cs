@@ -163,7 +163,9 @@ namespace CcieDr.Commands
                     : new PipelineStoppedException();
             }
 
-            // The work has finished (the pump completes only in its finally), so this does not block.
+            // The pump completes in the work's finally, a moment BEFORE the task itself turns Faulted/Canceled: wait
+            // for that transition (it is imminent), or a failure could be read as success.
+            ((IAsyncResult)running).AsyncWaitHandle.WaitOne();
             AggregateException? failed = running.Exception;
             if (running.IsCanceled || (failed?.InnerException is OperationCanceledException && _stop.IsCancellationRequested))
             {

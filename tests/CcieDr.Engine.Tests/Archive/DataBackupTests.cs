@@ -44,6 +44,10 @@ namespace CcieDr.Engine.Tests.Archive
             Assert.False(Directory.Exists(Path.Combine(restored, "circleci-restore-20260101T000000Z")));
             Assert.False(File.Exists(Path.Combine(restored, ".ccie-dr", "journal.json")));
 
+            // GNU tar's own comparison of the archive against the live tree (content, size, mode, owner, mtime, link targets).
+            var diff = Run("tar", "--compare", "-jf", archive, "-C", src, "--exclude=.ccie-dr/manifest.json");
+            Assert.True(diff.ExitCode == 0, diff.StdoutText + diff.Stderr);
+
             // Hard links come back as one inode.
             Assert.Equal(Stat(Path.Combine(restored, "hard-a")).Inode, Stat(Path.Combine(restored, "hard-b")).Inode);
             Assert.Equal(Stat(Path.Combine(restored, "hard-a")).Inode, Stat(Path.Combine(restored, "postgres", "hard-c")).Inode);
