@@ -55,6 +55,13 @@ internal sealed class ControlApi
                     http.Request.Query["zone"].ToString() is { Length: > 0 } z ? z : Req(body, "zone"))),
                 ("POST", "/_sim/ssm/responses") => Do(() => control.AddSsmResponse(body.Deserialize<SsmResponseRule>(SimulatorControl.Json)!)),
                 ("DELETE", "/_sim/ssm/responses") => Do(control.ClearSsmResponses),
+                ("GET", "/_sim/autoscaling") => JsonSerializer.SerializeToNode(control.AutoScalingGroups(http.Request.Query["region"].ToString() is { Length: > 0 } ar ? ar : "us-east-1"), SimulatorControl.Json),
+                ("POST", "/_sim/autoscaling") => JsonSerializer.SerializeToNode(control.SetAutoScalingGroup(
+                    Str(body, "region") ?? "us-east-1",
+                    Str(body, "name") ?? "circleci-builders",
+                    body["desiredCapacity"] is JsonValue dc ? dc.GetValue<int>() : null,
+                    body["suspended"] is JsonValue sv ? sv.GetValue<bool>() : null,
+                    Str(body, "launchTemplateVersion")), SimulatorControl.Json),
                 ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
                 ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
                 _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
@@ -81,7 +88,7 @@ internal sealed class ControlApi
         "GET /_sim/config",
         "POST /_sim/config {\"clockMode\":\"manual\",\"transitionSeconds\":2,\"durations\":{...},\"pageSize\":2}",
         "GET /_sim/faults",
-        "POST /_sim/faults {\"kind\":\"throttle|internal-error|unavailable|drop|drop-after|timeout\",\"action\":\"DescribeInstances|*\",\"region\":null,\"count\":2,\"delayMilliseconds\":2000}",
+        "POST /_sim/faults {\"kind\":\"throttle|internal-error|unavailable|drop|drop-after|timeout|delay\",\"action\":\"DescribeInstances|*\",\"region\":null,\"count\":2,\"delayMilliseconds\":2000}",
         "DELETE /_sim/faults",
         "POST /_sim/faults/eventual-consistency {\"calls\":2} or {\"calls\":2,\"resourceId\":\"i-...\"}",
         "POST /_sim/faults/instance-death {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"stopAfterSeconds\":10}",
@@ -91,6 +98,8 @@ internal sealed class ControlApi
         "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",
         "POST /_sim/ssm/responses {\"match\":\"replicated apps\",\"instanceId\":null,\"exitCode\":0,\"stdout\":\"...\",\"stderr\":\"\",\"durationSeconds\":null}",
         "DELETE /_sim/ssm/responses",
+        "GET /_sim/autoscaling?region=us-east-1",
+        "POST /_sim/autoscaling {\"region\":\"us-east-1\",\"name\":\"circleci-builders\",\"desiredCapacity\":3,\"suspended\":false,\"launchTemplateVersion\":\"$Default\"}",
         "GET /_sim/requests[?action=RunInstances]",
         "DELETE /_sim/requests");
 

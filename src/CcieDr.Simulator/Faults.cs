@@ -21,7 +21,10 @@ public static class FaultKinds
     /// <summary>The server holds the request for DelayMilliseconds (real time), then aborts it.</summary>
     public const string Timeout = "timeout";
 
-    public static readonly IReadOnlyList<string> All = [Throttle, InternalError, Unavailable, Drop, DropAfter, Timeout];
+    /// <summary>A slow API: the server holds the request for DelayMilliseconds (real time), then serves it normally (for cancellation tests).</summary>
+    public const string Delay = "delay";
+
+    public static readonly IReadOnlyList<string> All = [Throttle, InternalError, Unavailable, Drop, DropAfter, Timeout, Delay];
 }
 
 /// <summary>A request-level fault to inject.</summary>
@@ -39,7 +42,7 @@ public sealed class FaultSpec
     /// <summary>How many matching calls get the fault.</summary>
     public int Count { get; set; } = 1;
 
-    /// <summary>For <see cref="FaultKinds.Timeout"/>: how long to hold the request before aborting it (real milliseconds).</summary>
+    /// <summary>For <see cref="FaultKinds.Timeout"/> and <see cref="FaultKinds.Delay"/>: how long to hold the request (real milliseconds).</summary>
     public int DelayMilliseconds { get; set; } = 2000;
 }
 

@@ -434,6 +434,9 @@ internal sealed class RegionState
 
     public Dictionary<string, LaunchTemplate> LaunchTemplates { get; } = new();
 
+    /// <summary>Simulated Auto Scaling groups by name.</summary>
+    public Dictionary<string, AutoScalingGroup> AutoScalingGroups { get; } = new(StringComparer.Ordinal);
+
     /// <summary>SSM Run Command commands by id.</summary>
     public Dictionary<string, SsmCommand> SsmCommands { get; } = new();
 

@@ -14,7 +14,7 @@ public static class Program
 
           --port <n>               TCP port on 127.0.0.1 (0 = a free port; default 0)
           --seed circleci          seed the CircleCI topology at start
-          --seed-region <region>   region of the seed (default us-east-1)
+          --seed-region <regions>  region(s) of the seed, comma-separated (default us-east-1)
           --realtime               real-time clock (default for the exe)
           --clock manual|realtime  clock mode (manual: time moves only via POST /_sim/clock/advance)
           --transition-seconds <x> duration of each state transition (default 2)
@@ -98,11 +98,21 @@ public static class Program
             e.Cancel = true;
             stop.Cancel();
         };
-        using var term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+        PosixSignalRegistration? term = null;
+        try
         {
-            ctx.Cancel = true;
-            stop.Cancel();
-        });
+            term = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx =>
+            {
+                ctx.Cancel = true;
+                stop.Cancel();
+            });
+        }
+        catch (PlatformNotSupportedException)
+        {
+            // Ctrl+C and --exit-with-stdin still stop it.
+        }
+
+        using var termRegistration = term;
         if (exitWithStdin)
         {
             _ = Task.Run(() =>

@@ -196,6 +196,18 @@ internal static class Seeder
             },
         });
         r.LaunchTemplates[lt.Id] = lt;
+        r.AutoScalingGroups["circleci-builders"] = new AutoScalingGroup
+        {
+            Name = "circleci-builders",
+            LaunchTemplateId = lt.Id,
+            LaunchTemplateVersion = "$Default",
+            MinSize = 0,
+            MaxSize = 10,
+            DesiredCapacity = builders.Count,
+            SubnetIds = [subnetA.Id, subnetB.Id],
+            PropagatedTags = { ["Name"] = "circleci_builders" },
+            Suspended = true,
+        };
 
         return new SeedResult
         {

@@ -210,6 +210,54 @@ public sealed class SimulatorControl
     /// <summary>SSM: an in-proc handler consulted before the rules (return null to fall through). Called under the simulator lock: keep it quick.</summary>
     public void SetSsmHandler(Func<SsmCommandRequest, SsmCommandResult?>? handler) => Locked(() => world.SsmHandler = handler);
 
+    /// <summary>
+    /// Auto Scaling (simulated, no API): changes a group's desired capacity, launch template version and/or
+    /// suspends/resumes it. A resumed group replaces stopped/impaired/terminated members from its launch template.
+    /// </summary>
+    public AutoScalingGroupInfo SetAutoScalingGroup(string region, string name, int? desiredCapacity = null, bool? suspended = null, string? launchTemplateVersion = null) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.AutoScalingGroups.TryGetValue(name, out var g))
+        {
+            throw new ArgumentException($"no Auto Scaling group {name} in {region}", nameof(name));
+        }
+
+        if (desiredCapacity is { } d)
+        {
+            if (d < g.MinSize || d > g.MaxSize)
+            {
+                throw new ArgumentException($"desired capacity {d} is outside {g.MinSize}..{g.MaxSize}", nameof(desiredCapacity));
+            }
+
+            g.DesiredCapacity = d;
+        }
+
+        if (suspended is { } s)
+        {
+            g.Suspended = s;
+        }
+
+        if (launchTemplateVersion is not null)
+        {
+            g.LaunchTemplateVersion = launchTemplateVersion;
+        }
+
+        world.Tick();
+        return Info(r, g);
+    });
+
+    /// <summary>Auto Scaling groups of a region with their current members.</summary>
+    public IReadOnlyList<AutoScalingGroupInfo> AutoScalingGroups(string region) => Locked(() =>
+    {
+        world.Tick();
+        var r = world.Region(region);
+        return r.AutoScalingGroups.Values.Select(g => Info(r, g)).ToList();
+    });
+
+    private static AutoScalingGroupInfo Info(RegionState r, AutoScalingGroup g) =>
+        new(r.Name, g.Name, g.LaunchTemplateId, g.LaunchTemplateVersion, g.MinSize, g.MaxSize, g.DesiredCapacity, g.Suspended,
+            AutoScaler.Members(r, g).Select(i => i.Id).OrderBy(x => x, StringComparer.Ordinal).ToList(), g.Launched, g.Terminated);
+
     /// <summary>EC2 requests served so far (optionally only one action), oldest first.</summary>
     public IReadOnlyList<RequestLogEntry> RequestLog(string? action = null) =>
         Locked(() => world.RequestLog.Where(e => action is null || e.Action == action).ToList());
@@ -321,6 +369,15 @@ internal static class StateDump
                     rootDeviceName = i.RootDeviceName,
                     blockDevices = i.BlockDevices.Select(b => new { device = b.DeviceName, snapshotId = b.SnapshotId, size = b.VolumeSize, type = b.VolumeType }),
                     tags = i.Tags,
+                }),
+                autoScalingGroups = r.AutoScalingGroups.Values.Select(g => new
+                {
+                    name = g.Name,
+                    desiredCapacity = g.DesiredCapacity,
+                    suspended = g.Suspended,
+                    launchTemplateId = g.LaunchTemplateId,
+                    launchTemplateVersion = g.LaunchTemplateVersion,
+                    instanceIds = AutoScaler.Members(r, g).Select(i => i.Id),
                 }),
                 launchTemplates = r.LaunchTemplates.Values.Select(t => new
                 {

@@ -43,6 +43,9 @@ public sealed class TransitionDurations
     /// <summary>Volume attaching → attached and detaching → detached.</summary>
     public double VolumeAttach { get; set; } = 1;
 
+    /// <summary>A resumed Auto Scaling group launches replacements this long after it first sees it is short.</summary>
+    public double AutoScalingReplace { get; set; } = 2;
+
     /// <summary>An SSM Run Command invocation runs this long (unless its response says otherwise).</summary>
     public double SsmCommand { get; set; } = 1;
 
@@ -50,7 +53,7 @@ public sealed class TransitionDurations
     public void SetAll(double seconds)
     {
         InstancePending = InstanceStopping = InstanceShuttingDown = StatusInitializing = seconds;
-        Snapshot = SnapshotCopy = Image = VolumeCreate = seconds;
+        Snapshot = SnapshotCopy = Image = VolumeCreate = AutoScalingReplace = seconds;
         VolumeAttach = SsmCommand = seconds / 2;
     }
 
@@ -66,7 +69,7 @@ public sealed class SimulatorOptions
     /// <summary>Seed the CircleCI topology at start (in <see cref="SeedRegion"/>).</summary>
     public bool SeedCircleCi { get; set; }
 
-    /// <summary>Region of the seeded topology.</summary>
+    /// <summary>Region(s) of the seeded topology, comma-separated (each gets its own copy).</summary>
     public string SeedRegion { get; set; } = "us-east-1";
 
     /// <summary>Manual (tests) or real-time (demo) clock.</summary>

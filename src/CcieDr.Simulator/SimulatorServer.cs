@@ -66,7 +66,10 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         var server = new SimulatorServer(app, world);
         if (options.SeedCircleCi)
         {
-            server.Control.SeedCircleCi(options.SeedRegion);
+            foreach (var region in options.SeedRegion.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                server.Control.SeedCircleCi(region);
+            }
         }
 
         app.Run(server.HandleAsync);
@@ -94,7 +97,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
     private async Task HandleAsync(HttpContext http)
     {
-        var path = http.Request.Path.Value ?? "/";
+        // Tolerate "http://host:port/" + "/_sim/x" (a doubled slash) from scripts that join the ready-file URL naively.
+        var path = "/" + (http.Request.Path.Value ?? "/").TrimStart('/');
+        http.Request.Path = path;
         if (path.StartsWith("/_sim", StringComparison.Ordinal))
         {
             await controlApi.HandleAsync(http).ConfigureAwait(false);
@@ -228,6 +233,19 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
                 http.Abort();
                 return;
+            case FaultKinds.Delay:
+                try
+                {
+                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    entry.Status = 0;
+                    entry.ErrorCode = "ClientCancelled";
+                    return;
+                }
+
+                break;
         }
 
         XDocument doc;
@@ -359,6 +377,19 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
                 http.Abort();
                 return;
+            case FaultKinds.Delay:
+                try
+                {
+                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    entry.Status = 0;
+                    entry.ErrorCode = "ClientCancelled";
+                    return;
+                }
+
+                break;
         }
 
         System.Text.Json.Nodes.JsonObject result;

@@ -235,6 +235,8 @@ internal sealed class World
         }
         while (changed);
 
+        AutoScaler.Reconcile(this, r, now);
+
         foreach (var v in r.Volumes.Values)
         {
             if (v.State == "creating" && v.StateDueAt is { } vd && vd <= now)

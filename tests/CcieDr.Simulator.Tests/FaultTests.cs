@@ -182,4 +182,23 @@ public sealed class FaultTests
         sim.Control.RestoreAvailabilityZone("us-east-1", "us-east-1a");
         Assert.Equal(InstanceStateName.Pending, (await sim.Launch()).State.Name);
     }
+
+    [Fact]
+    public async Task Delay_fault_makes_a_slow_call_that_a_cancellation_token_stops()
+    {
+        await using var sim = await Sim.StartAsync();
+        sim.Control.InjectFault(new FaultSpec { Kind = FaultKinds.Delay, Action = "DescribeImages", Count = 2, DelayMilliseconds = 10000 });
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+        var watch = Stopwatch.StartNew();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => sim.Ec2.DescribeImagesAsync(new DescribeImagesRequest { Owners = ["self"] }, cts.Token));
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"cancellation took {watch.Elapsed}");
+
+        sim.Control.ClearFaults();
+        sim.Control.InjectFault(new FaultSpec { Kind = FaultKinds.Delay, Action = "DescribeImages", Count = 1, DelayMilliseconds = 200 });
+        watch.Restart();
+        var r = await sim.Ec2.DescribeImagesAsync(new DescribeImagesRequest { Owners = ["self"] });
+        Assert.Equal(2, r.Images.Count);
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(200));
+        Assert.Equal(2, sim.Control.FaultCount(FaultKinds.Delay, "DescribeImages"));
+    }
 }

@@ -18,7 +18,7 @@ public sealed class HostingTests
         var dll = Path.Combine(AppContext.BaseDirectory, "CcieDr.Simulator.dll");
         var psi = new ProcessStartInfo("dotnet")
         {
-            ArgumentList = { "exec", dll, "--port", "0", "--ready-file", ready, "--seed", "circleci", "--clock", "manual", "--transition-seconds", "5", "--page-size", "2", "--exit-with-stdin", "--log-requests" },
+            ArgumentList = { "exec", dll, "--port", "0", "--ready-file", ready, "--seed", "circleci", "--seed-region", "us-east-1,us-west-2", "--clock", "manual", "--transition-seconds", "5", "--page-size", "2", "--exit-with-stdin", "--log-requests" },
             RedirectStandardInput = true,
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -41,6 +41,9 @@ public sealed class HostingTests
             using var ec2 = new AmazonEC2Client(new BasicAWSCredentials("AKIDSIM", "secret"), new AmazonEC2Config { ServiceURL = url.ToString(), AuthenticationRegion = "us-east-1" });
             var services = await ec2.DescribeInstancesAsync(new DescribeInstancesRequest { Filters = [new Filter("tag:Name", ["circleci_services"])] });
             Assert.Equal("10.0.1.10", services.Reservations.Single().Instances.Single().PrivateIpAddress);
+            using var west = new AmazonEC2Client(new BasicAWSCredentials("AKIDSIM", "secret"), new AmazonEC2Config { ServiceURL = url.ToString(), AuthenticationRegion = "us-west-2" });
+            var westBox = await west.DescribeInstancesAsync(new DescribeInstancesRequest { Filters = [new Filter("tag:Name", ["circleci_services"])] });
+            Assert.Equal("us-west-2a", westBox.Reservations.Single().Instances.Single().Placement.AvailabilityZone);
             var page = await ec2.DescribeInstancesAsync(new DescribeInstancesRequest());
             Assert.NotNull(page.NextToken); // --page-size 2 with 3 instances
 
@@ -111,6 +114,8 @@ public sealed class HostingTests
         Assert.Equal(2, requests!.Count);
         Assert.Equal("us-west-2", requests[0]!["region"]!.GetValue<string>());
 
+        var doubled = await http.GetAsync(sim.Server.Url + "/_sim/clock");
+        Assert.Equal(System.Net.HttpStatusCode.OK, doubled.StatusCode);
         var bad = await http.PostAsJsonAsync("_sim/faults", new { kind = "gremlins" });
         Assert.Equal(System.Net.HttpStatusCode.BadRequest, bad.StatusCode);
         Assert.Equal(System.Net.HttpStatusCode.NotFound, (await http.GetAsync("_sim/nope")).StatusCode);

@@ -166,4 +166,43 @@ public sealed class NetworkTests
         var gone = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Eni(eniId));
         Assert.Equal("InvalidNetworkInterfaceID.NotFound", gone.ErrorCode);
     }
+
+    [Fact]
+    public async Task An_isolated_drill_subnet_and_group_can_be_created_used_and_torn_down()
+    {
+        await using var sim = await Sim.StartAsync();
+        var subnet = (await sim.Ec2.CreateSubnetAsync(new CreateSubnetRequest
+        {
+            VpcId = sim.Seed.VpcId,
+            CidrBlock = "10.0.3.0/24",
+            AvailabilityZone = "us-east-1b",
+            TagSpecifications = [new TagSpecification { ResourceType = ResourceType.Subnet, Tags = [new Tag("Name", "circleci-drill")] }],
+        })).Subnet;
+        Assert.Equal("us-east-1b", subnet.AvailabilityZone);
+        Assert.Equal(251, subnet.AvailableIpAddressCount);
+        var conflict = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateSubnetAsync(new CreateSubnetRequest { VpcId = sim.Seed.VpcId, CidrBlock = "10.0.1.128/25" }));
+        Assert.Equal("InvalidSubnet.Conflict", conflict.ErrorCode);
+        var range = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateSubnetAsync(new CreateSubnetRequest { VpcId = sim.Seed.VpcId, CidrBlock = "192.168.0.0/24" }));
+        Assert.Equal("InvalidSubnet.Range", range.ErrorCode);
+
+        var group = await sim.Ec2.CreateSecurityGroupAsync(new CreateSecurityGroupRequest { GroupName = "circleci-drill", Description = "no ingress", VpcId = sim.Seed.VpcId });
+        var dupGroup = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateSecurityGroupAsync(new CreateSecurityGroupRequest { GroupName = "circleci-drill", Description = "again", VpcId = sim.Seed.VpcId }));
+        Assert.Equal("InvalidGroup.Duplicate", dupGroup.ErrorCode);
+
+        var drill = await sim.Launch("10.0.3.10", subnetId: subnet.SubnetId, configure: r => r.SecurityGroupIds = [group.GroupId]);
+        Assert.Equal("us-east-1b", drill.Placement.AvailabilityZone);
+        Assert.Equal("circleci-drill", drill.SecurityGroups.Single().GroupName);
+
+        var busySubnet = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.DeleteSubnetAsync(new DeleteSubnetRequest { SubnetId = subnet.SubnetId }));
+        Assert.Equal("DependencyViolation", busySubnet.ErrorCode);
+        var busyGroup = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.DeleteSecurityGroupAsync(new DeleteSecurityGroupRequest { GroupId = group.GroupId }));
+        Assert.Equal("DependencyViolation", busyGroup.ErrorCode);
+
+        await sim.Ec2.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = [drill.InstanceId] });
+        sim.Advance(10);
+        await sim.Ec2.DeleteSecurityGroupAsync(new DeleteSecurityGroupRequest { GroupId = group.GroupId });
+        await sim.Ec2.DeleteSubnetAsync(new DeleteSubnetRequest { SubnetId = subnet.SubnetId });
+        var gone = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.DescribeSubnetsAsync(new DescribeSubnetsRequest { SubnetIds = [subnet.SubnetId] }));
+        Assert.Equal("InvalidSubnetID.NotFound", gone.ErrorCode);
+    }
 }

@@ -110,6 +110,8 @@ public sealed class QueryTests
         Assert.Equal("InvalidParameterValue", tooSmall.ErrorCode);
         var withIds = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.DescribeInstancesAsync(new DescribeInstancesRequest { MaxResults = 5, InstanceIds = [sim.Seed.ServicesInstanceId] }));
         Assert.Equal("InvalidParameterCombination", withIds.ErrorCode);
+        var clamped = await sim.Ec2.DescribeVolumesAsync(new DescribeVolumesRequest { MaxResults = 1000 });
+        Assert.Equal(4 + 4, clamped.Volumes.Count);
         var badToken = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.DescribeInstancesAsync(new DescribeInstancesRequest { NextToken = "garbage" }));
         Assert.Equal("InvalidPaginationToken", badToken.ErrorCode);
     }

@@ -300,4 +300,33 @@ public sealed class StorageTests
         var missing = await Assert.ThrowsAsync<AmazonEC2Exception>(() => west.CopySnapshotAsync(new CopySnapshotRequest { SourceRegion = "us-east-1", SourceSnapshotId = "snap-0123456789abcdef0" }));
         Assert.Equal("InvalidSnapshot.NotFound", missing.ErrorCode);
     }
+
+    [Fact]
+    public async Task Volume_from_a_snapshot_inherits_encryption_and_ClientToken_is_idempotent()
+    {
+        await using var sim = await Sim.StartAsync();
+        var snap = (await sim.Ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = sim.Seed.ServicesDataVolumeId })).Snapshot;
+        var pending = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = "us-east-1b", SnapshotId = snap.SnapshotId }));
+        Assert.Equal("IncorrectState", pending.ErrorCode);
+        sim.Advance(10);
+        var small = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = "us-east-1b", SnapshotId = snap.SnapshotId, Size = 100 }));
+        Assert.Equal("InvalidParameterValue", small.ErrorCode);
+
+        var request = new CreateVolumeRequest { AvailabilityZone = "us-east-1b", SnapshotId = snap.SnapshotId, VolumeType = VolumeType.Gp3, ClientToken = "restore-data-1" };
+        var first = (await sim.Ec2.CreateVolumeAsync(request)).Volume;
+        var again = (await sim.Ec2.CreateVolumeAsync(request)).Volume;
+        Assert.Equal(first.VolumeId, again.VolumeId);
+        Assert.Equal(500, first.Size);
+        Assert.True(first.Encrypted);
+        Assert.Equal(sim.Seed.DataVolumeKmsKeyId, first.KmsKeyId);
+        Assert.Equal(snap.SnapshotId, first.SnapshotId);
+        Assert.Equal("us-east-1b", first.AvailabilityZone);
+        var bySnapshot = await sim.Ec2.DescribeVolumesAsync(new DescribeVolumesRequest { Filters = [new Filter("snapshot-id", [snap.SnapshotId])] });
+        Assert.Single(bySnapshot.Volumes);
+
+        var badZone = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = "us-east-1z", Size = 10 }));
+        Assert.Equal("InvalidParameterValue", badZone.ErrorCode);
+        var io1 = await Assert.ThrowsAsync<AmazonEC2Exception>(() => sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = "us-east-1a", Size = 10, VolumeType = VolumeType.Io1 }));
+        Assert.Equal("MissingParameter", io1.ErrorCode);
+    }
 }

@@ -46,7 +46,16 @@ namespace CcieDr.Engine.Archive
                 Bzip2 = Bzip2,
                 Phase = "Verifying",
             };
-            var r = await Task.Run(() => SafeExtractor.Run(opened.Stream, options, cancellationToken), cancellationToken).ConfigureAwait(false);
+            SafeExtractResult r;
+            try
+            {
+                r = await Task.Run(() => SafeExtractor.Run(opened.Stream, options, cancellationToken), cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (cancellationToken.IsCancellationRequested && !(ex is OperationCanceledException))
+            {
+                throw new OperationCanceledException("The verification was cancelled.", ex, cancellationToken);
+            }
+
             var verdict = r.ProblemCount > 0 ? BackupVerdict.Failed
                 : r.Manifest is null ? BackupVerdict.NoManifest
                 : BackupVerdict.Passed;

@@ -7,7 +7,8 @@ using System.Threading.Tasks;
 namespace CcieDr.Engine.Archive
 {
     /// <summary>
-    /// Decodes multi-stream bzip2 (the pbzip2/lbzip2 layout Backup-CcieData writes) on every core.
+    /// Decodes multi-stream bzip2 (the pbzip2 layout, which Backup-CcieData writes too) on every core.
+    /// lbzip2 writes one stream of many blocks: that decodes as a single stream, on one core.
     /// A reader thread cuts the compressed input at stream starts ("BZh1".."BZh9" followed by the
     /// block magic 0x314159265359), each segment is decoded by its own libbz2 decoder on the thread
     /// pool, and the output is handed back in order. Every segment must decode to complete streams,

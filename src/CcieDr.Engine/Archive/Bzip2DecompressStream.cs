@@ -24,7 +24,7 @@ namespace CcieDr.Engine.Archive
 
     /// <summary>
     /// Read-only stream that decompresses bzip2 data, including several concatenated bzip2
-    /// streams (the pbzip2/lbzip2 layout). A truncated or corrupt input raises
+    /// streams (the pbzip2 layout; lbzip2 output is one multi-block stream). A truncated or corrupt input raises
     /// <see cref="ArchiveCorruptException"/>; it never ends early silently.
     /// </summary>
     public abstract class Bzip2DecompressStream : Stream

@@ -145,6 +145,12 @@ namespace CcieDr.Engine.Archive
                 // Nothing in the data directory has moved: drop the staging and the journal.
                 DeleteTree(staging);
                 RestoreJournal.Delete(path);
+                if (cancellationToken.IsCancellationRequested && !(ex is OperationCanceledException))
+                {
+                    // Cancelling closes an S3 body mid-read; report the cancellation, not the read error.
+                    throw new OperationCanceledException("The restore was cancelled before the swap; the data directory is unchanged.", ex, cancellationToken);
+                }
+
                 throw;
             }
 

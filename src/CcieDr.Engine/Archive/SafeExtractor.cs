@@ -474,7 +474,7 @@ namespace CcieDr.Engine.Archive
             }
 
             _freeSpace -= total;
-            var node = new Node(NodeKind.File) { Size = total, Sha256 = Hex(sha.GetHashAndReset()), Mode = e.Mode, Member = e.Name };
+            var node = new Node(NodeKind.File) { Size = total, Hash = sha.GetHashAndReset(), Mode = e.Mode };
             _tree[rel] = node;
             _order.Add(rel);
             _files++;
@@ -502,7 +502,7 @@ namespace CcieDr.Engine.Archive
                 _order.Add(rel);
             }
 
-            _tree[rel] = new Node(NodeKind.Directory) { Mode = e.Mode, Entry = e, Member = e.Name };
+            _tree[rel] = new Node(NodeKind.Directory) { Mode = e.Mode, Entry = e };
         }
 
         private void AddSymlink(TarReaderEntry e, string rel)
@@ -536,7 +536,7 @@ namespace CcieDr.Engine.Archive
                 ApplyMetadata(rel, e, symlink: true);
             }
 
-            _tree[rel] = new Node(NodeKind.Symlink) { LinkTarget = target, Member = e.Name };
+            _tree[rel] = new Node(NodeKind.Symlink) { LinkTarget = target };
             _order.Add(rel);
             _symlinks++;
         }
@@ -570,7 +570,7 @@ namespace CcieDr.Engine.Archive
                 SafeExtractNative.Link(Full(target), Full(rel));
             }
 
-            _tree[rel] = new Node(NodeKind.HardLink) { LinkTarget = target, Size = t.Size, Sha256 = t.Sha256, Mode = t.Mode, Member = e.Name };
+            _tree[rel] = new Node(NodeKind.HardLink) { LinkTarget = target, Size = t.Size, Hash = t.Hash, Mode = t.Mode };
             _order.Add(rel);
             _hardlinks++;
         }
@@ -723,7 +723,7 @@ namespace CcieDr.Engine.Archive
                     cur.RemoveAt(cur.Count - 1);
                     if (!Enqueue(node.LinkTarget!))
                     {
-                        why = $"it leads through '{node.Member}' to an absolute target outside the data directory";
+                        why = $"it leads through '{string.Join("/", cur)}/{c}' to an absolute target outside the data directory";
                         return true;
                     }
                 }
@@ -762,7 +762,7 @@ namespace CcieDr.Engine.Archive
             {
                 if (_tree.TryGetValue(rel, out var node) && node.Kind == NodeKind.Symlink && ResolvesOutside(rel, node.LinkTarget!, finalPath, out var why))
                 {
-                    Problem(true, $"refused member '{node.Member}': symbolic link to '{node.LinkTarget}' points outside the target ({why})", node.Member);
+                    Problem(true, $"refused member '{rel}': symbolic link to '{node.LinkTarget}' points outside the target ({why})", rel);
                 }
             }
 
@@ -844,9 +844,9 @@ namespace CcieDr.Engine.Archive
                         {
                             Problem(false, $"'{me.Path}' has {node.Size} bytes in the archive but {me.Size} in the manifest", me.Path);
                         }
-                        else if (!string.Equals(node.Sha256, me.Sha256, StringComparison.OrdinalIgnoreCase))
+                        else if (node.Hash is null || !string.Equals(Hex(node.Hash), me.Sha256, StringComparison.OrdinalIgnoreCase))
                         {
-                            Problem(false, $"'{me.Path}' SHA-256 mismatch: archive {node.Sha256}, manifest {me.Sha256 ?? "(none)"}", me.Path);
+                            Problem(false, $"'{me.Path}' SHA-256 mismatch: archive {(node.Hash is null ? "(none)" : Hex(node.Hash))}, manifest {me.Sha256 ?? "(none)"}", me.Path);
                         }
 
                         break;
@@ -877,7 +877,7 @@ namespace CcieDr.Engine.Archive
             {
                 if (!listed.Contains(rel) && _tree.TryGetValue(rel, out var node) && node.Kind != NodeKind.Implicit)
                 {
-                    Problem(false, $"'{node.Member}' is in the archive but not in the manifest", node.Member);
+                    Problem(false, $"'{rel}' is in the archive but not in the manifest", rel);
                 }
             }
 
@@ -954,13 +954,11 @@ namespace CcieDr.Engine.Archive
 
             internal long Size { get; set; }
 
-            internal string? Sha256 { get; set; }
+            internal byte[]? Hash { get; set; }
 
             internal int Mode { get; set; }
 
             internal string? LinkTarget { get; set; }
-
-            internal string Member { get; set; } = string.Empty;
 
             internal TarReaderEntry? Entry { get; set; }
         }

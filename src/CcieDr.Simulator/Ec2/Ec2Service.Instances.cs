@@ -282,7 +282,7 @@ internal sealed partial class Ec2Service
         };
     }
 
-    private static (string? Arn, string? Id) Profile(Ctx ctx, string? arn, string? name)
+    internal static (string? Arn, string? Id) Profile(Ctx ctx, string? arn, string? name)
     {
         if (arn is null && name is null)
         {
@@ -299,10 +299,10 @@ internal sealed partial class Ec2Service
         return (arn, id);
     }
 
-    private sealed record DevicePlan(string Device, int Size, string Type, int? Iops, int? Throughput, bool Encrypted, string? KmsKeyId, string? SnapshotId, bool DeleteOnTermination);
+    internal sealed record DevicePlan(string Device, int Size, string Type, int? Iops, int? Throughput, bool Encrypted, string? KmsKeyId, string? SnapshotId, bool DeleteOnTermination);
 
     /// <summary>The image's block devices, overridden/extended by BlockDeviceMapping.N.</summary>
-    private static List<DevicePlan> PlanDevices(Ctx ctx, Image image, List<QueryParams> overrides)
+    internal static List<DevicePlan> PlanDevices(Ctx ctx, Image image, List<QueryParams> overrides)
     {
         var plans = image.BlockDevices.ToDictionary(b => b.DeviceName, b =>
         {

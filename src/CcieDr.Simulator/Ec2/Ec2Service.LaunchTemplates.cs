@@ -34,7 +34,7 @@ internal sealed partial class Ec2Service
             ?? throw new Ec2Error("InvalidLaunchTemplateName.NotFoundException", $"The specified launch template, with template name {name}, does not exist.");
     }
 
-    private static LaunchTemplateVersion ResolveVersion(LaunchTemplate t, string version)
+    internal static LaunchTemplateVersion ResolveVersion(LaunchTemplate t, string version)
     {
         var number = version switch
         {

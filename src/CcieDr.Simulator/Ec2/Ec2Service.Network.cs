@@ -107,6 +107,121 @@ internal sealed partial class Ec2Service
         yield return V("nextToken", next);
     }
 
+    private static Vpc FindVpc(Ctx ctx, string id) =>
+        Find(ctx, ctx.Region.Vpcs, id, "vpc", "VpcID", $"The vpc ID '{id}' does not exist");
+
+    private IEnumerable<object?> CreateSubnet(Ctx ctx)
+    {
+        var vpc = FindVpc(ctx, ctx.P.Required("VpcId"));
+        var text = ctx.P.Required("CidrBlock");
+        if (!Cidr.TryParse(text, out var cidr) || cidr!.Text != text)
+        {
+            throw Ec2Error.InvalidValue($"Value ({text}) for parameter cidrBlock is invalid. This is not a valid CIDR block.");
+        }
+
+        var vpcCidr = Cidr.Parse(vpc.CidrBlock);
+        if (cidr.Prefix < vpcCidr.Prefix || !vpcCidr.Contains(cidr.Network) || cidr.Prefix is < 16 or > 28)
+        {
+            throw new Ec2Error("InvalidSubnet.Range", $"The CIDR '{text}' is invalid.");
+        }
+
+        var clash = ctx.Region.Subnets.Values.FirstOrDefault(s => s.VpcId == vpc.Id && (s.Cidr.Contains(cidr.Network) || cidr.Contains(s.Cidr.Network)));
+        if (clash is not null)
+        {
+            throw new Ec2Error("InvalidSubnet.Conflict", $"The CIDR '{text}' conflicts with another subnet");
+        }
+
+        var az = ctx.P.Get("AvailabilityZone")
+            ?? (ctx.P.Get("AvailabilityZoneId") is { } zid ? ctx.Region.Zones.FirstOrDefault(z => z.ZoneId == zid)?.Name : null)
+            ?? ctx.Region.Zones[0].Name;
+        if (ctx.Region.FindZone(az) is null)
+        {
+            throw Ec2Error.InvalidValue($"Value ({az}) for parameter availabilityZone is invalid. Subnets can currently only be created in the following availability zones: {string.Join(", ", ctx.Region.Zones.Select(z => z.Name))}.");
+        }
+
+        var subnet = new Subnet { Id = ctx.World.NewId("subnet"), VpcId = vpc.Id, AvailabilityZone = az, Cidr = cidr };
+        foreach (var (k, v) in TagsFor(ctx, "subnet", "subnet"))
+        {
+            subnet.Tags[k] = v;
+        }
+
+        ctx.Region.Subnets[subnet.Id] = subnet;
+        yield return E("subnet",
+            V("subnetId", subnet.Id),
+            V("state", "available"),
+            V("vpcId", vpc.Id),
+            V("cidrBlock", cidr.Text),
+            V("availableIpAddressCount", cidr.Usable),
+            V("availabilityZone", az),
+            V("availabilityZoneId", ctx.Region.FindZone(az)!.ZoneId),
+            V("ownerId", ctx.AccountId),
+            V("defaultForAz", false),
+            V("mapPublicIpOnLaunch", false),
+            TagSet(subnet.Tags));
+    }
+
+    private IEnumerable<object?> DeleteSubnet(Ctx ctx)
+    {
+        var subnet = FindSubnet(ctx, ctx.P.Required("SubnetId"));
+        if (ctx.Region.NetworkInterfaces.Values.Any(n => n.SubnetId == subnet.Id))
+        {
+            throw new Ec2Error("DependencyViolation", $"The subnet '{subnet.Id}' has dependencies and cannot be deleted.");
+        }
+
+        ctx.Region.Subnets.Remove(subnet.Id);
+        yield return ReturnTrue();
+    }
+
+    private IEnumerable<object?> CreateSecurityGroup(Ctx ctx)
+    {
+        var name = ctx.P.Required("GroupName");
+        var description = ctx.P.Required("GroupDescription");
+        var vpcId = ctx.P.Get("VpcId") ?? throw new Ec2Error("VPCIdNotSpecified", "No default VPC for this user");
+        var vpc = FindVpc(ctx, vpcId);
+        if (name.StartsWith("sg-", StringComparison.OrdinalIgnoreCase) || name.Equals("default", StringComparison.OrdinalIgnoreCase))
+        {
+            throw Ec2Error.InvalidValue($"Value ({name}) for parameter GroupName is invalid. Group names may not be in the format sg-* or be 'default'.");
+        }
+
+        if (ctx.Region.SecurityGroups.Values.Any(g => g.VpcId == vpc.Id && g.Name == name))
+        {
+            throw new Ec2Error("InvalidGroup.Duplicate", $"The security group '{name}' already exists for VPC '{vpc.Id}'");
+        }
+
+        var group = new SecurityGroup { Id = ctx.World.NewId("sg"), Name = name, Description = description, VpcId = vpc.Id };
+        foreach (var (k, v) in TagsFor(ctx, "security-group", "security-group"))
+        {
+            group.Tags[k] = v;
+        }
+
+        ctx.Region.SecurityGroups[group.Id] = group;
+        yield return V("groupId", group.Id);
+        yield return V("securityGroupArn", $"arn:aws:ec2:{ctx.Region.Name}:{ctx.AccountId}:security-group/{group.Id}");
+        yield return TagSet(group.Tags);
+        yield return ReturnTrue();
+    }
+
+    private IEnumerable<object?> DeleteSecurityGroup(Ctx ctx)
+    {
+        var group = ctx.P.Get("GroupId") is { } id
+            ? FindGroup(ctx, id)
+            : ctx.Region.SecurityGroups.Values.FirstOrDefault(g => g.Name == ctx.P.Required("GroupName"))
+                ?? throw new Ec2Error("InvalidGroup.NotFound", $"The security group '{ctx.P.Get("GroupName")}' does not exist");
+        if (group.Name == "default")
+        {
+            throw new Ec2Error("CannotDelete", $"the specified group: \"{group.Id}\" name: \"default\" cannot be deleted by a user");
+        }
+
+        if (ctx.Region.NetworkInterfaces.Values.Any(n => n.GroupIds.Contains(group.Id)))
+        {
+            throw new Ec2Error("DependencyViolation", $"resource {group.Id} has a dependent object");
+        }
+
+        ctx.Region.SecurityGroups.Remove(group.Id);
+        yield return V("groupId", group.Id);
+        yield return ReturnTrue();
+    }
+
     private int UsedIps(RegionState r, Subnet s) =>
         r.NetworkInterfaces.Values.Where(n => n.SubnetId == s.Id).Sum(n => n.PrivateIps.Count);
 

@@ -36,7 +36,11 @@ internal sealed partial class Ec2Service
             ["DescribeAvailabilityZones"] = DescribeAvailabilityZones,
             ["DescribeVpcs"] = DescribeVpcs,
             ["DescribeSubnets"] = DescribeSubnets,
+            ["CreateSubnet"] = CreateSubnet,
+            ["DeleteSubnet"] = DeleteSubnet,
             ["DescribeSecurityGroups"] = DescribeSecurityGroups,
+            ["CreateSecurityGroup"] = CreateSecurityGroup,
+            ["DeleteSecurityGroup"] = DeleteSecurityGroup,
             ["DescribeKeyPairs"] = DescribeKeyPairs,
             ["DescribeNetworkInterfaces"] = DescribeNetworkInterfaces,
             ["AssignPrivateIpAddresses"] = AssignPrivateIpAddresses,
@@ -216,10 +220,6 @@ internal sealed partial class Ec2Service
                 }
             }
 
-            if (snapshot.Count == 0)
-            {
-                // Still validate the filter name against a dummy-free check: unknown names on empty sets pass, as AWS does for most.
-            }
         }
 
         return list;
@@ -253,7 +253,7 @@ internal sealed partial class Ec2Service
         var token = ctx.P.Get("NextToken");
         if (maxResults is { } m && m < min)
         {
-            throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value between {min} and {max}.");
+            throw Ec2Error.InvalidValue($"Value ( {m} ) for parameter maxResults is invalid. Expecting a value greater than {min - 1}.");
         }
 
         // Like EC2, a MaxResults above the action's maximum is capped, not refused (the AWS CLI sends 1000).

@@ -244,6 +244,14 @@ internal sealed class TarBuilder
         return this;
     }
 
+    public TarBuilder GnuLongLink(string target)
+    {
+        var bytes = Encoding.UTF8.GetBytes(target + "\0");
+        Header("././@LongLink", 'K', bytes.Length);
+        Data(bytes);
+        return this;
+    }
+
     public TarBuilder Manifest(ArchiveManifest m) => File(ArchiveManifest.MemberPath, m.Serialize());
 
     public TarBuilder Raw(byte[] bytes)

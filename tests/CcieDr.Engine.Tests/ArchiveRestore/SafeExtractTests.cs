@@ -81,17 +81,25 @@ public sealed class SafeExtractTests : IDisposable
     {
         var longName = string.Join("/", Enumerable.Repeat(new string('x', 60), 5)) + "/file.txt";
         var gnuName = "g/" + new string('y', 200);
+        var first = longName[..longName.IndexOf('/')];
+        var rest = longName[(first.Length + 1)..];
         var archive = new TarBuilder()
             .Pax(new Dictionary<string, string> { ["path"] = longName, ["mtime"] = "1700000000.25", ["uid"] = "1000" })
             .File("ignored-short-name", "pax")
             .GnuLongName(gnuName)
             .File("ignored", "gnu")
+            .Pax(new Dictionary<string, string> { ["linkpath"] = rest })
+            .Symlink(first + "/pax-link", "short")
+            .GnuLongLink("../" + gnuName)
+            .Symlink("g/gnu-link", "short")
             .Bz2();
         var target = NewTarget();
         RestoreTestKit.Extract(archive, target);
         Assert.Equal("pax", File.ReadAllText(Path.Combine(target, longName)));
         Assert.Equal("gnu", File.ReadAllText(Path.Combine(target, gnuName)));
         Assert.Equal(new DateTime(2023, 11, 14, 22, 13, 20, 250, DateTimeKind.Utc), File.GetLastWriteTimeUtc(Path.Combine(target, longName)));
+        Assert.Equal("pax", File.ReadAllText(Path.Combine(target, first, "pax-link")));
+        Assert.Equal("gnu", File.ReadAllText(Path.Combine(target, "g/gnu-link")));
     }
 
     [Fact]
