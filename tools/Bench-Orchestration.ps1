@@ -11,7 +11,8 @@
       old box gone       : AMI pending->available + instance pending->running + status checks initializing->ok = 3 T
       -ReplaceExisting   : the above + the old box shutting-down->terminated (its IP is released then)      = 4 T
     Overhead = wall time - scripted time: pre-flight and every AWS call, how late each wait notices a
-    transition (polling starts at 250 ms and grows 1.6x up to 5 s; no fixed sleeps), and the cmdlet itself.
+    transition (each wait polls after a tenth of the time it has waited so far, 100 ms to 5 s; no fixed
+    sleeps), and the cmdlet itself.
     Production polling is used (CCIEDR_POLL_SCALE is cleared). The first run of each scenario warms the JIT
     and is reported separately.
 #>

@@ -65,6 +65,22 @@ Describe 'Copy-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
         $again.State | Should -Be 'completed'
     }
 
+    It 'copies and removes piped points in their own region even with a session default region' {
+        $rp = New-CcieSnapshot -Wait
+        $west = $rp | Copy-CcieSnapshot -DestinationRegion us-west-2 -Wait
+        # The session default is us-east-1; the piped copy lives in us-west-2.
+        $eu = Get-CcieSnapshot -Region us-west-2 -Latest | Copy-CcieSnapshot -DestinationRegion eu-west-1 -Wait
+        $eu.Region | Should -Be 'eu-west-1'
+        $eu.CopiedFrom | Should -Be "us-west-2/$($rp.RecoveryPointId)"
+        @(Get-SimulatorRequest $sim CopySnapshot | Where-Object { $_.parameters.SourceRegion -eq 'us-west-2' }).Count | Should -Be 2
+
+        Get-CcieSnapshot -Region us-west-2 | Remove-CcieSnapshot -Force -Confirm:$false
+        @(Get-CcieSnapshot -Region us-west-2).Count | Should -Be 0
+        (Get-CcieSnapshot $rp.RecoveryPointId).State | Should -Be 'completed'    # the us-east-1 original stays
+        (Get-CcieSnapshot -Region eu-west-1 -Latest).RecoveryPointId | Should -Be $rp.RecoveryPointId
+        $west.Region | Should -Be 'us-west-2'
+    }
+
     It 'changes nothing with -WhatIf' {
         $rp = New-CcieSnapshot -Wait
         $out = Invoke-SnapshotChildScript $sim "Copy-CcieSnapshot $($rp.RecoveryPointId) -DestinationRegion us-west-2 -WhatIf"

@@ -96,3 +96,30 @@ Describe 'Get-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
         $snaps | Should -Match '/dev/xvdf\s+snap-\w+\s+completed\s+100%\s+500\s+gp3\s+True'
     }
 }
+
+Describe 'Snapshot cmdlets tab completion' -Tag 'Snapshot', 'Simulator' {
+    BeforeAll {
+        Reset-SnapshotSimulator $sim
+        $rp = New-CcieSnapshot -Wait -Label nightly
+    }
+
+    It 'completes -RecoveryPointId with the points of the endpoint and region on the command line' {
+        foreach ($cmd in 'Get-CcieSnapshot', 'Wait-CcieSnapshot', 'Remove-CcieSnapshot', 'Copy-CcieSnapshot') {
+            $line = "$cmd -Region us-east-1 -EndpointUrl $($sim.Url) -RecoveryPointId rp-"
+            $completion = TabExpansion2 -inputScript $line -cursorColumn $line.Length
+            $completion.CompletionMatches.CompletionText | Should -Be @($rp.RecoveryPointId) -Because $cmd
+            $completion.CompletionMatches[0].ToolTip | Should -Match 'completed .* nightly$'
+        }
+    }
+
+    It 'completes New-CcieSnapshot -InstanceId with the box' {
+        $box = Get-CcieServicesBox
+        $line = "New-CcieSnapshot -Region us-east-1 -EndpointUrl $($sim.Url) -InstanceId i-"
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain $box.InstanceId
+    }
+
+    It 'completes nothing (and does not hang) when the endpoint is dead' {
+        $line = 'Get-CcieSnapshot -Region us-east-1 -EndpointUrl http://127.0.0.1:9 -RecoveryPointId rp-'
+        @((TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches).Count | Should -Be 0
+    }
+}

@@ -113,8 +113,8 @@ Describe 'Remove-CcieSnapshot by policy' -Tag 'Snapshot', 'Simulator' {
     }
 
     It 'keeps the newest completed point even when no rule does, unless -Force' {
+        Start-Sleep -Milliseconds 1100   # every point is now older than the 1 s the rule keeps
         $d = @(Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -WhatIf)
-        Start-Sleep -Milliseconds 10
         $kept = @($d | Where-Object Action -eq 'Keep')
         $kept.RecoveryPointId | Should -Be @($points[3].RecoveryPointId)
         $kept[0].Reason | Should -Match 'newest completed'

@@ -56,6 +56,23 @@ BeforeAll {
         [System.Diagnostics.Process]::Start($psi)
     }
 
+    # Kills restores earlier and earlier until one dies while its journal is open (whatever the machine's
+    # speed), so the recovery path is really exercised. Returns $true when the journal was left behind.
+    function Invoke-InterruptedRestore {
+        if (-not $script:killDelay) { $script:killDelay = [int]($script:fullMs * 0.6) }
+        for ($attempt = 0; $attempt -lt 10; $attempt++) {
+            Reset-Data
+            $p = Start-Restore
+            $null = $p.StandardOutput.ReadToEndAsync(); $null = $p.StandardError.ReadToEndAsync()
+            if (-not $p.WaitForExit($script:killDelay)) { $p.Kill() }
+            $p.WaitForExit()
+            if (Test-Path (Join-Path $data '.ccie-restore-journal.json')) { return $true }
+            $null = Restore-CcieData -Path $data -Recover Auto -Confirm:$false
+            $script:killDelay = [int]($script:killDelay * 0.75)
+        }
+        return $false
+    }
+
     function Reset-Data {
         if (Test-Path $data) { Remove-Item $data -Recurse -Force }
         Copy-Item $old $data -Recurse
@@ -94,31 +111,21 @@ Describe 'Restore-CcieData interrupted by kill -9' -Tag 'DataRestore', 'Interrup
         @(Get-ChildItem $data -Force -Filter '.ccie-restore-staging-*').Count | Should -Be 0
     }
 
-    It 'is really interrupted mid-restore (journal left behind) and recovers to old or new' {
-        # Kill earlier and earlier until a kill lands while the journal is open, so recovery is exercised
-        # whatever the machine's speed.
-        $delay = [int]($script:fullMs * 0.6)
-        $interrupted = $false
-        for ($attempt = 0; $attempt -lt 10 -and -not $interrupted; $attempt++) {
-            Reset-Data
-            $p = Start-Restore
-            $null = $p.StandardOutput.ReadToEndAsync(); $null = $p.StandardError.ReadToEndAsync()
-            if (-not $p.WaitForExit($delay)) { $p.Kill() }
-            $p.WaitForExit()
-            $interrupted = Test-Path (Join-Path $data '.ccie-restore-journal.json')
-            if (-not $interrupted) {
-                $null = Restore-CcieData -Path $data -Recover Auto -Confirm:$false   # whatever state: repair first
-                $delay = [int]($delay * 0.75)
-            }
-        }
-        $interrupted | Should -BeTrue -Because 'some kill must land while the restore journal is open'
-
-        # A plain rerun refuses: the data directory is mid-restore.
-        { Restore-CcieData -Source $archive -Path $data -Confirm:$false -ErrorAction Stop } | Should -Throw
+    It 'is really interrupted mid-restore (journal left behind); -Recover Auto then gives old or new' {
+        Invoke-InterruptedRestore | Should -BeTrue -Because 'some kill must land while the restore journal is open'
         $recovered = Restore-CcieData -Path $data -Recover Auto -Confirm:$false
         $recovered | Should -Not -BeNullOrEmpty
         $print = Get-TreeFingerprint $data
         $print -eq $oldPrint -or $print -eq $newPrint | Should -BeTrue
+        (Join-Path $data '.ccie-restore-journal.json') | Should -Not -Exist
+    }
+
+    It 'finishes or undoes an interrupted restore first when simply run again, then restores' {
+        Invoke-InterruptedRestore | Should -BeTrue -Because 'some kill must land while the restore journal is open'
+        $result = Restore-CcieData -Source $archive -Path $data -Confirm:$false -WarningVariable warnings -WarningAction SilentlyContinue
+        $result | Should -Not -BeNullOrEmpty
+        ($warnings -join "`n") | Should -Match 'interrupted restore was found'
+        Get-TreeFingerprint $data | Should -Be $newPrint
         (Join-Path $data '.ccie-restore-journal.json') | Should -Not -Exist
     }
 }

@@ -4,15 +4,33 @@ using System.Threading.Tasks;
 
 namespace CcieDr.Engine.Operations
 {
-    /// <summary>Polling schedule for waits on AWS state: exponential backoff with a ceiling and a deadline.</summary>
+    /// <summary>
+    /// Polling schedule for waits on AWS state. The delay before the next poll is a fraction
+    /// (<see cref="Fraction"/>) of the time already waited, between <see cref="InitialDelay"/> and
+    /// <see cref="MaxDelay"/>: a wait notices a transition at most about that fraction of its length late,
+    /// whatever the length (a geometric backoff is late by up to its growth factor minus one).
+    /// </summary>
     public sealed class WaitOptions
     {
-        /// <summary>Overall deadline for the wait.</summary>
+        /// <summary>How long the wait may take.</summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(30);
 
-        public TimeSpan InitialDelay { get; set; } = TimeSpan.FromSeconds(1);
+        /// <summary>Shortest delay between polls (the first ones).</summary>
+        public TimeSpan InitialDelay { get; set; } = TimeSpan.FromMilliseconds(100);
 
-        public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(15);
+        /// <summary>Longest delay between polls.</summary>
+        public TimeSpan MaxDelay { get; set; } = TimeSpan.FromSeconds(5);
+
+        /// <summary>Delay as a fraction of the time already waited.</summary>
+        public double Fraction { get; set; } = 0.1;
+
+        /// <summary>The delay before the next poll after waiting <paramref name="elapsed"/>.</summary>
+        public TimeSpan DelayAfter(TimeSpan elapsed)
+        {
+            double ms = elapsed.TotalMilliseconds * Fraction;
+            ms = Math.Max(InitialDelay.TotalMilliseconds, Math.Min(MaxDelay.TotalMilliseconds, ms));
+            return TimeSpan.FromMilliseconds(ms);
+        }
 
         /// <summary>
         /// Process-wide defaults. CCIEDR_POLL_SCALE (a factor, e.g. 0.05) shortens polling for simulators;
@@ -52,8 +70,8 @@ namespace CcieDr.Engine.Operations
             }
 
             options ??= WaitOptions.Default();
-            DateTime deadline = DateTime.UtcNow + options.Timeout;
-            TimeSpan delay = options.InitialDelay;
+            DateTime started = DateTime.UtcNow;
+            DateTime deadline = started + options.Timeout;
             while (true)
             {
                 cancellationToken.ThrowIfCancellationRequested();
@@ -72,14 +90,14 @@ namespace CcieDr.Engine.Operations
                         target);
                 }
 
-                TimeSpan remaining = deadline - DateTime.UtcNow;
+                DateTime now = DateTime.UtcNow;
+                TimeSpan delay = options.DelayAfter(now - started);
+                TimeSpan remaining = deadline - now;
                 TimeSpan sleep = delay < remaining ? delay : remaining;
                 if (sleep > TimeSpan.Zero)
                 {
                     await Task.Delay(sleep, cancellationToken).ConfigureAwait(false);
                 }
-
-                delay = TimeSpan.FromMilliseconds(Math.Min(options.MaxDelay.TotalMilliseconds, delay.TotalMilliseconds * 1.6));
             }
         }
     }

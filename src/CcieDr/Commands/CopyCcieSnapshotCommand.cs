@@ -1,4 +1,5 @@
 using System;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
@@ -10,15 +11,23 @@ using CcieDr.Engine.Recovery;
 namespace CcieDr.Commands
 {
     /// <summary>Copies a recovery point to another region, keeping its id, tags and grouping.</summary>
-    [Cmdlet(VerbsCommon.Copy, "CcieSnapshot", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
+    [Cmdlet(VerbsCommon.Copy, "CcieSnapshot", DefaultParameterSetName = ByObjectSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(RecoveryPoint))]
     public sealed class CopyCcieSnapshotCommand : CcieAwsCmdlet
     {
-        /// <summary>Recovery point ids to copy; binds from Get-CcieSnapshot / New-CcieSnapshot output.</summary>
-        [Parameter(Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
+        private const string ByIdSet = "ById";
+        private const string ByObjectSet = "ByObject";
+
+        /// <summary>Recovery point ids to copy, in -Region.</summary>
+        [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidatePattern(RecoveryPointIds.Pattern)]
         [ArgumentCompleter(typeof(RecoveryPointIdCompleter))]
         public string[] RecoveryPointId { get; set; } = Array.Empty<string>();
+
+        /// <summary>Recovery points from Get-/New-CcieSnapshot, each copied from its own region.</summary>
+        [Parameter(ParameterSetName = ByObjectSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        [ValidateNotNullOrEmpty]
+        public RecoveryPoint[] RecoveryPoint { get; set; } = Array.Empty<RecoveryPoint>();
 
         /// <summary>The region to copy to (the disaster-recovery region).</summary>
         [Parameter(Mandatory = true, Position = 1)]
@@ -42,10 +51,11 @@ namespace CcieDr.Commands
 
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
-            string sourceRegion = Aws.Region;
-            using IAmazonEC2 source = Aws.CreateEc2(sourceRegion);
+            // A piped point is copied from the region it lives in (a session default -Region does not override it).
+            var items = ParameterSetName == ByObjectSet
+                ? RecoveryPoint.Where(p => p is not null).Select(p => (Region: string.IsNullOrEmpty(p.Region) ? Aws.Region : p.Region, Id: p.RecoveryPointId)).ToList()
+                : RecoveryPointId.Select(id => (Region: Aws.Region, Id: id)).ToList();
             using IAmazonEC2 destination = Aws.CreateEc2(DestinationRegion);
-            var copier = new SnapshotCopier(source, sourceRegion, destination, Reporter);
             var request = new CopyRecoveryPointRequest
             {
                 DestinationRegion = DestinationRegion,
@@ -53,10 +63,12 @@ namespace CcieDr.Commands
                 Wait = Wait.IsPresent,
                 WaitOptions = WaitOptions.Default(TimeSpan.FromSeconds(TimeoutSeconds)),
             };
-            foreach (string id in RecoveryPointId)
+            foreach ((string sourceRegion, string id) in items)
             {
                 try
                 {
+                    using IAmazonEC2 source = Aws.CreateEc2(sourceRegion);
+                    var copier = new SnapshotCopier(source, sourceRegion, destination, Reporter);
                     RecoveryPoint point = await RecoveryPointCatalog.GetAsync(source, sourceRegion, id, cancellationToken).ConfigureAwait(false)
                         ?? throw new CcieException(
                             "RecoveryPointNotFound",

@@ -25,6 +25,7 @@ namespace CcieDr.Commands
         /// <summary>Instance id of the Services box; binds from Get-CcieServicesBox output.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidatePattern("^i-[0-9a-f]{8,17}$")]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
         public string InstanceId { get; set; } = string.Empty;
 
         /// <summary>Value of the Name tag that identifies the box. Default: circleci_services.</summary>

@@ -15,18 +15,25 @@ namespace CcieDr.Commands
     /// Deletes recovery points by id or by a retention policy. Never the newest completed point of a box unless
     /// -Force, never a point an AMI still uses; -WhatIf lists what goes and why each kept point is kept.
     /// </summary>
-    [Cmdlet(VerbsCommon.Remove, "CcieSnapshot", DefaultParameterSetName = ByIdSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
+    [Cmdlet(VerbsCommon.Remove, "CcieSnapshot", DefaultParameterSetName = ByObjectSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(RecoveryPointDecision))]
     public sealed class RemoveCcieSnapshotCommand : CcieAwsCmdlet
     {
         private const string ByIdSet = "ById";
         private const string ByPolicySet = "ByPolicy";
+        private const string ByObjectSet = "ByObject";
+        private readonly Dictionary<string, (IAmazonEC2 Client, SnapshotRemover Remover)> _removers = new Dictionary<string, (IAmazonEC2, SnapshotRemover)>(StringComparer.Ordinal);
 
-        /// <summary>Recovery point ids to delete; binds from Get-CcieSnapshot output.</summary>
+        /// <summary>Recovery point ids to delete, in -Region.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
         [ValidatePattern(RecoveryPointIds.Pattern)]
         [ArgumentCompleter(typeof(RecoveryPointIdCompleter))]
         public string[] RecoveryPointId { get; set; } = Array.Empty<string>();
+
+        /// <summary>Recovery points from Get-CcieSnapshot, each deleted in its own region.</summary>
+        [Parameter(ParameterSetName = ByObjectSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
+        [ValidateNotNullOrEmpty]
+        public RecoveryPoint[] RecoveryPoint { get; set; } = Array.Empty<RecoveryPoint>();
 
         /// <summary>Keep the newest N completed points.</summary>
         [Parameter(ParameterSetName = ByPolicySet)]
@@ -76,16 +83,19 @@ namespace CcieDr.Commands
 
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
-            using IAmazonEC2 ec2 = Aws.CreateEc2();
-            var remover = new SnapshotRemover(ec2, Aws.Region, Reporter);
             if (ParameterSetName == ByPolicySet)
             {
-                await ApplyPolicyAsync(remover, cancellationToken).ConfigureAwait(false);
+                await ApplyPolicyAsync(RemoverFor(Aws.Region), cancellationToken).ConfigureAwait(false);
                 return;
             }
 
-            foreach (string id in RecoveryPointId)
+            // A piped point is deleted in the region it lives in (a session default -Region does not override it).
+            var items = ParameterSetName == ByObjectSet
+                ? RecoveryPoint.Where(p => p is not null).Select(p => (Region: string.IsNullOrEmpty(p.Region) ? Aws.Region : p.Region, Id: p.RecoveryPointId)).ToList()
+                : RecoveryPointId.Select(id => (Region: Aws.Region, Id: id)).ToList();
+            foreach ((string region, string id) in items)
             {
+                SnapshotRemover remover = RemoverFor(region);
                 RecoveryPointDecision decision;
                 try
                 {
@@ -210,6 +220,34 @@ namespace CcieDr.Commands
             }
 
             EmitIfAsked(decision);
+        }
+
+        /// <summary>One client and remover per region for the whole pipeline (the points are listed once, not per id).</summary>
+        private SnapshotRemover RemoverFor(string region)
+        {
+            if (!_removers.TryGetValue(region, out (IAmazonEC2 Client, SnapshotRemover Remover) r))
+            {
+                IAmazonEC2 client = Aws.CreateEc2(region);
+                r = (client, new SnapshotRemover(client, region, Reporter));
+                _removers[region] = r;
+            }
+
+            return r.Remover;
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                foreach ((IAmazonEC2 client, _) in _removers.Values)
+                {
+                    client.Dispose();
+                }
+
+                _removers.Clear();
+            }
+
+            base.Dispose(disposing);
         }
 
         private void EmitIfAsked(RecoveryPointDecision decision)

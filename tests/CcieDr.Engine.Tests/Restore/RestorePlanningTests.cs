@@ -112,6 +112,17 @@ public sealed class RestorePlanningTests
         Assert.Equal("RootSnapshotMissing", e.ErrorId);
     }
 
+    [Fact]
+    public void Resolve_refuses_a_point_of_another_region_and_says_how_to_copy_it()
+    {
+        RecoveryPoint point = Point("/dev/sda1", ("/dev/sda1", "snap-00000001", 50, true));
+
+        CcieException e = Assert.Throws<CcieException>(() => RestorePlanner.Resolve(new RestoreRequest { RecoveryPoint = point }, "us-west-2"));
+
+        Assert.Equal("RecoveryPointInOtherRegion", e.ErrorId);
+        Assert.Contains("Copy-CcieSnapshot -DestinationRegion us-west-2", e.Message, StringComparison.Ordinal);
+    }
+
     private static RecoveryPoint Point(string? rootDevice, params (string Device, string Snapshot, int Size, bool Root)[] devices) => new()
     {
         RecoveryPointId = "rp-20261128T140000Z-1a2b3c4d",
@@ -136,4 +147,16 @@ public sealed class RestorePlanningTests
             VolumeCount = devices.Length,
         },
     };
+}
+
+public sealed class PollScheduleTests
+{
+    [Theory]
+    [InlineData(0, 100)]
+    [InlineData(500, 100)]
+    [InlineData(2000, 200)]
+    [InlineData(30000, 3000)]
+    [InlineData(600000, 5000)]
+    public void Polls_after_a_tenth_of_the_time_waited_between_100_ms_and_5_s(int elapsedMs, int expectedDelayMs)
+        => Assert.Equal(TimeSpan.FromMilliseconds(expectedDelayMs), new PollSchedule().DelayAfter(TimeSpan.FromMilliseconds(elapsedMs)));
 }

@@ -319,6 +319,8 @@ public sealed class RestoreResilienceTests
         RestoreResult result = await two.ExecuteAsync(planTwo, CancellationToken.None);
 
         Assert.Equal(launched, result.InstanceId);
+        Assert.True(result.Resumed);
+        Assert.Contains(result.Timeline, e => e.Action == RestoreSteps.RunInstances && e.Outcome == "Reused");
         Assert.Contains(sim.Control.RequestLog("RunInstances"), e => e.ErrorCode == "IdempotentParameterMismatch");
         Assert.Contains(reporter.Warnings, w => w.Contains(launched, StringComparison.Ordinal) && w.Contains("other parameters", StringComparison.Ordinal));
         Assert.Equal(1, await sim.InstancesLaunchedSinceSeedAsync());

@@ -147,6 +147,45 @@ public class SnapshotEngineSimTests
     }
 
     [Fact]
+    public async Task A_rerun_after_a_failure_half_way_resumes_the_same_point_and_repairs_its_tags()
+    {
+        await using SnapshotSim sim = await SnapshotSim.StartAsync(transitionSeconds: 30);
+        IAmazonEC2 real = sim.Ec2();
+        (IAmazonEC2 failing, _) = Ec2Interceptor.Wrap(real, (m, _) => m.Name == nameof(IAmazonEC2.CreateTagsAsync) ? Ec2Interceptor.Fail<CreateTagsResponse>("UnauthorizedOperation", HttpStatusCode.Forbidden) : null);
+
+        CcieException e = await Assert.ThrowsAsync<CcieException>(() => TakeAsync(sim, failing, new NewSnapshotRequest { Label = "nightly" }));
+        Assert.Equal(CcieErrorCategory.PermissionDenied, e.Category);
+        RecoveryPoint half = Assert.Single(await RecoveryPointCatalog.ListAsync(real, SnapshotSim.Region, new RecoveryPointFilter(), Ct));
+        Assert.All(half.Snapshots, s => Assert.Null(s.DeviceName));
+
+        RecoveryPoint resumed = await TakeAsync(sim, real, new NewSnapshotRequest { Label = "nightly" });
+
+        Assert.Equal(half.RecoveryPointId, resumed.RecoveryPointId);
+        Assert.Single(sim.Control.RequestLog("CreateSnapshots"));
+        RecoveryPoint read = (await RecoveryPointCatalog.GetAsync(real, SnapshotSim.Region, half.RecoveryPointId, Ct))!;
+        Assert.Equal(new[] { "/dev/sda1", "/dev/xvdf" }, read.Snapshots.Select(s => s.DeviceName));
+        Assert.True(read.Snapshots[0].IsRootDevice);
+        Assert.Equal("gp3", read.Snapshots[1].VolumeType);
+    }
+
+    [Fact]
+    public async Task A_lost_CopySnapshot_response_leaves_no_duplicate_copy()
+    {
+        await using SnapshotSim sim = await SnapshotSim.StartAsync();
+        IAmazonEC2 east = sim.Ec2();
+        IAmazonEC2 west = sim.Ec2(SnapshotSim.DrRegion);
+        RecoveryPoint p = await TakeAsync(sim, east);
+        sim.Control.InjectFault(FaultKinds.DropAfter, "CopySnapshot", 1);
+
+        RecoveryPoint copy = await new SnapshotCopier(east, SnapshotSim.Region, west).CopyAsync(p, new CopyRecoveryPointRequest { DestinationRegion = SnapshotSim.DrRegion, Wait = true, WaitOptions = SnapshotSim.FastWait() }, Ct);
+
+        Assert.Equal(3, sim.Control.RequestLog("CopySnapshot").Count); // one retried
+        Assert.True(copy.IsComplete);
+        List<Snapshot> inWest = await sim.SnapshotsAsync(west);
+        Assert.Equal(copy.SnapshotIds.OrderBy(x => x), inWest.Select(s => s.SnapshotId).OrderBy(x => x));
+    }
+
+    [Fact]
     public async Task Falls_back_to_per_volume_snapshots_where_CreateSnapshots_is_not_available()
     {
         await using SnapshotSim sim = await SnapshotSim.StartAsync();

@@ -33,8 +33,8 @@ namespace CcieDr.Engine.Recovery.Restore
         /// <summary>Test hook: called before (false) and after (true) each step, by step name.</summary>
         internal Func<string, bool, Task>? StepHook { get; set; }
 
-        /// <summary>Polling schedule of the waits (null: derived from <see cref="WaitOptions.Default"/>).</summary>
-        internal WaitOptions? Polling { get; set; }
+        /// <summary>Polling schedule of the waits (null: <see cref="PollSchedule.Default"/>).</summary>
+        internal PollSchedule? Polling { get; set; }
 
         public async Task<RestoreResult> ExecuteAsync(RestorePlan plan, CancellationToken ct)
         {
@@ -115,14 +115,14 @@ namespace CcieDr.Engine.Recovery.Restore
             {
                 List<string> addresses = old.IpAddress.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries).ToList();
                 DateTime started = DateTime.UtcNow;
-                await Waiter.UntilAsync<object>(
+                await RestorePolling.UntilAsync<object>(
                     async token =>
                     {
                         IReadOnlyList<IpHolding> held = await TolerantAsync<IReadOnlyList<IpHolding>>(async () => await RestorePlanner.FindHoldersAsync(_ec2, run.Plan.Target.SubnetId, addresses, token).ConfigureAwait(false)).ConfigureAwait(false) ?? new[] { new IpHolding(old.IpAddress, old.NetworkInterfaceId, old.InstanceId, null, null) };
                         run.Progress!.Update($"Waiting for {old.IpAddress} to be released by {old.InstanceId} ({Seconds(started)} s)", run.Percent);
                         return held.Count == 0 ? new object() : null;
                     },
-                    Options(run),
+                    Schedule, run.Deadline, run.Plan.Request.Timeout,
                     $"{old.IpAddress} to be released by {old.InstanceId}",
                     old.IpAddress,
                     ct).ConfigureAwait(false);
@@ -171,7 +171,7 @@ namespace CcieDr.Engine.Recovery.Restore
             await StepAsync(run, RestoreSteps.WaitImageAvailable, run.ImageId, async entry =>
             {
                 DateTime started = DateTime.UtcNow;
-                Image image = await Waiter.UntilAsync(
+                Image image = await RestorePolling.UntilAsync(
                     async token =>
                     {
                         Image? found = await TolerantAsync(async () =>
@@ -188,7 +188,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
                         return found?.State?.Value == "available" ? found : null;
                     },
-                    Options(run),
+                    Schedule, run.Deadline, run.Plan.Request.Timeout,
                     $"AMI {run.ImageId} to become available",
                     run.ImageId,
                     ct).ConfigureAwait(false);
@@ -233,13 +233,13 @@ namespace CcieDr.Engine.Recovery.Restore
             catch (AmazonEC2Exception e) when (e.ErrorCode == "InvalidAMIName.Duplicate")
             {
                 // A retried call whose first attempt went through, or a concurrent run: find it and reuse it.
-                Image found = await Waiter.UntilAsync(
+                Image found = await RestorePolling.UntilAsync(
                     async token =>
                     {
                         IReadOnlyList<Image> images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", t.ImageName) } }, token).ConfigureAwait(false);
                         return images.FirstOrDefault(i => i.Name == t.ImageName);
                     },
-                    Options(run),
+                    Schedule, run.Deadline, run.Plan.Request.Timeout,
                     $"the AMI named {t.ImageName} to become visible",
                     t.ImageName,
                     ct).ConfigureAwait(false);
@@ -269,6 +269,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 {
                     string token = RestoreNaming.ClientToken(t.RecoveryPointId, t.SubnetId, t.PrivateIpAddress, generation);
                     Instance launched;
+                    bool reused = false;
                     try
                     {
                         RunInstancesResponse response = await _ec2.RunInstancesAsync(LaunchRequest(t, run.ImageId!, token), ct).ConfigureAwait(false);
@@ -286,6 +287,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
                         _reporter.Warning($"Instance {earlier.InstanceId} was launched by an earlier run of this restore with other parameters (client token {token}); it is reused. To launch with the new parameters, terminate it and rerun.");
                         launched = earlier;
+                        reused = true;
                     }
 
                     string state = launched.State?.Name?.Value ?? "pending";
@@ -297,9 +299,9 @@ namespace CcieDr.Engine.Recovery.Restore
                     }
 
                     run.InstanceId = launched.InstanceId;
-                    run.Launched = true;
-                    entry.Detail = $"{launched.PrivateIpAddress} ClientToken={token}";
-                    plan.Timeline.Complete(entry, "Succeeded", launched.InstanceId);
+                    run.ReusedEarlierLaunch = reused;
+                    entry.Detail = $"{launched.PrivateIpAddress} ClientToken={token}" + (reused ? " (launched by an earlier run with other parameters)" : string.Empty);
+                    plan.Timeline.Complete(entry, reused ? "Reused" : "Succeeded", launched.InstanceId);
                     return;
                 }
 
@@ -363,7 +365,7 @@ namespace CcieDr.Engine.Recovery.Restore
             await StepAsync(run, RestoreSteps.WaitRunning, run.InstanceId, async entry =>
             {
                 DateTime started = DateTime.UtcNow;
-                running = await Waiter.UntilAsync(
+                running = await RestorePolling.UntilAsync(
                     async token =>
                     {
                         // Right after RunInstances the id may be unknown for a moment (eventual consistency).
@@ -383,7 +385,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
                         return state == "running" ? i : null;
                     },
-                    Options(run),
+                    Schedule, run.Deadline, run.Plan.Request.Timeout,
                     $"instance {run.InstanceId} to be running",
                     run.InstanceId,
                     ct).ConfigureAwait(false);
@@ -431,7 +433,7 @@ namespace CcieDr.Engine.Recovery.Restore
             await StepAsync(run, RestoreSteps.WaitStatusOk, run.InstanceId, async entry =>
             {
                 DateTime started = DateTime.UtcNow;
-                InstanceStatus status = await Waiter.UntilAsync(
+                InstanceStatus status = await RestorePolling.UntilAsync(
                     async token =>
                     {
                         InstanceStatus? s = await TolerantAsync(async () =>
@@ -459,7 +461,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
                         return system == "ok" && inst == "ok" ? s : null;
                     },
-                    Options(run),
+                    Schedule, run.Deadline, run.Plan.Request.Timeout,
                     $"the status checks of instance {run.InstanceId} to pass",
                     run.InstanceId,
                     ct).ConfigureAwait(false);
@@ -557,32 +559,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 || AwsErrorMapper.Categorize(code, e.StatusCode) is CcieErrorCategory.LimitsExceeded or CcieErrorCategory.ResourceUnavailable;
         }
 
-        private WaitOptions Options(Run run)
-        {
-            WaitOptions options = Polling ?? PollingDefaults();
-            TimeSpan left = run.Deadline - DateTime.UtcNow;
-            return new WaitOptions
-            {
-                Timeout = left > TimeSpan.Zero ? left : TimeSpan.Zero,
-                InitialDelay = options.InitialDelay,
-                MaxDelay = options.MaxDelay,
-            };
-        }
-
-        /// <summary>
-        /// Restores poll briskly at first (a quarter second, growing 1.6x to 5 s): waits overshoot a
-        /// transition by a fraction of its length, not by a fixed sleep. CCIEDR_POLL_SCALE shortens it further.
-        /// </summary>
-        internal static WaitOptions PollingDefaults()
-        {
-            WaitOptions scaled = WaitOptions.Default();
-            double factor = scaled.InitialDelay.TotalMilliseconds / 1000.0; // 1 s unless scaled
-            return new WaitOptions
-            {
-                InitialDelay = TimeSpan.FromMilliseconds(250 * factor),
-                MaxDelay = TimeSpan.FromMilliseconds(5000 * factor),
-            };
-        }
+        private PollSchedule Schedule => Polling ?? PollSchedule.Default();
 
         private static string Seconds(DateTime since) => ((int)(DateTime.UtcNow - since).TotalSeconds).ToString(CultureInfo.InvariantCulture);
 
@@ -652,7 +629,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 InstanceType = t.InstanceType,
                 SecurityGroupIds = t.SecurityGroupIds,
                 PrivateIpPreserved = t.SavedPrivateIpAddress is not null && string.Equals(run.PrivateIpAddress ?? t.PrivateIpAddress, t.SavedPrivateIpAddress, StringComparison.Ordinal),
-                Resumed = run.Plan.ExistingInstance is not null || run.Plan.ExistingImage is { State: "available" or "pending" },
+                Resumed = run.Plan.ExistingInstance is not null || run.Plan.ExistingImage is { State: "available" or "pending" } || run.ReusedEarlierLaunch,
                 Status = status,
                 Started = run.Plan.Timeline.Started,
                 Completed = DateTime.UtcNow,
@@ -695,7 +672,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
             public string? InstanceState { get; set; }
 
-            public bool Launched { get; set; }
+            public bool ReusedEarlierLaunch { get; set; }
 
             public string? PrivateIpAddress { get; set; }
 

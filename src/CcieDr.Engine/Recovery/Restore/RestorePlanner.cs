@@ -75,6 +75,11 @@ namespace CcieDr.Engine.Recovery.Restore
                 throw new CcieException("RecoveryPointIdMissing", CcieErrorCategory.InvalidArgument, "The recovery point has no id. Pass a point from Get-CcieSnapshot, or -RecoveryPointId.", point);
             }
 
+            if (!string.IsNullOrEmpty(point.Region) && !string.IsNullOrEmpty(region) && !string.Equals(point.Region, region, StringComparison.Ordinal))
+            {
+                throw new CcieException("RecoveryPointInOtherRegion", CcieErrorCategory.InvalidArgument, $"Recovery point {pointId} is in {point.Region}, but the restore runs in {region}. Restore it in its region (-Region {point.Region}), or copy it first: Get-CcieSnapshot -RecoveryPointId {pointId} -Region {point.Region} | Copy-CcieSnapshot -DestinationRegion {region} -Wait.", pointId);
+            }
+
             if (point.Snapshots.Count == 0)
             {
                 throw new CcieException("RecoveryPointEmpty", CcieErrorCategory.InvalidData, $"Recovery point {pointId} has no snapshots, so there is nothing to restore. Choose another point (Get-CcieSnapshot).", pointId);
@@ -165,7 +170,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
             return new RestoreTarget
             {
-                Region = string.IsNullOrEmpty(point.Region) ? region : point.Region,
+                Region = string.IsNullOrEmpty(region) ? point.Region : region,
                 RecoveryPointId = pointId,
                 SourceInstanceId = id.SourceInstanceId,
                 ImageName = RestoreNaming.ImageName(pointId),

@@ -232,7 +232,7 @@ namespace CcieDr.Engine.Recovery
 
         private async Task<Snapshot> CopyOneAsync(RecoveryPoint source, RecoveryPointSnapshot s, CopyRecoveryPointRequest request, CancellationToken ct)
         {
-            (Snapshot original, _) = await DescribeOneAsync(s.SnapshotId, ct).ConfigureAwait(false);
+            Snapshot original = await DescribeOneAsync(s.SnapshotId, ct).ConfigureAwait(false);
             var tags = new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (KeyValuePair<string, string> t in original.Tags.ToDictionary())
             {
@@ -292,7 +292,7 @@ namespace CcieDr.Engine.Recovery
             };
         }
 
-        private async Task<(Snapshot Snapshot, bool Found)> DescribeOneAsync(string id, CancellationToken ct)
+        private async Task<Snapshot> DescribeOneAsync(string id, CancellationToken ct)
         {
             (IReadOnlyList<Snapshot> found, _) = await SnapshotCalls.DescribeByIdsAsync(_source, new[] { id }, SnapshotCalls.NotFoundRetries, ct).ConfigureAwait(false);
             if (found.Count == 0)
@@ -300,7 +300,7 @@ namespace CcieDr.Engine.Recovery
                 throw new CcieException("SnapshotNotFound", CcieErrorCategory.ObjectNotFound, $"Snapshot {id} is gone from {_sourceRegion}; the recovery point cannot be copied.", id);
             }
 
-            return (found[0], true);
+            return found[0];
         }
     }
 }

@@ -1,6 +1,5 @@
 using System;
 using System.Collections.Generic;
-using System.Globalization;
 using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
@@ -411,7 +410,5 @@ namespace CcieDr.Engine.Recovery
 
             return RecoveryTags.ToTagList(d);
         }
-
-        internal static string Describe(ServicesBox box) => string.Format(CultureInfo.InvariantCulture, "{0} ({1})", box.InstanceId, box.Name);
     }
 }

@@ -92,6 +92,7 @@ namespace CcieDr.Engine.Recovery
         private readonly string _region;
         private readonly IOperationReporter _reporter;
         private readonly Func<DateTime> _clock;
+        private Dictionary<string, string>? _newestByBox;
 
         public SnapshotRemover(IAmazonEC2 ec2, string region, IOperationReporter? reporter = null, Func<DateTime>? clock = null)
         {
@@ -201,10 +202,12 @@ namespace CcieDr.Engine.Recovery
             var reasons = new List<string> { NamedById };
             if (point.IsComplete && !force)
             {
-                var scope = new RecoveryPointFilter { IncludeSeed = point.Origin == "Seed" };
-                IReadOnlyList<RecoveryPoint> all = await RecoveryPointCatalog.ListAsync(_ec2, _region, scope, ct).ConfigureAwait(false);
-                RecoveryPoint? newest = all.Where(p => p.IsComplete && BoxKey(p) == BoxKey(point)).OrderByDescending(p => p.Created).ThenByDescending(p => p.RecoveryPointId, StringComparer.Ordinal).FirstOrDefault();
-                if (newest is not null && newest.RecoveryPointId == point.RecoveryPointId)
+                // The newest completed point of each box, listed once per remover (a pipeline of ids lists once).
+                _newestByBox ??= (await RecoveryPointCatalog.ListAsync(_ec2, _region, new RecoveryPointFilter(), ct).ConfigureAwait(false))
+                    .Where(p => p.IsComplete)
+                    .GroupBy(BoxKey, StringComparer.Ordinal)
+                    .ToDictionary(g => g.Key, g => g.First().RecoveryPointId, StringComparer.Ordinal); // ListAsync: newest first
+                if (_newestByBox.TryGetValue(BoxKey(point), out string? newest) && newest == point.RecoveryPointId)
                 {
                     return Decide(point, Keep, new List<string> { NewestReason });
                 }
@@ -277,6 +280,11 @@ namespace CcieDr.Engine.Recovery
                 {
                     failures.Add(Aws.AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", id).Message);
                 }
+            }
+
+            if (_newestByBox is not null && _newestByBox.ContainsValue(decision.RecoveryPointId))
+            {
+                _newestByBox = null; // a newest point went (-Force): the next one is the newest now
             }
 
             decision.Outcome = failures.Count == 0 ? "Removed" : "Failed";
