@@ -2,20 +2,23 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Text;
 using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Compression;
 
 // CcieDr backup benchmark: our Backup (tar + parallel bzip2) against GNU `tar -cjf` and `tar -I lbzip2 -cf`
 // on the same generated data in the same run, interleaved, several rounds, medians. Our backup runs in a child
 // process so its peak resident memory (VmHWM) is its own.
 //
 //   dotnet run -c Release --project bench/CcieDr.Bench [-- --size-mb 300 --rounds 3 --work /tmp/ccie-bench --no-double]
-//   (internal) CcieDr.Bench --child-backup <src> <destDir>
+//   (internal) CcieDr.Bench --child-backup <src> <destDir> [zstd]
+// The fast mode (Backup -Compression Zstd) is measured too, against the same `tar -cjf` (target: at least 20x)
+// and against GNU tar with the native zstd CLI on all cores.
 
 CultureInfo.DefaultThreadCurrentCulture = CultureInfo.InvariantCulture;
 CultureInfo.CurrentCulture = CultureInfo.InvariantCulture;
 
-if (args.Length == 3 && args[0] == "--child-backup")
+if (args.Length >= 3 && args[0] == "--child-backup")
 {
-    return await Bench.ChildBackup(args[1], args[2]);
+    return await Bench.ChildBackup(args[1], args[2], args.Length > 3 && args[3] == "zstd");
 }
 
 var sizeMb = 300;
@@ -40,11 +43,19 @@ internal static class Bench
 {
     private const double MB = 1_000_000.0;
 
-    public static async Task<int> ChildBackup(string src, string dest)
+    public static async Task<int> ChildBackup(string src, string dest, bool zstd)
     {
         var sw = Stopwatch.StartNew();
         var threads = int.TryParse(Environment.GetEnvironmentVariable("CCIE_BENCH_THREADS"), out var t) ? t : 0;
-        var r = await new DataBackup().RunAsync(new DataBackupOptions { SourcePath = src, Destination = dest, HostName = "bench", SkipSpaceCheck = true, Threads = threads });
+        var r = await new DataBackup().RunAsync(new DataBackupOptions
+        {
+            SourcePath = src,
+            Destination = dest,
+            HostName = "bench",
+            SkipSpaceCheck = true,
+            Threads = threads,
+            Compression = zstd ? CompressionKind.Zstd : CompressionKind.Bzip2,
+        });
         sw.Stop();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         var gc = GC.GetGCMemoryInfo();
@@ -58,6 +69,7 @@ internal static class Bench
         Console.WriteLine($"CcieDr backup benchmark: {Environment.ProcessorCount} cores, dataset {sizeMb} MB, {rounds} rounds (medians), work dir {work}");
         var lbzip2 = Which("lbzip2");
         var pbzip2 = Which("pbzip2");
+        var zstdCli = Which("zstd");
         if (lbzip2 is null)
         {
             Console.WriteLine("lbzip2 not found: trying apt-get install lbzip2 ...");
@@ -91,6 +103,13 @@ internal static class Bench
         if (pbzip2 != null)
         {
             tools.Add(("tar -I pbzip2", () => External(outDir, "pbzip2.tar.bz2", "tar", "-I", "pbzip2", "-cf", Path.Combine(outDir, "pbzip2.tar.bz2"), "-C", data, ".")));
+        }
+
+        // The fast mode: ours with -Compression Zstd, and GNU tar piping into the native zstd CLI on all cores.
+        tools.Add(("CcieDr zstd", () => Ours(data, outDir, zstd: true)));
+        if (zstdCli != null)
+        {
+            tools.Add(("tar -I 'zstd -T0'", () => External(outDir, "gnu.tar.zst", "tar", "-I", "zstd -T0", "-cf", Path.Combine(outDir, "gnu.tar.zst"), "-C", data, ".")));
         }
 
         var results = tools.ToDictionary(t => t.Name, _ => new List<(double Seconds, long Archive, long PeakRss, double Cpu)>());
@@ -128,6 +147,13 @@ internal static class Bench
 
         Console.WriteLine();
         Console.WriteLine($"ours / GNU tar -cjf throughput: {gnuMedian / oursMedian:F2}x");
+        var zstdMedian = Median(results["CcieDr zstd"].Select(r => r.Seconds));
+        Console.WriteLine($"ours zstd (fast mode) / GNU tar -cjf throughput: {gnuMedian / zstdMedian:F2}x (target: at least 20x)");
+        if (results.TryGetValue("tar -I 'zstd -T0'", out var nz))
+        {
+            Console.WriteLine($"ours zstd / tar -I 'zstd -T0' (native zstd) throughput: {Median(nz.Select(r => r.Seconds)) / zstdMedian:F2}x");
+        }
+
         if (lbzMedian is { } lm)
         {
             Console.WriteLine($"ours / tar -I lbzip2 throughput: {lm / oursMedian:F2}x");
@@ -137,6 +163,7 @@ internal static class Bench
         Console.WriteLine($"load average after the rounds: {load} (wall-clock ratios are only meaningful on an otherwise idle machine; CPU s/100MB is the per-byte cost)");
         var peak = results["CcieDr Backup"].Max(r => r.PeakRss);
         Console.WriteLine($"our peak resident memory (VmHWM of the backup process): {peak / MB:F0} MB");
+        Console.WriteLine($"our peak resident memory in the zstd mode: {results["CcieDr zstd"].Max(r => r.PeakRss) / MB:F0} MB");
 
         if (doubleRun)
         {
@@ -159,7 +186,7 @@ internal static class Bench
 
     private static string BzipImpl { get; set; } = "?";
 
-    private static (double Seconds, long Archive, long PeakRss, double Cpu) Ours(string data, string outDir)
+    private static (double Seconds, long Archive, long PeakRss, double Cpu) Ours(string data, string outDir, bool zstd = false)
     {
         var self = Environment.ProcessPath!;
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
@@ -172,6 +199,11 @@ internal static class Bench
         psi.ArgumentList.Add("--child-backup");
         psi.ArgumentList.Add(data);
         psi.ArgumentList.Add(outDir);
+        if (zstd)
+        {
+            psi.ArgumentList.Add("zstd");
+        }
+
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();

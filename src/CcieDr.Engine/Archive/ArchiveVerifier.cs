@@ -3,12 +3,13 @@ using System.Diagnostics;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
+using CcieDr.Engine.Archive.Compression;
 
 namespace CcieDr.Engine.Archive
 {
     /// <summary>
     /// Test-CcieBackup's engine: reads a whole archive (local or S3) without extracting, checks
-    /// bzip2 integrity, every tar header, hostile members, and every member against the manifest
+    /// bzip2 or zstd integrity (the compression read from the content), every tar header, hostile members, and every member against the manifest
     /// (type, size, SHA-256, link target, mode, missing and extra entries).
     /// </summary>
     public sealed class ArchiveVerifier
@@ -72,7 +73,10 @@ namespace CcieDr.Engine.Archive
                 r.ProblemCount,
                 r.Problems,
                 r.Warnings,
-                clock.Elapsed);
+                clock.Elapsed)
+            {
+                Compression = r.Compression?.DisplayName(),
+            };
         }
     }
 }

@@ -8,12 +8,14 @@ using System.Reflection;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
+using CcieDr.Engine.Archive.Compression;
 
 namespace CcieDr.Engine.Archive
 {
     /// <summary>
     /// Backs up a data directory (default /data) into circleci-data-export.tar.bz2: a POSIX tar (PAX where
-    /// needed) compressed as concatenated independent bzip2 streams on all cores, with a manifest as the last
+    /// needed) compressed as concatenated independent bzip2 streams on all cores (or, with
+    /// <see cref="DataBackupOptions.Compression"/> zstd, multi-threaded zstd into .tar.zst), with a manifest as the last
     /// member, written to a local directory (temp name, renamed at the end) or straight to S3 (multipart upload,
     /// aborted on failure). Nothing is left at the destination when it fails or is cancelled.
     /// </summary>
@@ -46,6 +48,10 @@ namespace CcieDr.Engine.Archive
                 ? "circleci-data-export-" + time.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + ".tar.bz2"
                 : DataBackupOptions.DefaultFileName;
 
+        /// <summary>The archive file name for a backup taken at <paramref name="time"/> with <paramref name="compression"/> (.tar.bz2 or .tar.zst).</summary>
+        public static string ArchiveFileName(DateTimeOffset time, bool timestamped, CompressionKind compression) =>
+            CompressionKinds.WithArchiveExtension(ArchiveFileName(time, timestamped), compression);
+
         /// <summary>Runs the backup.</summary>
         /// <exception cref="DataBackupException">It failed; nothing was left at the destination.</exception>
         /// <exception cref="OperationCanceledException">It was cancelled; nothing was left at the destination.</exception>
@@ -70,7 +76,7 @@ namespace CcieDr.Engine.Archive
                 source = "/";
             }
 
-            var fileName = ArchiveFileName(started, options.TimestampedName);
+            var fileName = ArchiveFileName(started, options.TimestampedName, options.Compression);
             S3UploadLocation? s3Location = null;
             string? localDir = null;
             if (S3UploadLocation.IsS3Uri(options.Destination))
@@ -149,9 +155,15 @@ namespace CcieDr.Engine.Archive
                     started,
                     clock(),
                     warnings,
-                    Bzip2BlockCompressor.Implementation,
+                    options.Compression == CompressionKind.Zstd
+                        ? $"zstd level {options.ZstdLevel.ToString(CultureInfo.InvariantCulture)}, {ZstdThreads(options).ToString(CultureInfo.InvariantCulture)} threads, "
+                          + new ZstdCompressOptions { Threads = ZstdThreads(options) }.ImplementationName
+                        : Bzip2BlockCompressor.Implementation,
                     pre,
-                    post);
+                    post)
+                {
+                    Compression = options.Compression,
+                };
             }
             catch (Exception ex) when (status != "succeeded")
             {
@@ -210,6 +222,8 @@ namespace CcieDr.Engine.Archive
         }
 
         private static void Report(DataBackupOptions options, DataBackupProgress progress) => options.Progress?.Report(progress);
+
+        private static int ZstdThreads(DataBackupOptions options) => options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
 
         private static string Tail(string s) => s.Length <= 2000 ? s : "..." + s.Substring(s.Length - 2000);
 
@@ -353,6 +367,11 @@ namespace CcieDr.Engine.Archive
                     ServerSideEncryption = _o.ServerSideEncryption,
                     ExpectedSize = (long)(_totalBytes * Math.Max(0.1, _o.EstimatedCompressionRatio)),
                 };
+                if (_o.Compression == CompressionKind.Zstd)
+                {
+                    uploadOptions.ContentType = "application/zstd";
+                }
+
                 uploadOptions.Metadata["ccie-manifest"] = "yes";
                 uploadOptions.Metadata["ccie-source-host"] = HostName();
                 uploadOptions.Metadata["ccie-created"] = _started.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
@@ -489,8 +508,11 @@ namespace CcieDr.Engine.Archive
                     SourcePath = _source,
                     Created = _started,
                 };
-                using var bz = new ParallelBzip2Stream(sink, _o.Threads, _o.BlockSize, leaveOpen: true, _ct);
-                using var tar = new TarWriter(bz, leaveOpen: true);
+                using var bz = _o.Compression == CompressionKind.Zstd ? null : new ParallelBzip2Stream(sink, _o.Threads, _o.BlockSize, leaveOpen: true, _ct);
+                using var zstd = _o.Compression == CompressionKind.Zstd
+                    ? new ZstdCompressStream(sink, new ZstdCompressOptions { Level = _o.ZstdLevel, Threads = ZstdThreads(_o) }, leaveOpen: true)
+                    : null;
+                using var tar = new TarWriter((Stream?)bz ?? zstd!, leaveOpen: true);
                 var hardLinks = new Dictionary<(ulong, ulong), string>();
                 Report(DataBackupPhase.Archiving, null, force: true);
                 foreach (var e in entries)
@@ -510,9 +532,13 @@ namespace CcieDr.Engine.Archive
                 manifest.UpdateTotals();
                 var now = _o.Clock?.Invoke() ?? DateTimeOffset.UtcNow;
                 var unix = now.ToUnixTimeSeconds();
+
+                // zstd: the manifest gets a frame of its own, so a listing can read it from the archive's tail.
+                zstd?.EndFrame();
                 tar.WriteFile(ArchiveManifest.MemberPath, new TarEntryMetadata { Mode = 0x1A4, MtimeSeconds = unix, UserName = "root", GroupName = "root" }, manifest.Serialize());
                 tar.Finish();
-                bz.Complete();
+                bz?.Complete();
+                zstd?.Complete();
                 sink.Flush();
                 return manifest;
             }

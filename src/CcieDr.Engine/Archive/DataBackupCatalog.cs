@@ -10,6 +10,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
 using Amazon.S3.Model;
+using CcieDr.Engine.Archive.Compression;
 using ICSharpCode.SharpZipLib.BZip2;
 
 namespace CcieDr.Engine.Archive
@@ -56,14 +57,17 @@ namespace CcieDr.Engine.Archive
 
         /// <summary>S3 key, for S3 archives.</summary>
         public string? Key { get; }
+
+        /// <summary>bzip2 or zstd, read from the archive's first bytes (not its name); null when neither (empty, damaged).</summary>
+        public CompressionKind? Compression { get; internal set; }
     }
 
-    /// <summary>Lists and removes data archives (circleci-data-export*.tar.bz2) in a directory or an S3 prefix.</summary>
+    /// <summary>Lists and removes data archives (circleci-data-export*.tar.bz2 and .tar.zst, either compression recognised by content) in a directory or an S3 prefix.</summary>
     public sealed class DataBackupCatalog
     {
         private const int InitialTail = 4 * 1024 * 1024;
         private const int MaxTail = 64 * 1024 * 1024;
-        private static readonly Regex ArchiveName = new Regex(@"^circleci-data-export(-(?<ts>\d{8}T\d{6}Z))?\.tar\.bz2$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
+        private static readonly Regex ArchiveName = new Regex(@"^circleci-data-export(-(?<ts>\d{8}T\d{6}Z))?\.tar\.(bz2|zst)$", RegexOptions.CultureInvariant, TimeSpan.FromSeconds(1));
         private static readonly byte[] ManifestName = Encoding.ASCII.GetBytes(ArchiveManifest.MemberPath + "\0");
         private readonly IAmazonS3? _s3;
 
@@ -138,6 +142,14 @@ namespace CcieDr.Engine.Archive
                 return null;
             }
 
+            // zstd: CcieDr puts the manifest in a frame of its own; decode the last frames.
+            var zstdTail = ZstdTail.Decode(tail, d => FindManifestHeader(d) >= 0);
+            if (zstdTail != null)
+            {
+                manifestHeaderFound = true;
+                return ParseManifestAt(zstdTail, FindManifestHeader(zstdTail));
+            }
+
             // Walk stream starts backwards ("BZh1-9" + block magic or end-of-stream magic); a candidate that does not
             // decompress was a false match inside compressed data.
             var decoded = new List<byte[]>();
@@ -186,12 +198,44 @@ namespace CcieDr.Engine.Archive
             return null;
         }
 
+        private static ArchiveManifest? ParseManifestAt(byte[] joined, int pos)
+        {
+            var size = ParseOctal(joined, pos + 124, 12);
+            if (size < 0 || pos + 512 + size > joined.Length)
+            {
+                return null;
+            }
+
+            var body = new byte[size];
+            Buffer.BlockCopy(joined, pos + 512, body, 0, (int)size);
+            try
+            {
+                return ArchiveManifest.Parse(body);
+            }
+            catch (FormatException)
+            {
+                return null;
+            }
+        }
+
+        private static CompressionKind? KindOf(byte[] head, int count) => ArchiveFormatDetector.Identify(head, count);
+
         private static DataBackupArchiveInfo DescribeLocal(FileInfo f, CancellationToken cancellationToken)
         {
             ArchiveManifest? manifest = null;
             var found = false;
+            CompressionKind? kind;
             using (var fs = new FileStream(f.FullName, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete))
             {
+                var head = new byte[4];
+                var got = 0;
+                int r;
+                while (got < head.Length && (r = fs.Read(head, got, head.Length - got)) > 0)
+                {
+                    got += r;
+                }
+
+                kind = KindOf(head, got);
                 for (long want = InitialTail; ; want *= 4)
                 {
                     cancellationToken.ThrowIfCancellationRequested();
@@ -208,7 +252,7 @@ namespace CcieDr.Engine.Archive
             }
 
             var modified = new DateTimeOffset(f.LastWriteTimeUtc, TimeSpan.Zero);
-            return new DataBackupArchiveInfo(f.Name, f.FullName, f.Length, CreatedOf(f.Name, manifest, modified), modified, manifest != null, manifest, null, null);
+            return new DataBackupArchiveInfo(f.Name, f.FullName, f.Length, CreatedOf(f.Name, manifest, modified), modified, manifest != null, manifest, null, null) { Compression = kind };
         }
 
         private async Task<IReadOnlyList<DataBackupArchiveInfo>> ListS3Async(S3UploadLocation loc, CancellationToken cancellationToken)
@@ -250,7 +294,17 @@ namespace CcieDr.Engine.Archive
                         createdMeta = c;
                     }
 
-                    result.Add(new DataBackupArchiveInfo(name, loc.UriFor(o.Key), size, createdMeta ?? CreatedOf(name, manifest, modified), modified, hasManifest, manifest, loc.BucketName, o.Key));
+                    // The compression by content: the object's first bytes (its name may say otherwise).
+                    CompressionKind? kind = null;
+                    if (size >= 4)
+                    {
+                        using var headResponse = await s3.GetObjectAsync(new GetObjectRequest { BucketName = loc.BucketName, Key = o.Key, ByteRange = new ByteRange(0, 3) }, cancellationToken).ConfigureAwait(false);
+                        using var hs = new MemoryStream();
+                        await headResponse.ResponseStream.CopyToAsync(hs, 81920, cancellationToken).ConfigureAwait(false);
+                        kind = KindOf(hs.ToArray(), (int)hs.Length);
+                    }
+
+                    result.Add(new DataBackupArchiveInfo(name, loc.UriFor(o.Key), size, createdMeta ?? CreatedOf(name, manifest, modified), modified, hasManifest, manifest, loc.BucketName, o.Key) { Compression = kind });
                 }
 
                 request.ContinuationToken = page.IsTruncated == true ? page.NextContinuationToken : null;

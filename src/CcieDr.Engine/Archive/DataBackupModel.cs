@@ -1,5 +1,6 @@
 using System;
 using System.Collections.Generic;
+using CcieDr.Engine.Archive.Compression;
 
 namespace CcieDr.Engine.Archive
 {
@@ -41,6 +42,12 @@ namespace CcieDr.Engine.Archive
 
         /// <summary>Compression threads (0 = all cores).</summary>
         public int Threads { get; set; }
+
+        /// <summary>bzip2 (default, .tar.bz2, what the seed's circleci-restore expects) or zstd (.tar.zst, the fast mode).</summary>
+        public CompressionKind Compression { get; set; } = CompressionKind.Bzip2;
+
+        /// <summary>zstd level (1-22, default 3) when <see cref="Compression"/> is zstd.</summary>
+        public int ZstdLevel { get; set; } = ZstdCompressOptions.DefaultLevel;
 
         /// <summary>Uncompressed bytes per bzip2 stream (default 900 kB).</summary>
         public int BlockSize { get; set; } = ParallelBzip2Stream.DefaultBlockSize;
@@ -205,8 +212,11 @@ namespace CcieDr.Engine.Archive
         /// <summary>Files that changed or vanished while being read, entries skipped, hook problems.</summary>
         public IReadOnlyList<string> Warnings { get; }
 
-        /// <summary>bzip2 implementation used.</summary>
+        /// <summary>Compressor used (bzip2 implementation, or zstd with its level and threads).</summary>
         public string Compressor { get; }
+
+        /// <summary>bzip2 or zstd.</summary>
+        public CompressionKind Compression { get; internal set; }
 
         /// <summary>Pre-backup command outcome, when one ran.</summary>
         public BackupHookResult? PreBackupCommand { get; }

@@ -1,4 +1,5 @@
 using System.Collections.Generic;
+using CcieDr.Engine.Archive.Compression;
 
 namespace CcieDr.Engine.Archive
 {
@@ -81,7 +82,10 @@ namespace CcieDr.Engine.Archive
         /// <summary>Non-fatal remarks (no manifest, lone zero block, ...).</summary>
         public IReadOnlyList<string> Warnings { get; }
 
-        /// <summary>"native" or "managed" bzip2 decoder.</summary>
+        /// <summary>"native" or "managed" bzip2 decoder, or "zstd".</summary>
         public string Decoder { get; }
+
+        /// <summary>bzip2 or zstd, as found in the archive's first bytes; null when it was neither.</summary>
+        public CompressionKind? Compression { get; internal set; }
     }
 }

@@ -7,6 +7,7 @@ using System.Linq;
 using System.Security.Cryptography;
 using System.Text;
 using System.Threading;
+using CcieDr.Engine.Archive.Compression;
 
 namespace CcieDr.Engine.Archive
 {
@@ -47,6 +48,8 @@ namespace CcieDr.Engine.Archive
         private ArchiveManifest? _manifest;
         private bool _manifestSeen;
         private Bzip2DecompressStream? _bz;
+        private Func<long>? _zstdCompressedBytes;
+        private CompressionKind? _compression;
 
         private SafeExtractor(SafeExtractOptions options)
         {
@@ -182,8 +185,32 @@ namespace CcieDr.Engine.Archive
                 _freeSpace = FreeSpace(_o.TargetDirectory!);
             }
 
-            _bz = Bzip2DecompressStream.Open(compressed, leaveOpen: true, _o.Bzip2);
-            Stream tarStream = _o.ReadAhead && !(_bz is ParallelBzip2DecompressStream) ? new Bzip2DecompressReadAhead(_bz, ct) : (Stream)_bz;
+            // bzip2 or zstd by content (the first bytes), whatever the archive is called.
+            DetectedArchive detected;
+            try
+            {
+                detected = ArchiveFormatDetector.Detect(compressed, null, leaveOpen: true);
+            }
+            catch (ArchiveCorruptException ex) when (_o.CollectProblems)
+            {
+                Problem(unsafeMember: false, ex.Message, ex.Member, canContinue: true);
+                return Finish(corruptStream: true);
+            }
+
+            _compression = detected.Kind;
+            Stream decoder;
+            if (detected.Kind == CompressionKind.Zstd)
+            {
+                var zstd = new ZstdDecompressStream(detected.Stream, leaveOpen: true);
+                _zstdCompressedBytes = () => zstd.CompressedBytesRead;
+                decoder = zstd;
+            }
+            else
+            {
+                decoder = _bz = Bzip2DecompressStream.Open(detected.Stream, leaveOpen: true, _o.Bzip2);
+            }
+
+            Stream tarStream = _o.ReadAhead && !(decoder is ParallelBzip2DecompressStream) ? new Bzip2DecompressReadAhead(decoder, ct) : decoder;
             try
             {
                 var tar = new TarReader(tarStream);
@@ -214,9 +241,11 @@ namespace CcieDr.Engine.Archive
             finally
             {
                 tarStream.Dispose();
-                _bz.Dispose();
+                decoder.Dispose();
             }
         }
+
+        private long CompressedBytesRead => _bz?.CompressedBytesRead ?? _zstdCompressedBytes?.Invoke() ?? 0;
 
         private void ReadMembers(TarReader tar, CancellationToken ct)
         {
@@ -768,13 +797,16 @@ namespace CcieDr.Engine.Archive
                 _symlinks,
                 _hardlinks,
                 _bytes,
-                _bz?.CompressedBytesRead ?? 0,
+                CompressedBytesRead,
                 _bz?.StreamsCompleted ?? 0,
                 top.ToList(),
                 _problems.ToList(),
                 _problemCount,
                 _warnings.ToList(),
-                _bz?.ImplementationName ?? string.Empty);
+                _bz?.ImplementationName ?? (_compression == CompressionKind.Zstd ? "zstd" : string.Empty))
+            {
+                Compression = _compression,
+            };
         }
 
         private bool CompareWithManifest(ArchiveManifest m)
@@ -896,7 +928,7 @@ namespace CcieDr.Engine.Archive
             }
 
             _progressClock.Restart();
-            _o.Progress.Report(new ArchiveReadProgress(_o.Phase, member, _bz?.CompressedBytesRead ?? 0, _o.CompressedLength, _members, _bytes));
+            _o.Progress.Report(new ArchiveReadProgress(_o.Phase, member, CompressedBytesRead, _o.CompressedLength, _members, _bytes));
         }
 
         private static long FreeSpace(string dir)

@@ -61,7 +61,10 @@ namespace CcieDr
         /// <summary>Megabytes (10^6 bytes) of data read per second.</summary>
         public double ThroughputMBps { get; internal set; }
 
-        /// <summary>bzip2 implementation used (native libbz2 or managed).</summary>
+        /// <summary>"bzip2" (.tar.bz2, the default) or "zstd" (.tar.zst, -Compression Zstd).</summary>
+        public string Compression { get; internal set; } = "bzip2";
+
+        /// <summary>Compressor used: the bzip2 implementation (native libbz2 or managed), or zstd with its level and threads.</summary>
         public string Compressor { get; internal set; } = string.Empty;
 
         /// <summary>Files that changed or vanished while being read, entries skipped, hook problems.</summary>
@@ -94,6 +97,9 @@ namespace CcieDr
 
         /// <summary>True when the archive ends with a CcieDr manifest: a complete CcieDr archive.</summary>
         public bool HasManifest { get; internal set; }
+
+        /// <summary>"bzip2" or "zstd", read from the archive's first bytes (not its name); null when it is neither.</summary>
+        public string? Compression { get; internal set; }
 
         /// <summary>Files in the archive, when the manifest was read.</summary>
         public long? FileCount { get; internal set; }

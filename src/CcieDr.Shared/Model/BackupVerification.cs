@@ -75,6 +75,9 @@ namespace CcieDr
         /// <summary>Concatenated bzip2 streams.</summary>
         public int Bzip2Streams { get; }
 
+        /// <summary>"bzip2" or "zstd", as found in the archive's first bytes; null when it was neither.</summary>
+        public string? Compression { get; internal set; }
+
         /// <summary>Tool that wrote the manifest ("CcieDr 1.2.0"), when present.</summary>
         public string? ManifestTool { get; }
 

@@ -6,10 +6,11 @@ using System.Threading.Tasks;
 using Amazon.S3;
 using CcieDr.Engine;
 using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Compression;
 
 namespace CcieDr.Commands
 {
-    /// <summary>Backs up the Services box data directory into circleci-data-export.tar.bz2, locally or straight to S3.</summary>
+    /// <summary>Backs up the Services box data directory into circleci-data-export.tar.bz2 (or .tar.zst with -Compression Zstd), locally or straight to S3.</summary>
     [Cmdlet(VerbsData.Backup, "CcieData", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(BackupArchive))]
     public sealed class BackupCcieDataCommand : CcieAwsCmdlet
@@ -50,6 +51,15 @@ namespace CcieDr.Commands
         [ValidateNotNullOrEmpty]
         public string? KmsKeyId { get; set; }
 
+        /// <summary>
+        /// Bzip2 (default: circleci-data-export.tar.bz2, what the seed's circleci-restore expects) or Zstd (the fast
+        /// mode: circleci-data-export.tar.zst, read by tar -I zstd -xf). Restore-CcieData, Test-CcieBackup and
+        /// Get-CcieBackup recognise either by content.
+        /// </summary>
+        [Parameter]
+        [ValidateSet("Bzip2", "Zstd")]
+        public string Compression { get; set; } = "Bzip2";
+
         /// <summary>Compression threads. Default: all cores.</summary>
         [Parameter]
         [ValidateRange(1, 256)]
@@ -65,7 +75,8 @@ namespace CcieDr.Commands
             var isS3 = S3UploadLocation.IsS3Uri(Destination);
             string destination;
             string location;
-            var fileName = DataBackup.ArchiveFileName(DateTimeOffset.UtcNow, TimestampedName.IsPresent);
+            var compression = string.Equals(Compression, "Zstd", StringComparison.OrdinalIgnoreCase) ? CompressionKind.Zstd : CompressionKind.Bzip2;
+            var fileName = DataBackup.ArchiveFileName(DateTimeOffset.UtcNow, TimestampedName.IsPresent, compression);
             if (isS3)
             {
                 S3UploadLocation parsed;
@@ -94,7 +105,7 @@ namespace CcieDr.Commands
 
             _target = location;
             var steps = (PreBackupCommand != null ? $"  run the pre-backup command: {PreBackupCommand}\n" : string.Empty)
-                + $"  archive {source} (tar, PAX, parallel bzip2, manifest last)"
+                + $"  archive {source} (tar, PAX, {(compression == CompressionKind.Zstd ? "multi-threaded zstd" : "parallel bzip2")}, manifest last)"
                 + (Exclude.Length > 0 ? " excluding " + string.Join(", ", Exclude) : string.Empty) + "\n"
                 + (isS3
                     ? $"  upload to {location} (S3 multipart upload, server-side encryption {(KmsKeyId != null ? "aws:kms " + KmsKeyId : "AES256")}; aborted on failure)\n"
@@ -117,6 +128,7 @@ namespace CcieDr.Commands
                 PostBackupCommand = PostBackupCommand,
                 KmsKeyId = KmsKeyId,
                 Threads = ThrottleLimit,
+                Compression = compression,
             };
             foreach (var e in Exclude)
             {
@@ -206,6 +218,7 @@ namespace CcieDr.Commands
             Started = r.Started.UtcDateTime,
             Completed = r.Completed.UtcDateTime,
             ThroughputMBps = Math.Round(r.ThroughputBytesPerSecond / 1e6, 2),
+            Compression = r.Compression.DisplayName(),
             Compressor = r.Compressor,
             Warnings = r.Warnings,
         };

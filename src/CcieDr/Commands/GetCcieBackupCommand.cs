@@ -5,6 +5,7 @@ using System.Threading.Tasks;
 using Amazon.S3;
 using CcieDr.Engine;
 using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Compression;
 
 namespace CcieDr.Commands
 {
@@ -65,6 +66,7 @@ namespace CcieDr.Commands
             Created = a.Created.UtcDateTime,
             LastModified = a.LastModified.UtcDateTime,
             HasManifest = a.HasManifest,
+            Compression = a.Compression?.DisplayName(),
             FileCount = a.Manifest?.FileCount,
             SourceHost = a.Manifest?.Host,
             BucketName = a.BucketName,
