@@ -200,52 +200,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         }
 
         http.Items[typeof(RequestLogEntry)] = entry;
-        switch (fault?.Kind)
+        if (await ServeFaultAsync(http, entry, fault, Ec2Faults, WriteError, requestId).ConfigureAwait(false))
         {
-            case FaultKinds.Throttle:
-                entry.Status = 503;
-                entry.ErrorCode = "RequestLimitExceeded";
-                await WriteError(http, HttpStatusCode.ServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded.", requestId).ConfigureAwait(false);
-                return;
-            case FaultKinds.InternalError:
-                entry.Status = 500;
-                entry.ErrorCode = "InternalError";
-                await WriteError(http, HttpStatusCode.InternalServerError, "InternalError", "An internal error has occurred", requestId).ConfigureAwait(false);
-                return;
-            case FaultKinds.Unavailable:
-                entry.Status = 503;
-                entry.ErrorCode = "Unavailable";
-                await WriteError(http, HttpStatusCode.ServiceUnavailable, "Unavailable", "The server is overloaded and can't handle the request.", requestId).ConfigureAwait(false);
-                return;
-            case FaultKinds.Drop:
-                entry.Status = 0;
-                http.Abort();
-                return;
-            case FaultKinds.Timeout:
-                entry.Status = 0;
-                try
-                {
-                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
-
-                http.Abort();
-                return;
-            case FaultKinds.Delay:
-                try
-                {
-                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    entry.Status = 0;
-                    entry.ErrorCode = "ClientCancelled";
-                    return;
-                }
-
-                break;
+            return;
         }
 
         XDocument doc;
@@ -346,50 +303,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         }
 
         http.Items[typeof(RequestLogEntry)] = entry;
-        switch (fault?.Kind)
+        if (await ServeFaultAsync(http, entry, fault, SsmFaults, WriteJsonError, requestId).ConfigureAwait(false))
         {
-            case FaultKinds.Throttle:
-                entry.Status = 400;
-                entry.ErrorCode = "ThrottlingException";
-                await WriteJsonError(http, HttpStatusCode.BadRequest, "ThrottlingException", "Rate exceeded", requestId).ConfigureAwait(false);
-                return;
-            case FaultKinds.InternalError:
-                entry.Status = 500;
-                entry.ErrorCode = "InternalServerError";
-                await WriteJsonError(http, HttpStatusCode.InternalServerError, "InternalServerError", "An internal error occurred.", requestId).ConfigureAwait(false);
-                return;
-            case FaultKinds.Unavailable:
-                entry.Status = 503;
-                entry.ErrorCode = "ServiceUnavailable";
-                await WriteJsonError(http, HttpStatusCode.ServiceUnavailable, "ServiceUnavailable", "Service is unavailable.", requestId).ConfigureAwait(false);
-                return;
-            case FaultKinds.Drop:
-                http.Abort();
-                return;
-            case FaultKinds.Timeout:
-                try
-                {
-                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                }
-
-                http.Abort();
-                return;
-            case FaultKinds.Delay:
-                try
-                {
-                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    entry.Status = 0;
-                    entry.ErrorCode = "ClientCancelled";
-                    return;
-                }
-
-                break;
+            return;
         }
 
         System.Text.Json.Nodes.JsonObject result;
@@ -436,6 +352,83 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         }
 
         await WriteJson(http, status, result.ToJsonString(), requestId).ConfigureAwait(false);
+    }
+
+    /// <summary>What a protocol answers for the injected error faults: (HTTP status, error code, message).</summary>
+    private sealed record ProtocolFaults((HttpStatusCode Status, string Code, string Message) Throttle, (HttpStatusCode Status, string Code, string Message) InternalError, (HttpStatusCode Status, string Code, string Message) Unavailable);
+
+    private static readonly ProtocolFaults Ec2Faults = new(
+        (HttpStatusCode.ServiceUnavailable, "RequestLimitExceeded", "Request limit exceeded."),
+        (HttpStatusCode.InternalServerError, "InternalError", "An internal error has occurred"),
+        (HttpStatusCode.ServiceUnavailable, "Unavailable", "The server is overloaded and can't handle the request."));
+
+    private static readonly ProtocolFaults SsmFaults = new(
+        (HttpStatusCode.BadRequest, "ThrottlingException", "Rate exceeded"),
+        (HttpStatusCode.InternalServerError, "InternalServerError", "An internal error occurred."),
+        (HttpStatusCode.ServiceUnavailable, "ServiceUnavailable", "Service is unavailable."));
+
+    /// <summary>
+    /// Serves an injected request fault the same way for every protocol (only the error shapes differ).
+    /// Returns true when the fault answered or dropped the request; false when the request goes on
+    /// (no fault, a delay that elapsed, or drop-after, which is applied once the request was processed).
+    /// </summary>
+    private static async Task<bool> ServeFaultAsync(
+        HttpContext http,
+        RequestLogEntry entry,
+        Faults.ActiveFault? fault,
+        ProtocolFaults protocol,
+        Func<HttpContext, HttpStatusCode, string, string, string, Task> writeError,
+        string requestId)
+    {
+        (HttpStatusCode Status, string Code, string Message)? error = fault?.Kind switch
+        {
+            FaultKinds.Throttle => protocol.Throttle,
+            FaultKinds.InternalError => protocol.InternalError,
+            FaultKinds.Unavailable => protocol.Unavailable,
+            _ => null,
+        };
+        if (error is { } e)
+        {
+            entry.Status = (int)e.Status;
+            entry.ErrorCode = e.Code;
+            await writeError(http, e.Status, e.Code, e.Message, requestId).ConfigureAwait(false);
+            return true;
+        }
+
+        switch (fault?.Kind)
+        {
+            case FaultKinds.Drop:
+                entry.Status = 0;
+                http.Abort();
+                return true;
+            case FaultKinds.Timeout:
+                entry.Status = 0;
+                try
+                {
+                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                }
+
+                http.Abort();
+                return true;
+            case FaultKinds.Delay:
+                try
+                {
+                    await Task.Delay(fault.DelayMs, http.RequestAborted).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException)
+                {
+                    entry.Status = 0;
+                    entry.ErrorCode = "ClientCancelled";
+                    return true;
+                }
+
+                return false;
+            default:
+                return false;
+        }
     }
 
     private static Task WriteJsonError(HttpContext http, HttpStatusCode status, string type, string message, string requestId) =>
