@@ -167,7 +167,7 @@ function Invoke-BenchTask {
     # 1. Backup throughput and memory against tar -cjf / lbzip2 / pbzip2 on a generated ~300 MB tree.
     $bench = Join-Path $root 'bench/CcieDr.Bench/CcieDr.Bench.csproj'
     $work = Join-Path ([IO.Path]::GetTempPath()) 'ccie-bench'
-    Invoke-Native dotnet @('run', '--project', $bench, '-c', 'Release', '--nologo', '--', '--work', $work)
+    Invoke-Native dotnet @('run', '--project', $bench, '-c', 'Release', '--', '--work', $work)
 
     # 2. Restore throughput against tar -xjf, on an archive of the same tree made by Backup-CcieData.
     $archiveDir = Join-Path $work 'restore-bench'

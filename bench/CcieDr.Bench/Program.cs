@@ -21,6 +21,18 @@ if (args.Length >= 3 && args[0] == "--child-backup")
     return await Bench.ChildBackup(args[1], args[2], args.Length > 3 && args[3] == "zstd");
 }
 
+if (args.Length == 3 && args[0] == "--child-restore")
+{
+    return await Bench.ChildRestore(args[1], args[2]);
+}
+
+if (args.Length == 4 && args[0] == "--generate")
+{
+    // Makes the data tree alone (for profiling a run by hand): --generate <dir> <MB> <seed>
+    Console.WriteLine(Bench.GenerateTree(args[1], long.Parse(args[2], CultureInfo.InvariantCulture) * 1_000_000L, int.Parse(args[3], CultureInfo.InvariantCulture)));
+    return 0;
+}
+
 var sizeMb = 300;
 var rounds = 3;
 var work = Path.Combine(Path.GetTempPath(), "ccie-bench");
@@ -45,6 +57,7 @@ internal static class Bench
 
     public static async Task<int> ChildBackup(string src, string dest, bool zstd)
     {
+        using var allocations = Environment.GetEnvironmentVariable("CCIE_BENCH_ALLOC") == "1" ? new AllocationListener() : null;
         var sw = Stopwatch.StartNew();
         var threads = int.TryParse(Environment.GetEnvironmentVariable("CCIE_BENCH_THREADS"), out var t) ? t : 0;
         var r = await new DataBackup().RunAsync(new DataBackupOptions
@@ -57,10 +70,27 @@ internal static class Bench
             Compression = zstd ? CompressionKind.Zstd : CompressionKind.Bzip2,
         });
         sw.Stop();
+        allocations?.Print();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         var gc = GC.GetGCMemoryInfo();
         Console.Error.WriteLine($"gc: heap {gc.HeapSizeBytes / 1e6:F1} MB, committed {gc.TotalCommittedBytes / 1e6:F1} MB, collections g0 {GC.CollectionCount(0)} g2 {GC.CollectionCount(2)}, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB");
         Console.WriteLine($"RESULT {sw.Elapsed.TotalSeconds:F3} {r.BytesRead} {r.ArchiveSize} {PeakRssBytes()} {r.Warnings.Count} {Bzip2BlockCompressor.Implementation.Replace(' ', '_')} {cpu:F3}");
+        return 0;
+    }
+
+    public static async Task<int> ChildRestore(string archive, string target)
+    {
+        var sw = Stopwatch.StartNew();
+        var r = await new DataRestore().RestoreAsync(new DataRestoreOptions(archive, target), CancellationToken.None);
+        sw.Stop();
+        var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        if (!r.ManifestVerified)
+        {
+            Console.Error.WriteLine("restore did not verify the manifest");
+            return 1;
+        }
+
+        Console.WriteLine($"RESULT {sw.Elapsed.TotalSeconds:F3} {r.Bytes} {r.FileCount} {PeakRssBytes()} {cpu:F3}");
         return 0;
     }
 
@@ -123,12 +153,6 @@ internal static class Bench
             }
         }
 
-        double Median(IEnumerable<double> xs)
-        {
-            var s = xs.OrderBy(x => x).ToArray();
-            return s.Length % 2 == 1 ? s[s.Length / 2] : (s[(s.Length / 2) - 1] + s[s.Length / 2]) / 2;
-        }
-
         var oursMedian = Median(results["CcieDr Backup"].Select(r => r.Seconds));
         var gnuMedian = Median(results["GNU tar -cjf"].Select(r => r.Seconds));
         double? lbzMedian = results.TryGetValue("tar -I lbzip2", out var l) ? Median(l.Select(r => r.Seconds)) : null;
@@ -165,6 +189,8 @@ internal static class Bench
         Console.WriteLine($"our peak resident memory (VmHWM of the backup process): {peak / MB:F0} MB");
         Console.WriteLine($"our peak resident memory in the zstd mode: {results["CcieDr zstd"].Max(r => r.PeakRss) / MB:F0} MB");
 
+        RestoreRounds(Path.Combine(outDir, DataBackupOptions.DefaultFileName), work, rounds, lbzip2, bytes);
+
         if (doubleRun)
         {
             var data2 = Path.Combine(work, "data2");
@@ -186,38 +212,106 @@ internal static class Bench
 
     private static string BzipImpl { get; set; } = "?";
 
-    private static (double Seconds, long Archive, long PeakRss, double Cpu) Ours(string data, string outDir, bool zstd = false)
+    /// <summary>
+    /// Restore of our own archive: our engine (child process: DataRestore, verified against the manifest, staged
+    /// and made durable) against GNU <c>tar -xjf</c> and <c>lbzip2 -d | tar -x</c> on the same archive. Every run
+    /// starts from an empty directory with no dirty pages left by the previous one (rm and sync are not timed).
+    /// </summary>
+    private static void RestoreRounds(string archive, string work, int rounds, string? lbzip2, long bytes)
+    {
+        var copy = Path.Combine(work, "restore-source.tar.bz2");
+        File.Copy(archive, copy, overwrite: true);
+        var target = Path.Combine(work, "restore-target");
+        var tools = new List<(string Name, Func<(double Seconds, long PeakRss, double Cpu)> Run)>
+        {
+            ("CcieDr restore", () => OursRestore(copy, target)),
+            ("GNU tar -xjf", () => Timed("tar", "-xjf", copy, "-C", target)),
+        };
+        if (lbzip2 != null)
+        {
+            tools.Add(("lbzip2 -d | tar -x", () => Timed("bash", "-c", $"lbzip2 -d -n {Environment.ProcessorCount} < '{copy}' | tar -x -C '{target}'")));
+        }
+
+        var results = tools.ToDictionary(t => t.Name, _ => new List<(double Seconds, long PeakRss, double Cpu)>());
+        for (var round = 1; round <= rounds; round++)
+        {
+            foreach (var (name, run) in tools)
+            {
+                if (Directory.Exists(target))
+                {
+                    Directory.Delete(target, true);
+                }
+
+                Directory.CreateDirectory(target);
+                Sh("sync");
+                var r = run();
+                results[name].Add(r);
+                Console.WriteLine($"  round {round}: {name,-18} {r.Seconds,7:F2} s  {bytes / MB / r.Seconds,6:F1} MB/s  cpu {r.Cpu,7:F2} s");
+            }
+        }
+
+        Directory.Delete(target, true);
+        File.Delete(copy);
+        var ours = Median(results["CcieDr restore"].Select(r => r.Seconds));
+        var gnu = Median(results["GNU tar -xjf"].Select(r => r.Seconds));
+        Console.WriteLine();
+        Console.WriteLine($"Restore of our {new FileInfo(archive).Length / MB:F0} MB archive ({bytes / MB:F0} MB of data; median of {rounds})");
+        Console.WriteLine("| tool               | wall (s) |  MB/s | CPU (s) | ours vs tool (wall speed) |");
+        Console.WriteLine("|--------------------|---------:|------:|--------:|--------------------------:|");
+        foreach (var (name, _) in tools)
+        {
+            var med = Median(results[name].Select(r => r.Seconds));
+            Console.WriteLine($"| {name,-18} | {med,8:F2} | {bytes / MB / med,5:F1} | {Median(results[name].Select(r => r.Cpu)),7:F2} | {med / ours,24:F2}x |");
+        }
+
+        Console.WriteLine();
+        Console.WriteLine($"ours restore / GNU tar -xjf throughput: {gnu / ours:F2}x (target: at least 1.5x)");
+        if (results.TryGetValue("lbzip2 -d | tar -x", out var lb))
+        {
+            Console.WriteLine($"ours restore / lbzip2 -d | tar -x throughput: {Median(lb.Select(r => r.Seconds)) / ours:F2}x");
+        }
+
+        Console.WriteLine($"our peak resident memory (VmHWM of the restore process): {results["CcieDr restore"].Max(r => r.PeakRss) / MB:F0} MB");
+        Console.WriteLine();
+    }
+
+    private static double Median(IEnumerable<double> xs)
+    {
+        var s = xs.OrderBy(x => x).ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[(s.Length / 2) - 1] + s[s.Length / 2]) / 2;
+    }
+
+    private static (double Seconds, long PeakRss, double Cpu) OursRestore(string archive, string target)
+    {
+        var line = RunChild("--child-restore", archive, target);
+        var f = line.Split(' ');
+        return (double.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[4], CultureInfo.InvariantCulture), double.Parse(f[5], CultureInfo.InvariantCulture));
+    }
+
+    private static string RunChild(params string[] args)
     {
         var self = Environment.ProcessPath!;
         var psi = new ProcessStartInfo(self) { RedirectStandardOutput = true, UseShellExecute = false };
-        var dll = typeof(Bench).Assembly.Location;
         if (Path.GetFileNameWithoutExtension(self) == "dotnet")
         {
-            psi.ArgumentList.Add(dll);
+            psi.ArgumentList.Add(typeof(Bench).Assembly.Location);
         }
 
-        psi.ArgumentList.Add("--child-backup");
-        psi.ArgumentList.Add(data);
-        psi.ArgumentList.Add(outDir);
-        if (zstd)
+        foreach (var a in args)
         {
-            psi.ArgumentList.Add("zstd");
+            psi.ArgumentList.Add(a);
         }
 
         using var p = Process.Start(psi)!;
         var output = p.StandardOutput.ReadToEnd();
         p.WaitForExit();
-        var line = output.Split('\n').FirstOrDefault(x => x.StartsWith("RESULT ", StringComparison.Ordinal))
-            ?? throw new InvalidOperationException("backup child failed: " + output);
-        var f = line.Split(' ');
-        BzipImpl = f[6].Replace('_', ' ');
-        // The child times the backup only (not the process start).
-        return (double.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture), long.Parse(f[4], CultureInfo.InvariantCulture), double.Parse(f[7], CultureInfo.InvariantCulture));
+        return output.Split('\n').FirstOrDefault(x => x.StartsWith("RESULT ", StringComparison.Ordinal))
+            ?? throw new InvalidOperationException($"{args[0]} child failed ({p.ExitCode}): {output}");
     }
 
-    private static (double Seconds, long Archive, long PeakRss, double Cpu) External(string outDir, string name, string file, params string[] args)
+    /// <summary>Wall and CPU (user+sys of the whole pipeline, from bash's time) of an external command.</summary>
+    private static (double Seconds, long PeakRss, double Cpu) Timed(string file, params string[] args)
     {
-        // bash's `time` reports the user+sys CPU of the whole pipeline (tar and its compressor child).
         var psi = new ProcessStartInfo("/bin/bash") { UseShellExecute = false, RedirectStandardError = true };
         psi.ArgumentList.Add("-c");
         psi.ArgumentList.Add("TIMEFORMAT='TIMES %R %U %S'; time \"$@\"");
@@ -228,20 +322,31 @@ internal static class Bench
             psi.ArgumentList.Add(a);
         }
 
-        var sw = Stopwatch.StartNew();
         using var p = Process.Start(psi)!;
         var err = p.StandardError.ReadToEnd();
         p.WaitForExit();
-        sw.Stop();
         if (p.ExitCode != 0)
         {
             throw new InvalidOperationException($"{file} {string.Join(' ', args)} failed ({p.ExitCode}): {err}");
         }
 
         var t = err.Split('\n').First(l => l.StartsWith("TIMES ", StringComparison.Ordinal)).Split(' ');
-        var cpu = double.Parse(t[2], CultureInfo.InvariantCulture) + double.Parse(t[3], CultureInfo.InvariantCulture);
-        var path = Path.Combine(outDir, name);
-        return (double.Parse(t[1], CultureInfo.InvariantCulture), new FileInfo(path).Length, 0, cpu);
+        return (double.Parse(t[1], CultureInfo.InvariantCulture), 0, double.Parse(t[2], CultureInfo.InvariantCulture) + double.Parse(t[3], CultureInfo.InvariantCulture));
+    }
+
+    private static (double Seconds, long Archive, long PeakRss, double Cpu) Ours(string data, string outDir, bool zstd = false)
+    {
+        var line = zstd ? RunChild("--child-backup", data, outDir, "zstd") : RunChild("--child-backup", data, outDir);
+        var f = line.Split(' ');
+        BzipImpl = f[6].Replace('_', ' ');
+        // The child times the backup only (not the process start).
+        return (double.Parse(f[1], CultureInfo.InvariantCulture), long.Parse(f[3], CultureInfo.InvariantCulture), long.Parse(f[4], CultureInfo.InvariantCulture), double.Parse(f[7], CultureInfo.InvariantCulture));
+    }
+
+    private static (double Seconds, long Archive, long PeakRss, double Cpu) External(string outDir, string name, string file, params string[] args)
+    {
+        var (seconds, _, cpu) = Timed(file, args);
+        return (seconds, new FileInfo(Path.Combine(outDir, name)).Length, 0, cpu);
     }
 
     private static void Sh(string file, params string[] args)
@@ -295,6 +400,8 @@ internal static class Bench
     /// Deterministic mixed data (the shape of a CircleCI /data): 40% text-like logs and JSON, 25% database-like
     /// 8 KB pages (records + zero fill), 25% incompressible blobs, 10% many small files.
     /// </summary>
+    public static long GenerateTree(string root, long total, int seed) => Generate(root, total, seed);
+
     private static long Generate(string root, long total, int seed)
     {
         if (Directory.Exists(root))
@@ -391,5 +498,47 @@ internal static class Bench
 
         File.WriteAllText(Path.Combine(root, ".bench-size"), $"{total}/{seed}/v1 {written}");
         return written;
+    }
+}
+
+/// <summary>Allocation sampling by type (CCIE_BENCH_ALLOC=1): the runtime's AllocationTick events, about one per 100 KB allocated.</summary>
+internal sealed class AllocationListener : System.Diagnostics.Tracing.EventListener
+{
+    private readonly Dictionary<string, long> _bytes = new Dictionary<string, long>();
+
+    public void Print()
+    {
+        lock (_bytes)
+        {
+            foreach (var kv in _bytes.OrderByDescending(k => k.Value).Take(15))
+            {
+                Console.Error.WriteLine($"alloc: {kv.Value / 1e6,8:F1} MB  {kv.Key}");
+            }
+        }
+    }
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+        {
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+        }
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (e.EventName is null || !e.EventName.StartsWith("GCAllocationTick", StringComparison.Ordinal) || e.PayloadNames is null)
+        {
+            return;
+        }
+
+        var type = e.Payload![e.PayloadNames.IndexOf("TypeName")]?.ToString() ?? "?";
+        var size = e.PayloadNames.IndexOf("ObjectSize") is var i and >= 0 ? Convert.ToInt64(e.Payload[i], CultureInfo.InvariantCulture) : 0;
+        var amount = Convert.ToInt64(e.Payload[e.PayloadNames.IndexOf("AllocationAmount64")], CultureInfo.InvariantCulture);
+        var key = size >= 85_000 ? $"{type} (LOH, e.g. {size} B)" : type;
+        lock (_bytes)
+        {
+            _bytes[key] = (_bytes.TryGetValue(key, out var v) ? v : 0) + amount;
+        }
     }
 }

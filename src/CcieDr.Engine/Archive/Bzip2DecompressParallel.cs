@@ -1,6 +1,7 @@
 using System;
 using System.Collections.Concurrent;
 using System.IO;
+using System.Runtime.InteropServices;
 using System.Threading;
 using System.Threading.Tasks;
 
@@ -22,6 +23,8 @@ namespace CcieDr.Engine.Archive
         internal const int MaxSegmentBytes = 16 * 1024 * 1024;
         internal const int MaxDecodedBytes = 16 * 1024 * 1024;
         private const int ReadSize = 1024 * 1024;
+        private const int OutputSize = 1024 * 1024;
+        private const int InputSize = 1024 * 1024;
 
         private readonly Stream _input;
         private readonly bool _leaveOpen;
@@ -35,6 +38,8 @@ namespace CcieDr.Engine.Archive
         private Bzip2DecompressStream? _streamingDecoder;
         private int _streamsBefore;
         private readonly Counter _compressed = new Counter();
+        private readonly ConcurrentBag<byte[]> _outputPool = new ConcurrentBag<byte[]>();
+        private readonly ConcurrentBag<byte[]> _inputPool = new ConcurrentBag<byte[]>();
         private bool _done;
         private bool _any;
         private bool _disposed;
@@ -138,6 +143,11 @@ namespace CcieDr.Engine.Archive
                 }
 
                 _streamsBefore += d.Streams;
+                if (_out != null)
+                {
+                    ReturnOutput(_out);
+                }
+
                 _out = d.Data;
                 _outPos = 0;
                 _outLen = d.Length;
@@ -172,40 +182,143 @@ namespace CcieDr.Engine.Archive
             b[p] == 0x42 && b[p + 1] == 0x5A && b[p + 2] == 0x68 && b[p + 3] >= 0x31 && b[p + 3] <= 0x39
             && b[p + 4] == 0x31 && b[p + 5] == 0x41 && b[p + 6] == 0x59 && b[p + 7] == 0x26 && b[p + 8] == 0x53 && b[p + 9] == 0x59;
 
-        private static Decoded Decode(byte[] compressed, int length, int maxDecoded)
+        /// <summary>
+        /// Decodes the complete bzip2 stream(s) of one segment straight into a pooled array (libbz2 writes into the
+        /// pinned array itself: no intermediate buffer, no copy). Our own archives decode to at most 900,000 bytes
+        /// per stream, so one <see cref="OutputSize"/> array takes a whole segment without growing.
+        /// </summary>
+        private Decoded Decode(byte[] compressed, int length)
         {
-            using var dec = new NativeBzip2DecompressStream(new MemoryStream(compressed, 0, length, false), leaveOpen: false);
-            var data = new byte[Math.Min(maxDecoded, Math.Max(64 * 1024, length * 4))];
+            var strm = Marshal.AllocHGlobal(Bzip2DecompressNative.SizeOfStream);
+            var inHandle = GCHandle.Alloc(compressed, GCHandleType.Pinned);
+            var data = RentOutput();
             int len = 0;
-            while (true)
+            int streams = 0;
+            int inPos = 0;
+            try
             {
-                if (len == data.Length)
+                var inBase = inHandle.AddrOfPinnedObject();
+                while (inPos < length)
                 {
-                    if (data.Length >= maxDecoded)
+                    Zero(strm);
+                    int irc = Bzip2DecompressNative.DecompressInit(strm);
+                    if (irc != Bzip2DecompressNative.BZ_OK)
                     {
-                        // Check whether it really is more, without keeping it.
-                        var probe = new byte[1];
-                        if (dec.Read(probe, 0, 1) > 0)
-                        {
-                            return new Decoded(null, 0, 0, tooBig: true);
-                        }
-
-                        break;
+                        throw new ArchiveCorruptException("bzip2: cannot start decoding: " + Bzip2DecompressNative.Describe(irc));
                     }
 
-                    Array.Resize(ref data, Math.Min(maxDecoded, data.Length * 2));
+                    try
+                    {
+                        while (true)
+                        {
+                            if (len == data.Length)
+                            {
+                                if (data.Length >= _maxDecoded)
+                                {
+                                    ReturnOutput(data);
+                                    return new Decoded(null, 0, 0, tooBig: true);
+                                }
+
+                                var bigger = new byte[Math.Min(_maxDecoded, data.Length * 2)];
+                                Buffer.BlockCopy(data, 0, bigger, 0, len);
+                                ReturnOutput(data);
+                                data = bigger;
+                            }
+
+                            int availIn = length - inPos;
+                            int availOut = data.Length - len;
+                            var outHandle = GCHandle.Alloc(data, GCHandleType.Pinned);
+                            int rc;
+                            int leftIn;
+                            int leftOut;
+                            try
+                            {
+                                Marshal.WriteIntPtr(strm, Bzip2DecompressNative.OffNextIn, inBase + inPos);
+                                Marshal.WriteInt32(strm, Bzip2DecompressNative.OffAvailIn, availIn);
+                                Marshal.WriteIntPtr(strm, Bzip2DecompressNative.OffNextOut, outHandle.AddrOfPinnedObject() + len);
+                                Marshal.WriteInt32(strm, Bzip2DecompressNative.OffAvailOut, availOut);
+                                rc = Bzip2DecompressNative.Decompress(strm);
+                                leftIn = Marshal.ReadInt32(strm, Bzip2DecompressNative.OffAvailIn);
+                                leftOut = Marshal.ReadInt32(strm, Bzip2DecompressNative.OffAvailOut);
+                            }
+                            finally
+                            {
+                                outHandle.Free();
+                            }
+
+                            int consumed = availIn - leftIn;
+                            int produced = availOut - leftOut;
+                            inPos += consumed;
+                            len += produced;
+                            if (rc == Bzip2DecompressNative.BZ_STREAM_END)
+                            {
+                                streams++;
+                                break;
+                            }
+
+                            if (rc != Bzip2DecompressNative.BZ_OK)
+                            {
+                                string where = "at compressed offset " + inPos.ToString(System.Globalization.CultureInfo.InvariantCulture) + " of the segment";
+                                throw new ArchiveCorruptException(streams > 0 && rc == Bzip2DecompressNative.BZ_DATA_ERROR_MAGIC
+                                    ? $"bzip2: data after bzip2 stream {streams} is not a bzip2 stream ({where}); the archive is corrupt."
+                                    : $"bzip2: {Bzip2DecompressNative.Describe(rc)} {where}; the archive is corrupt.");
+                            }
+
+                            if (consumed == 0 && produced == 0 && inPos == length)
+                            {
+                                throw new ArchiveCorruptException($"bzip2: unexpected end of input after {inPos} compressed bytes of the segment: the archive is truncated.");
+                            }
+                        }
+                    }
+                    finally
+                    {
+                        Bzip2DecompressNative.DecompressEnd(strm);
+                    }
                 }
 
-                int n = dec.Read(data, len, data.Length - len);
-                if (n <= 0)
-                {
-                    break;
-                }
-
-                len += n;
+                var result = new Decoded(data, len, streams, tooBig: false);
+                data = null;
+                return result;
             }
+            finally
+            {
+                if (data != null)
+                {
+                    ReturnOutput(data);
+                }
 
-            return new Decoded(data, len, dec.StreamsCompleted, tooBig: false);
+                inHandle.Free();
+                Marshal.FreeHGlobal(strm);
+            }
+        }
+
+        private static void Zero(IntPtr p)
+        {
+            for (int i = 0; i + 8 <= Bzip2DecompressNative.SizeOfStream; i += 8)
+            {
+                Marshal.WriteInt64(p, i, 0);
+            }
+        }
+
+        private byte[] RentOutput() => _outputPool.TryTake(out var b) ? b : new byte[Math.Min(OutputSize, _maxDecoded)];
+
+        private void ReturnOutput(byte[] b)
+        {
+            if (b.Length == Math.Min(OutputSize, _maxDecoded) && _outputPool.Count < _queue.BoundedCapacity + 2)
+            {
+                _outputPool.Add(b);
+            }
+        }
+
+        private byte[] RentInput(int length) =>
+            length <= InputSize ? (_inputPool.TryTake(out var b) ? b : new byte[InputSize]) : new byte[length];
+
+        private void ReturnInput(byte[] b)
+        {
+            if (b.Length == InputSize && _inputPool.Count < _queue.BoundedCapacity + 2)
+            {
+                _inputPool.Add(b);
+            }
         }
 
         private void Split()
@@ -301,11 +414,21 @@ namespace CcieDr.Engine.Archive
 
         private void Emit(byte[] win, int length, long offset, CancellationToken token)
         {
-            var copy = new byte[length];
+            var copy = RentInput(length);
             Buffer.BlockCopy(win, 0, copy, 0, length);
             var seg = new Segment { Compressed = copy, Length = length, Offset = offset };
-            int cap = _maxDecoded;
-            seg.Work = Task.Run(() => Decode(copy, length, cap), CancellationToken.None);
+            seg.Work = Task.Run(
+                () =>
+                {
+                    var d = Decode(copy, length);
+                    if (!d.TooBig)
+                    {
+                        ReturnInput(copy); // else the consumer streams the segment from it
+                    }
+
+                    return d;
+                },
+                CancellationToken.None);
             _queue.Add(seg, token);
         }
 
