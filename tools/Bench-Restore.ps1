@@ -17,11 +17,15 @@ $results = @{ 'tar -xjf' = @(); 'Restore-CcieData' = @(); 'Test-CcieBackup' = @(
 $hasLbzip2 = [bool](Get-Command lbzip2 -ErrorAction SilentlyContinue)
 if ($hasLbzip2) { $results['lbzip2 -d | tar -x'] = @() }
 
+# Every run starts from an empty directory and no dirty pages left by the previous one (not timed).
 function Reset-Dir([string] $d) {
     if (Test-Path $d) { & rm -rf $d }
     New-Item -ItemType Directory -Path $d | Out-Null
+    & sync
 }
 
+# Warm-up (JIT, page cache), not timed.
+$null = Test-CcieBackup -Source $Archive
 for ($i = 1; $i -le $Rounds; $i++) {
     Reset-Dir $WorkDirectory
     $t = [Diagnostics.Stopwatch]::StartNew(); & tar -C $WorkDirectory -xjf $Archive; $t.Stop()

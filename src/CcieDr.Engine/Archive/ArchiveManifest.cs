@@ -137,6 +137,14 @@ namespace CcieDr.Engine.Archive
             return ms.ToArray();
         }
 
+        /// <summary>Length in bytes of <see cref="Serialize"/>'s output, measured without keeping the document.</summary>
+        public long SerializedLength()
+        {
+            using var counter = new CountingStream();
+            WriteTo(counter);
+            return counter.Length;
+        }
+
         /// <summary>Serializes as UTF-8 JSON to <paramref name="stream"/>.</summary>
         public void WriteTo(Stream stream)
         {
@@ -183,6 +191,10 @@ namespace CcieDr.Engine.Archive
                 }
 
                 w.WriteEndObject();
+                if (w.BytesPending > 64 * 1024)
+                {
+                    w.Flush(); // Utf8JsonWriter buffers until flushed: keep the document out of memory
+                }
             }
 
             w.WriteEndArray();
@@ -423,6 +435,37 @@ namespace CcieDr.Engine.Archive
             }
 
             return n;
+        }
+    
+        private sealed class CountingStream : Stream
+        {
+            private long _length;
+
+            public override bool CanRead => false;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => true;
+
+            public override long Length => _length;
+
+            public override long Position
+            {
+                get => _length;
+                set => throw new NotSupportedException();
+            }
+
+            public override void Write(byte[] buffer, int offset, int count) => _length += count;
+
+            public override void Flush()
+            {
+            }
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
         }
     }
 }

@@ -227,20 +227,24 @@ namespace CcieDr.Engine.Archive
 
         private static string Tail(string s) => s.Length <= 2000 ? s : "..." + s.Substring(s.Length - 2000);
 
+        /// <summary>One entry found by the scan: kept for the whole run, so only what the archiving step needs (a few dozen bytes plus the name).</summary>
         private sealed class ScanEntry
         {
-            public ScanEntry(string rel, string full, FsStat stat)
+            private readonly string _root;
+
+            public ScanEntry(string root, string rel, FsKind kind)
             {
+                _root = root;
                 Rel = rel;
-                Full = full;
-                Stat = stat;
+                Kind = kind;
             }
 
             public string Rel { get; }
 
-            public string Full { get; }
+            public string Full => Path.Combine(_root, Rel);
 
-            public FsStat Stat { get; }
+            /// <summary>What the entry was when scanned.</summary>
+            public FsKind Kind { get; }
         }
 
         /// <summary>One backup run on a dedicated thread (the tar/bzip2 pipeline is synchronous).</summary>
@@ -447,7 +451,7 @@ namespace CcieDr.Engine.Archive
                         continue;
                     }
 
-                    result.Add(new ScanEntry(rel, full, st));
+                    result.Add(new ScanEntry(_source, rel, st.Kind));
                     if (st.Kind == FsKind.File)
                     {
                         _totalBytes += st.Size;
@@ -515,9 +519,11 @@ namespace CcieDr.Engine.Archive
                 using var tar = new TarWriter((Stream?)bz ?? zstd!, leaveOpen: true);
                 var hardLinks = new Dictionary<(ulong, ulong), string>();
                 Report(DataBackupPhase.Archiving, null, force: true);
-                foreach (var e in entries)
+                for (var i = 0; i < entries.Count; i++)
                 {
                     _ct.ThrowIfCancellationRequested();
+                    var e = entries[i];
+                    entries[i] = null!; // archived: its scan record can go while the manifest grows (peak = the larger, not the sum)
                     ArchiveOne(e, tar, manifest, hardLinks);
                     _entriesDone++;
                     Report(DataBackupPhase.Archiving, e.Rel, force: false);
@@ -535,7 +541,8 @@ namespace CcieDr.Engine.Archive
 
                 // zstd: the manifest gets a frame of its own, so a listing can read it from the archive's tail.
                 zstd?.EndFrame();
-                tar.WriteFile(ArchiveManifest.MemberPath, new TarEntryMetadata { Mode = 0x1A4, MtimeSeconds = unix, UserName = "root", GroupName = "root" }, manifest.Serialize());
+                // Measured, then written straight into the archive: no copy of the document in memory (it grows with the file count).
+                tar.WriteFile(ArchiveManifest.MemberPath, new TarEntryMetadata { Mode = 0x1A4, MtimeSeconds = unix, UserName = "root", GroupName = "root" }, manifest.SerializedLength(), manifest.WriteTo);
                 tar.Finish();
                 bz?.Complete();
                 zstd?.Complete();
@@ -562,7 +569,7 @@ namespace CcieDr.Engine.Archive
                     return;
                 }
 
-                if (st.Kind != e.Stat.Kind && e.Stat.Kind == FsKind.Directory)
+                if (st.Kind != e.Kind && e.Kind == FsKind.Directory)
                 {
                     _warnings.Add($"{e.Rel}: was a directory, now a {st.Kind.ToString().ToLowerInvariant()}; its contents at scan time are not in the backup.");
                 }
@@ -588,7 +595,7 @@ namespace CcieDr.Engine.Archive
                 switch (st.Kind)
                 {
                     case FsKind.Directory:
-                        if (e.Stat.Kind != FsKind.Directory)
+                        if (e.Kind != FsKind.Directory)
                         {
                             _warnings.Add($"{e.Rel}: became a directory while the backup ran; archived empty.");
                         }

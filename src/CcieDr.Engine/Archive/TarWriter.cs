@@ -205,6 +205,34 @@ namespace CcieDr.Engine.Archive
             return new TarFileWriteResult(size, fromSource, hadMore, ToHex(hash));
         }
 
+        /// <summary>
+        /// Writes a regular file member of exactly <paramref name="size"/> bytes that <paramref name="writeContent"/>
+        /// writes to the stream it is given (for content produced on the fly, such as the manifest, without a copy in
+        /// memory). Writing more or fewer bytes than declared throws: the member would corrupt the archive.
+        /// </summary>
+        public void WriteFile(string path, TarEntryMetadata meta, long size, Action<Stream> writeContent)
+        {
+            if (writeContent is null)
+            {
+                throw new ArgumentNullException(nameof(writeContent));
+            }
+
+            if (size < 0)
+            {
+                throw new ArgumentOutOfRangeException(nameof(size));
+            }
+
+            WriteHeader(path, '0', size, null, meta);
+            using var member = new MemberStream(this, size);
+            writeContent(member);
+            if (member.Written != size)
+            {
+                throw new InvalidOperationException($"Member '{path}' declared {size} bytes but {member.Written} were written.");
+            }
+
+            PadToBlock(size);
+        }
+
         /// <summary>Writes the end-of-archive marker (two zero blocks) and pads to a full 10 KiB record.</summary>
         public void Finish()
         {
@@ -237,13 +265,15 @@ namespace CcieDr.Engine.Archive
 
         internal static string ToHex(byte[] hash)
         {
-            var sb = new StringBuilder(hash.Length * 2);
-            foreach (var b in hash)
+            const string Digits = "0123456789abcdef";
+            var chars = new char[hash.Length * 2];
+            for (var i = 0; i < hash.Length; i++)
             {
-                sb.Append(b.ToString("x2", CultureInfo.InvariantCulture));
+                chars[2 * i] = Digits[hash[i] >> 4];
+                chars[(2 * i) + 1] = Digits[hash[i] & 0xF];
             }
 
-            return sb.ToString();
+            return new string(chars);
         }
 
         private void WriteHeader(string path, char type, long size, string? linkName, TarEntryMetadata meta)
@@ -552,6 +582,56 @@ namespace CcieDr.Engine.Archive
         {
             _output.Write(buffer, offset, count);
             Position += count;
+        }
+    
+        /// <summary>The data area of one member: writes through to the archive and refuses to overrun the declared size.</summary>
+        private sealed class MemberStream : Stream
+        {
+            private readonly TarWriter _owner;
+            private readonly long _size;
+
+            public MemberStream(TarWriter owner, long size)
+            {
+                _owner = owner;
+                _size = size;
+            }
+
+            public long Written { get; private set; }
+
+            public override bool CanRead => false;
+
+            public override bool CanSeek => false;
+
+            public override bool CanWrite => true;
+
+            public override long Length => Written;
+
+            public override long Position
+            {
+                get => Written;
+                set => throw new NotSupportedException();
+            }
+
+            public override void Write(byte[] buffer, int offset, int count)
+            {
+                if (Written + count > _size)
+                {
+                    throw new InvalidOperationException($"A tar member declared {_size} bytes; more were written.");
+                }
+
+                _owner.Write(buffer, offset, count);
+                Written += count;
+            }
+
+            public override void Flush()
+            {
+            }
+
+            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+            public override void SetLength(long value) => throw new NotSupportedException();
         }
     }
 }

@@ -7,6 +7,21 @@ namespace CcieDr.Engine.Tests.Archive
     public class ArchiveManifestTests
     {
         [Fact]
+        public void SerializedLength_Is_The_Length_Of_The_Document()
+        {
+            var m = new ArchiveManifest { Host = "h\u00f6st", SourcePath = "/data", Created = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000) };
+            for (var i = 0; i < 500; i++)
+            {
+                m.Entries.Add(new ManifestEntry($"d/f\u00fc{i}", ManifestEntryType.File) { Size = i, Sha256 = new string('a', 64), Mtime = 1.5 + i });
+            }
+
+            m.Warnings.Add("w \"quoted\"");
+            m.UpdateTotals();
+            Assert.Equal(m.Serialize().LongLength, m.SerializedLength());
+            Assert.True(m.SerializedLength() > 500 * 64);
+        }
+
+        [Fact]
         public void Serialize_Then_Parse_RoundTrips_Every_Field()
         {
             var m = new ArchiveManifest

@@ -12,6 +12,31 @@ namespace CcieDr.Engine.Tests.Archive
         private static string Octal(byte[] h, int offset, int length) => Encoding.ASCII.GetString(h, offset, length).TrimEnd('\0', ' ');
 
         [Fact]
+        public void Streamed_Member_Matches_The_Buffered_One_And_Refuses_A_Wrong_Size()
+        {
+            var content = Encoding.UTF8.GetBytes(new string('m', 1500) + "\u00e9");
+            byte[] Archive(Action<TarWriter> write)
+            {
+                var ms = new MemoryStream();
+                using (var w = new TarWriter(ms, leaveOpen: true))
+                {
+                    write(w);
+                    w.Finish();
+                }
+
+                return ms.ToArray();
+            }
+
+            var buffered = Archive(w => w.WriteFile("m.json", Meta(), content));
+            var streamed = Archive(w => w.WriteFile("m.json", Meta(), content.Length, s => s.Write(content, 0, content.Length)));
+            Assert.Equal(buffered, streamed);
+
+            var shortWrite = Assert.Throws<InvalidOperationException>(() => Archive(w => w.WriteFile("m.json", Meta(), content.Length, s => s.Write(content, 0, 10))));
+            Assert.Contains("declared " + content.Length, shortWrite.Message, StringComparison.Ordinal);
+            Assert.Throws<InvalidOperationException>(() => Archive(w => w.WriteFile("m.json", Meta(), 10, s => s.Write(content, 0, content.Length))));
+        }
+
+        [Fact]
         public void Ustar_Header_Fields_And_Checksum_Are_Standard()
         {
             var ms = new MemoryStream();
