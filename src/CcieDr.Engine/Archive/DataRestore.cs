@@ -85,12 +85,13 @@ namespace CcieDr.Engine.Archive
             Hook("staging");
 
             SafeExtractResult extracted;
+            TimelineEntry? reading = null;
             try
             {
                 Directory.CreateDirectory(staging);
                 using (var source = await DataRestoreSource.OpenAsync(options.Source, _s3, cancellationToken).ConfigureAwait(false))
                 {
-                    Log($"reading {options.Source}" + (source.Length is long len ? $" ({len} bytes)" : string.Empty));
+                    reading = timeline.Begin($"reading {options.Source}" + (source.Length is long len ? $" ({len} bytes)" : string.Empty) + ", extracting into the staging directory and verifying");
                     var xo = new SafeExtractOptions
                     {
                         TargetDirectory = staging,
@@ -110,6 +111,11 @@ namespace CcieDr.Engine.Archive
                 }
 
                 warnings.AddRange(extracted.Warnings);
+                if (reading != null)
+                {
+                    timeline.Complete(reading);
+                }
+
                 Log($"staged {extracted.Files} files, {extracted.Directories} directories, {extracted.Symlinks} symlinks, {extracted.HardLinks} hard links, {extracted.ContentBytes} bytes" + (extracted.ManifestVerified ? "; verified against the manifest" : "; no manifest"));
                 SafeExtractNative.SyncFilesystem(staging);
                 cancellationToken.ThrowIfCancellationRequested();
@@ -158,14 +164,16 @@ namespace CcieDr.Engine.Archive
             journal.State = JournalState.Staged;
             journal.Write();
             Hook("staged");
-            Log($"moving {journal.MoveAside.Count} entries aside and {journal.MoveIn.Count} into place");
+            var swap = timeline.Begin($"moving {journal.MoveAside.Count} entries aside and {journal.MoveIn.Count} into place");
             options.Progress?.Report(new ArchiveReadProgress("Swapping", null, extracted.CompressedBytes, extracted.CompressedBytes, extracted.Members, extracted.ContentBytes));
             try
             {
                 RollForward(journal, StepHook);
+                timeline.Complete(swap);
             }
             catch (Exception ex) when (!(ex is RestoreCrashSimulation))
             {
+                timeline.Fail(swap, ex);
                 try
                 {
                     RollBack(journal, StepHook);

@@ -91,6 +91,32 @@ public class DataRestoreTests
     }
 
     [Fact]
+    public async Task Timeline_times_the_extraction_and_the_swap()
+    {
+        using var f = new DataRestoreFixture();
+        var t = DateTimeOffset.Parse("2026-01-01T00:00:00Z");
+        var op = new DataRestore { Clock = () => t };
+        // The clock moves only while the archive is being read (progress reports) and while swapping (step hook).
+        op.StepHook = step => t = t.AddMinutes(1);
+        var options = new DataRestoreOptions(f.Archive, f.Data) { Progress = new SyncProgress(_ => t = t.AddSeconds(10)) };
+        var r = await op.RestoreAsync(options, CancellationToken.None);
+        var reading = Assert.Single(r.Timeline, e => e.Action.StartsWith("reading ", StringComparison.Ordinal));
+        Assert.Equal("Succeeded", reading.Outcome);
+        Assert.True(reading.Ended - reading.Started >= TimeSpan.FromSeconds(10), $"reading took {reading.Ended - reading.Started}");
+        var swap = Assert.Single(r.Timeline, e => e.Action.StartsWith("moving ", StringComparison.Ordinal));
+        Assert.True(swap.Ended - swap.Started >= TimeSpan.FromMinutes(1), $"swap took {swap.Ended - swap.Started}");
+    }
+
+    private sealed class SyncProgress : IProgress<ArchiveReadProgress>
+    {
+        private readonly Action<ArchiveReadProgress> _report;
+
+        public SyncProgress(Action<ArchiveReadProgress> report) => _report = report;
+
+        public void Report(ArchiveReadProgress value) => _report(value);
+    }
+
+    [Fact]
     public async Task A_second_restore_moves_the_first_one_aside_and_keeps_earlier_folders()
     {
         using var f = new DataRestoreFixture();
