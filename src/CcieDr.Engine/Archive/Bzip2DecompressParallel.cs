@@ -40,6 +40,9 @@ namespace CcieDr.Engine.Archive
         private readonly Counter _compressed = new Counter();
         private readonly ConcurrentBag<byte[]> _outputPool = new ConcurrentBag<byte[]>();
         private readonly ConcurrentBag<byte[]> _inputPool = new ConcurrentBag<byte[]>();
+        private readonly ConcurrentBag<Bzip2ManagedDecoder> _decoders = new ConcurrentBag<Bzip2ManagedDecoder>();
+        private Segment? _held; // splitter thread only: a segment waiting for a partner
+        private int _managedFallbacks;
         private bool _done;
         private bool _any;
         private bool _disposed;
@@ -53,7 +56,7 @@ namespace CcieDr.Engine.Archive
             _maxDecoded = maxDecodedBytes;
             _input = input;
             _leaveOpen = leaveOpen;
-            _queue = new BlockingCollection<Segment>(Math.Max(2, threads + 1));
+            _queue = new BlockingCollection<Segment>(Math.Max(4, (2 * threads) + 1));
             _reader = new Thread(Split) { IsBackground = true, Name = "CcieDr bzip2 splitter" };
             _reader.Start();
         }
@@ -62,7 +65,14 @@ namespace CcieDr.Engine.Archive
 
         public override int StreamsCompleted => _streamsBefore + (_streamingDecoder?.StreamsCompleted ?? 0);
 
-        public override string ImplementationName => "native-parallel";
+        public override string ImplementationName => UseManagedDecoder ? "managed-pairs+native" : "native-parallel";
+
+        /// <summary>Segments the managed decoder handed to libbz2 (0 for archives Backup-CcieData wrote).</summary>
+        internal int ManagedFallbacks => Volatile.Read(ref _managedFallbacks);
+
+        /// <summary>The managed two-chain decoder is used unless CCIEDR_BZIP2_DECODER=native (diagnostics: libbz2 only).</summary>
+        internal static bool UseManagedDecoder { get; set; } =
+            !string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_DECODER"), "native", StringComparison.OrdinalIgnoreCase);
 
         protected override int ReadCore(byte[] buffer, int offset, int count)
         {
@@ -368,6 +378,7 @@ namespace CcieDr.Engine.Archive
                             Emit(win, len, segOffset, token);
                         }
 
+                        FlushHeld();
                         _queue.Add(Segment.EndMarker, token);
                         return;
                     }
@@ -376,6 +387,7 @@ namespace CcieDr.Engine.Archive
                     {
                         var rest = new byte[len];
                         Buffer.BlockCopy(win, 0, rest, 0, len);
+                        FlushHeld();
                         _queue.Add(new Segment { Rest = rest, RestLength = len, Offset = segOffset }, token);
                         return; // the consumer reads the remaining input itself
                     }
@@ -402,6 +414,7 @@ namespace CcieDr.Engine.Archive
             }
             catch (Exception ex)
             {
+                FlushHeld();
                 try
                 {
                     _queue.Add(new Segment { Error = ex }, token);
@@ -416,20 +429,128 @@ namespace CcieDr.Engine.Archive
         {
             var copy = RentInput(length);
             Buffer.BlockCopy(win, 0, copy, 0, length);
-            var seg = new Segment { Compressed = copy, Length = length, Offset = offset };
-            seg.Work = Task.Run(
+            var seg = new Segment { Compressed = copy, Length = length, Offset = offset, Result = new TaskCompletionSource<Decoded>(TaskCreationOptions.RunContinuationsAsynchronously) };
+            seg.Work = seg.Result.Task;
+            _queue.Add(seg, token);
+
+            // Segments are decoded two at a time (the managed decoder walks both blocks' chains in one loop).
+            if (_held is null)
+            {
+                _held = seg;
+                return;
+            }
+
+            var first = _held;
+            _held = null;
+            StartDecode(first, seg);
+        }
+
+        /// <summary>Starts the decode of a segment still waiting for a partner (end of input, errors, disposal).</summary>
+        private void FlushHeld()
+        {
+            var held = _held;
+            _held = null;
+            if (held != null)
+            {
+                StartDecode(held, null);
+            }
+        }
+
+        private void StartDecode(Segment a, Segment? b)
+        {
+            _ = Task.Run(
                 () =>
                 {
-                    var d = Decode(copy, length);
-                    if (!d.TooBig)
+                    var segments = b is null ? new[] { a } : new[] { a, b };
+                    Decoded?[] managed = DecodeManaged(segments);
+                    for (int i = 0; i < segments.Length; i++)
                     {
-                        ReturnInput(copy); // else the consumer streams the segment from it
-                    }
+                        var seg = segments[i];
+                        try
+                        {
+                            var d = managed[i] ?? Decode(seg.Compressed!, seg.Length);
+                            if (!d.TooBig)
+                            {
+                                ReturnInput(seg.Compressed!); // else the consumer streams the segment from it
+                            }
 
-                    return d;
+                            seg.Result!.TrySetResult(d);
+                        }
+#pragma warning disable CA1031 // handed to the consumer, which rethrows it for this segment
+                        catch (Exception ex)
+#pragma warning restore CA1031
+                        {
+                            seg.Result!.TrySetException(ex);
+                        }
+                    }
                 },
                 CancellationToken.None);
-            _queue.Add(seg, token);
+        }
+
+        /// <summary>
+        /// The managed two-chain decoder over the segments; null for a segment it did not decode (libbz2 then
+        /// decodes it and gives the verdict on damaged data). Never throws.
+        /// </summary>
+        private Decoded?[] DecodeManaged(Segment[] segments)
+        {
+            var result = new Decoded?[segments.Length];
+            if (!UseManagedDecoder)
+            {
+                return result;
+            }
+
+            var decoder = _decoders.TryTake(out var d) ? d : new Bzip2ManagedDecoder();
+            var outputs = new byte[segments.Length][];
+            try
+            {
+                var inputs = new byte[segments.Length][];
+                var lengths = new int[segments.Length];
+                for (int i = 0; i < segments.Length; i++)
+                {
+                    inputs[i] = segments[i].Compressed!;
+                    lengths[i] = segments[i].Length;
+                    outputs[i] = RentOutput();
+                }
+
+                var decoded = decoder.Decode(inputs, lengths, outputs, _maxDecoded);
+                for (int i = 0; i < segments.Length; i++)
+                {
+                    if (decoded[i].Length >= 0)
+                    {
+                        result[i] = new Decoded(outputs[i], decoded[i].Length, decoded[i].Streams, tooBig: false);
+                        outputs[i] = null!;
+                    }
+                    else
+                    {
+                        Interlocked.Increment(ref _managedFallbacks);
+                    }
+                }
+            }
+#pragma warning disable CA1031 // a decoder fault must not fail the restore: libbz2 decodes the segments instead
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                Interlocked.Add(ref _managedFallbacks, segments.Length);
+                decoder = new Bzip2ManagedDecoder(); // its state is unknown: not pooled
+                Array.Clear(result, 0, result.Length);
+            }
+            finally
+            {
+                foreach (var o in outputs)
+                {
+                    if (o != null)
+                    {
+                        ReturnOutput(o);
+                    }
+                }
+
+                if (_decoders.Count < 4)
+                {
+                    _decoders.Add(decoder);
+                }
+            }
+
+            return result;
         }
 
         private sealed class Segment
@@ -443,6 +564,8 @@ namespace CcieDr.Engine.Archive
             internal long Offset { get; set; }
 
             internal Task<Decoded>? Work { get; set; }
+
+            internal TaskCompletionSource<Decoded>? Result { get; set; }
 
             internal byte[]? Rest { get; set; }
 

@@ -246,6 +246,14 @@ namespace CcieDr.Engine.Tests.Archive
         }
     }
 
+    /// <summary>Tests that measure the process-wide managed heap: run alone, or other tests' allocations count against them.</summary>
+    [CollectionDefinition(Name, DisableParallelization = true)]
+    public sealed class SerialMemoryTests
+    {
+        public const string Name = "Serial memory measurements";
+    }
+
+    [Collection(SerialMemoryTests.Name)]
     public class ParallelBzip2StreamTests
     {
         [Fact]
