@@ -80,9 +80,13 @@ internal static class Bench
 
     public static async Task<int> ChildRestore(string archive, string target)
     {
+        using var allocations = Environment.GetEnvironmentVariable("CCIE_BENCH_ALLOC") == "1" ? new AllocationListener() : null;
         var sw = Stopwatch.StartNew();
         var r = await new DataRestore().RestoreAsync(new DataRestoreOptions(archive, target), CancellationToken.None);
         sw.Stop();
+        allocations?.Print();
+        var gc = GC.GetGCMemoryInfo();
+        Console.Error.WriteLine($"gc: heap {gc.HeapSizeBytes / 1e6:F1} MB, committed {gc.TotalCommittedBytes / 1e6:F1} MB, collections g0 {GC.CollectionCount(0)} g2 {GC.CollectionCount(2)}, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB");
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         if (!r.ManifestVerified)
         {
