@@ -49,11 +49,13 @@ namespace CcieDr.Engine.Archive
 
         private readonly int _maxSegment;
         private readonly int _maxDecoded;
+        private readonly int _threads;
 
         internal ParallelBzip2DecompressStream(Stream input, bool leaveOpen, int threads, int maxSegmentBytes = MaxSegmentBytes, int maxDecodedBytes = MaxDecodedBytes)
         {
             _maxSegment = maxSegmentBytes;
             _maxDecoded = maxDecodedBytes;
+            _threads = Math.Max(1, threads);
             _input = input;
             _leaveOpen = leaveOpen;
             _queue = new BlockingCollection<Segment>(Math.Max(4, (2 * threads) + 1));
@@ -179,6 +181,9 @@ namespace CcieDr.Engine.Archive
 
                 _queue.Dispose();
                 _stop.Dispose();
+                while (_decoders.TryTake(out _))
+                {
+                }
                 if (!_leaveOpen)
                 {
                     _input.Dispose();
@@ -544,7 +549,7 @@ namespace CcieDr.Engine.Archive
                     }
                 }
 
-                if (_decoders.Count < 4)
+                if (_decoders.Count < _threads) // ~9 MB of scratch each: keep one per core
                 {
                     _decoders.Add(decoder);
                 }
