@@ -205,6 +205,28 @@ public class Bzip2ManagedDecoderTests
     }
 
     [Fact]
+    public void Random_block_contents_after_valid_headers_are_refused_without_fault()
+    {
+        // Hostile input aimed at the table parsing: a valid stream and block header, then random bits (symbol maps,
+        // group counts, selectors, code lengths, symbols). Every one must come back refused; none may throw or crash.
+        var rng = new Random(2026);
+        var header = new byte[] { 0x42, 0x5A, 0x68, 0x39, 0x31, 0x41, 0x59, 0x26, 0x53, 0x59 };
+        for (int i = 0; i < 3000; i++)
+        {
+            var body = new byte[rng.Next(8, 4000)];
+            rng.NextBytes(body);
+            if (i % 2 == 0)
+            {
+                body[4] &= 0x7F; // not randomised: go on into the tables
+                body[5] = 0; // small origPtr
+            }
+
+            var r = Run(header.Concat(body).ToArray());
+            Assert.Equal(-1, r[0].Length);
+        }
+    }
+
+    [Fact]
     public void Trailing_garbage_and_foreign_data_are_refused()
     {
         var data = Make("text", 10_000, 5);
