@@ -68,6 +68,49 @@ namespace CcieDr.Engine.Archive
         internal static int DecompressEnd(IntPtr strm) =>
             _library == 1 ? Lib10.BZ2_bzDecompressEnd(strm) : Lib1.BZ2_bzDecompressEnd(strm);
 
+        /// <summary>Clears a bz_stream before BZ2_bzDecompressInit (libbz2 requires zeroed allocator fields).</summary>
+        internal static void ZeroStream(IntPtr strm)
+        {
+            for (int i = 0; i < SizeOfStream; i += 4)
+            {
+                Marshal.WriteInt32(strm, i, 0);
+            }
+        }
+
+        /// <summary>One BZ2_bzDecompress call over the given input and output windows; returns its code and how much it consumed and produced.</summary>
+        internal static int Step(IntPtr strm, IntPtr nextIn, int availIn, IntPtr nextOut, int availOut, out int consumed, out int produced)
+        {
+            Marshal.WriteIntPtr(strm, OffNextIn, nextIn);
+            Marshal.WriteInt32(strm, OffAvailIn, availIn);
+            Marshal.WriteIntPtr(strm, OffNextOut, nextOut);
+            Marshal.WriteInt32(strm, OffAvailOut, availOut);
+            int rc = Decompress(strm);
+            consumed = availIn - Marshal.ReadInt32(strm, OffAvailIn);
+            produced = availOut - Marshal.ReadInt32(strm, OffAvailOut);
+            return rc;
+        }
+
+        /// <summary>The error for a failing BZ2_bzDecompress code, after <paramref name="streamsDone"/> complete streams, at <paramref name="where"/>.</summary>
+        internal static ArchiveCorruptException Failure(int rc, int streamsDone, string where) =>
+            new ArchiveCorruptException(streamsDone > 0 && rc == BZ_DATA_ERROR_MAGIC
+                ? $"bzip2: data after bzip2 stream {streamsDone} is not a bzip2 stream ({where}); the archive is corrupt."
+                : $"bzip2: {Describe(rc)} {where}; the archive is corrupt.");
+
+        /// <summary>The error for input that ends inside a stream.</summary>
+        internal static ArchiveCorruptException Truncated(string afterWhat) =>
+            new ArchiveCorruptException($"bzip2: unexpected end of input after {afterWhat}: the archive is truncated.");
+
+        /// <summary>BZ2_bzDecompressInit on a zeroed stream; a failure is reported as corrupt input.</summary>
+        internal static void Init(IntPtr strm)
+        {
+            ZeroStream(strm);
+            int rc = DecompressInit(strm);
+            if (rc != BZ_OK)
+            {
+                throw new ArchiveCorruptException("bzip2: cannot start decoding: " + Describe(rc));
+            }
+        }
+
         internal static string Describe(int rc) => rc switch
         {
             BZ_DATA_ERROR => "data integrity error (CRC mismatch or corrupt block)",

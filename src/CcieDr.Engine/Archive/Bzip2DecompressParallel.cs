@@ -25,6 +25,8 @@ namespace CcieDr.Engine.Archive
         private const int ReadSize = 1024 * 1024;
         private const int OutputSize = 1024 * 1024;
         private const int InputSize = 1024 * 1024;
+        private readonly BufferBag _outputs;
+        private readonly BufferBag _inputs;
 
         private readonly Stream _input;
         private readonly bool _leaveOpen;
@@ -35,11 +37,10 @@ namespace CcieDr.Engine.Archive
         private int _outPos;
         private int _outLen;
         private Stream? _streaming;
+        private Compression.ReplayStream? _rest; // the single-stream fallback's input: buffered prefix, then _input
         private Bzip2DecompressStream? _streamingDecoder;
         private int _streamsBefore;
-        private readonly Counter _compressed = new Counter();
-        private readonly ConcurrentBag<byte[]> _outputPool = new ConcurrentBag<byte[]>();
-        private readonly ConcurrentBag<byte[]> _inputPool = new ConcurrentBag<byte[]>();
+        private long _compressedRead; // by the splitter thread
         private readonly ConcurrentBag<Bzip2ManagedDecoder> _decoders = new ConcurrentBag<Bzip2ManagedDecoder>();
         private Segment? _held; // splitter thread only: a segment waiting for a partner
         private int _managedFallbacks;
@@ -59,11 +60,15 @@ namespace CcieDr.Engine.Archive
             _input = input;
             _leaveOpen = leaveOpen;
             _queue = new BlockingCollection<Segment>(Math.Max(4, (2 * threads) + 1));
+            _outputs = new BufferBag(Math.Min(OutputSize, maxDecodedBytes), _queue.BoundedCapacity + 2);
+            _inputs = new BufferBag(InputSize, _queue.BoundedCapacity + 2);
             _reader = new Thread(Split) { IsBackground = true, Name = "CcieDr bzip2 splitter" };
             _reader.Start();
         }
 
-        public override long CompressedBytesRead => Interlocked.Read(ref _compressed.Value);
+        /// <summary>Bytes the splitter read, plus what the single-stream fallback read itself after its buffered prefix.</summary>
+        public override long CompressedBytesRead =>
+            Interlocked.Read(ref _compressedRead) + (_rest is null ? 0 : _rest.Position - _rest.PrefixLength);
 
         public override int StreamsCompleted => _streamsBefore + (_streamingDecoder?.StreamsCompleted ?? 0);
 
@@ -130,8 +135,8 @@ namespace CcieDr.Engine.Archive
                 {
                     // No stream start within MaxSegmentBytes (single-stream archive): decode the rest as one stream.
                     _done = true;
-                    var rest = new PrefixedStream(seg.Rest, seg.RestLength, _input, this);
-                    _streamingDecoder = new NativeBzip2DecompressStream(rest, leaveOpen: true);
+                    _rest = new Compression.ReplayStream(seg.Rest, _input, leaveOpen: true);
+                    _streamingDecoder = new NativeBzip2DecompressStream(_rest, leaveOpen: true);
                     _streaming = _streamingDecoder;
                     continue;
                 }
@@ -157,7 +162,7 @@ namespace CcieDr.Engine.Archive
                 _streamsBefore += d.Streams;
                 if (_out != null)
                 {
-                    ReturnOutput(_out);
+                    _outputs.Return(_out);
                 }
 
                 _out = d.Data;
@@ -206,7 +211,7 @@ namespace CcieDr.Engine.Archive
         {
             var strm = Marshal.AllocHGlobal(Bzip2DecompressNative.SizeOfStream);
             var inHandle = GCHandle.Alloc(compressed, GCHandleType.Pinned);
-            var data = RentOutput();
+            var data = _outputs.Rent();
             int len = 0;
             int streams = 0;
             int inPos = 0;
@@ -215,13 +220,7 @@ namespace CcieDr.Engine.Archive
                 var inBase = inHandle.AddrOfPinnedObject();
                 while (inPos < length)
                 {
-                    Zero(strm);
-                    int irc = Bzip2DecompressNative.DecompressInit(strm);
-                    if (irc != Bzip2DecompressNative.BZ_OK)
-                    {
-                        throw new ArchiveCorruptException("bzip2: cannot start decoding: " + Bzip2DecompressNative.Describe(irc));
-                    }
-
+                    Bzip2DecompressNative.Init(strm);
                     try
                     {
                         while (true)
@@ -230,39 +229,29 @@ namespace CcieDr.Engine.Archive
                             {
                                 if (data.Length >= _maxDecoded)
                                 {
-                                    ReturnOutput(data);
+                                    _outputs.Return(data);
                                     return new Decoded(null, 0, 0, tooBig: true);
                                 }
 
                                 var bigger = new byte[Math.Min(_maxDecoded, data.Length * 2)];
                                 Buffer.BlockCopy(data, 0, bigger, 0, len);
-                                ReturnOutput(data);
+                                _outputs.Return(data);
                                 data = bigger;
                             }
 
-                            int availIn = length - inPos;
-                            int availOut = data.Length - len;
                             var outHandle = GCHandle.Alloc(data, GCHandleType.Pinned);
                             int rc;
-                            int leftIn;
-                            int leftOut;
+                            int consumed;
+                            int produced;
                             try
                             {
-                                Marshal.WriteIntPtr(strm, Bzip2DecompressNative.OffNextIn, inBase + inPos);
-                                Marshal.WriteInt32(strm, Bzip2DecompressNative.OffAvailIn, availIn);
-                                Marshal.WriteIntPtr(strm, Bzip2DecompressNative.OffNextOut, outHandle.AddrOfPinnedObject() + len);
-                                Marshal.WriteInt32(strm, Bzip2DecompressNative.OffAvailOut, availOut);
-                                rc = Bzip2DecompressNative.Decompress(strm);
-                                leftIn = Marshal.ReadInt32(strm, Bzip2DecompressNative.OffAvailIn);
-                                leftOut = Marshal.ReadInt32(strm, Bzip2DecompressNative.OffAvailOut);
+                                rc = Bzip2DecompressNative.Step(strm, inBase + inPos, length - inPos, outHandle.AddrOfPinnedObject() + len, data.Length - len, out consumed, out produced);
                             }
                             finally
                             {
                                 outHandle.Free();
                             }
 
-                            int consumed = availIn - leftIn;
-                            int produced = availOut - leftOut;
                             inPos += consumed;
                             len += produced;
                             if (rc == Bzip2DecompressNative.BZ_STREAM_END)
@@ -273,15 +262,12 @@ namespace CcieDr.Engine.Archive
 
                             if (rc != Bzip2DecompressNative.BZ_OK)
                             {
-                                string where = "at compressed offset " + inPos.ToString(System.Globalization.CultureInfo.InvariantCulture) + " of the segment";
-                                throw new ArchiveCorruptException(streams > 0 && rc == Bzip2DecompressNative.BZ_DATA_ERROR_MAGIC
-                                    ? $"bzip2: data after bzip2 stream {streams} is not a bzip2 stream ({where}); the archive is corrupt."
-                                    : $"bzip2: {Bzip2DecompressNative.Describe(rc)} {where}; the archive is corrupt.");
+                                throw Bzip2DecompressNative.Failure(rc, streams, "at compressed offset " + inPos.ToString(System.Globalization.CultureInfo.InvariantCulture) + " of the segment");
                             }
 
                             if (consumed == 0 && produced == 0 && inPos == length)
                             {
-                                throw new ArchiveCorruptException($"bzip2: unexpected end of input after {inPos} compressed bytes of the segment: the archive is truncated.");
+                                throw Bzip2DecompressNative.Truncated($"{inPos} compressed bytes of the segment");
                             }
                         }
                     }
@@ -299,40 +285,11 @@ namespace CcieDr.Engine.Archive
             {
                 if (data != null)
                 {
-                    ReturnOutput(data);
+                    _outputs.Return(data);
                 }
 
                 inHandle.Free();
                 Marshal.FreeHGlobal(strm);
-            }
-        }
-
-        private static void Zero(IntPtr p)
-        {
-            for (int i = 0; i + 8 <= Bzip2DecompressNative.SizeOfStream; i += 8)
-            {
-                Marshal.WriteInt64(p, i, 0);
-            }
-        }
-
-        private byte[] RentOutput() => _outputPool.TryTake(out var b) ? b : new byte[Math.Min(OutputSize, _maxDecoded)];
-
-        private void ReturnOutput(byte[] b)
-        {
-            if (b.Length == Math.Min(OutputSize, _maxDecoded) && _outputPool.Count < _queue.BoundedCapacity + 2)
-            {
-                _outputPool.Add(b);
-            }
-        }
-
-        private byte[] RentInput(int length) =>
-            length <= InputSize ? (_inputPool.TryTake(out var b) ? b : new byte[InputSize]) : new byte[length];
-
-        private void ReturnInput(byte[] b)
-        {
-            if (b.Length == InputSize && _inputPool.Count < _queue.BoundedCapacity + 2)
-            {
-                _inputPool.Add(b);
             }
         }
 
@@ -393,7 +350,7 @@ namespace CcieDr.Engine.Archive
                         var rest = new byte[len];
                         Buffer.BlockCopy(win, 0, rest, 0, len);
                         FlushHeld();
-                        _queue.Add(new Segment { Rest = rest, RestLength = len, Offset = segOffset }, token);
+                        _queue.Add(new Segment { Rest = rest, Offset = segOffset }, token);
                         return; // the consumer reads the remaining input itself
                     }
 
@@ -410,7 +367,7 @@ namespace CcieDr.Engine.Archive
                     else
                     {
                         len += n;
-                        Interlocked.Add(ref _compressed.Value, n);
+                        Interlocked.Add(ref _compressedRead, n);
                     }
                 }
             }
@@ -432,10 +389,9 @@ namespace CcieDr.Engine.Archive
 
         private void Emit(byte[] win, int length, long offset, CancellationToken token)
         {
-            var copy = RentInput(length);
+            var copy = _inputs.Rent(length);
             Buffer.BlockCopy(win, 0, copy, 0, length);
-            var seg = new Segment { Compressed = copy, Length = length, Offset = offset, Result = new TaskCompletionSource<Decoded>(TaskCreationOptions.RunContinuationsAsynchronously) };
-            seg.Work = seg.Result.Task;
+            var seg = new Segment { Compressed = copy, Length = length, Offset = offset, Completion = new TaskCompletionSource<Decoded>(TaskCreationOptions.RunContinuationsAsynchronously) };
             _queue.Add(seg, token);
 
             // Segments are decoded two at a time (the managed decoder walks both blocks' chains in one loop).
@@ -476,16 +432,16 @@ namespace CcieDr.Engine.Archive
                             var d = managed[i] ?? Decode(seg.Compressed!, seg.Length);
                             if (!d.TooBig)
                             {
-                                ReturnInput(seg.Compressed!); // else the consumer streams the segment from it
+                                _inputs.Return(seg.Compressed!); // else the consumer streams the segment from it
                             }
 
-                            seg.Result!.TrySetResult(d);
+                            seg.Completion!.TrySetResult(d);
                         }
 #pragma warning disable CA1031 // handed to the consumer, which rethrows it for this segment
                         catch (Exception ex)
 #pragma warning restore CA1031
                         {
-                            seg.Result!.TrySetException(ex);
+                            seg.Completion!.TrySetException(ex);
                         }
                     }
                 },
@@ -514,7 +470,7 @@ namespace CcieDr.Engine.Archive
                 {
                     inputs[i] = segments[i].Compressed!;
                     lengths[i] = segments[i].Length;
-                    outputs[i] = RentOutput();
+                    outputs[i] = _outputs.Rent();
                 }
 
                 var decoded = decoder.Decode(inputs, lengths, outputs, _maxDecoded);
@@ -545,7 +501,7 @@ namespace CcieDr.Engine.Archive
                 {
                     if (o != null)
                     {
-                        ReturnOutput(o);
+                        _outputs.Return(o);
                     }
                 }
 
@@ -568,22 +524,16 @@ namespace CcieDr.Engine.Archive
 
             internal long Offset { get; set; }
 
-            internal Task<Decoded>? Work { get; set; }
+            internal Task<Decoded>? Work => Completion?.Task;
 
-            internal TaskCompletionSource<Decoded>? Result { get; set; }
+            /// <summary>Completed by the decode task that took this segment (alone or paired).</summary>
+            internal TaskCompletionSource<Decoded>? Completion { get; set; }
 
             internal byte[]? Rest { get; set; }
-
-            internal int RestLength { get; set; }
 
             internal bool End { get; set; }
 
             internal Exception? Error { get; set; }
-        }
-
-        private sealed class Counter
-        {
-            internal long Value;
         }
 
         private sealed class Decoded
@@ -603,67 +553,6 @@ namespace CcieDr.Engine.Archive
             internal int Streams { get; }
 
             internal bool TooBig { get; }
-        }
-
-        /// <summary>The buffered prefix, then the rest of the input (counted for progress).</summary>
-        private sealed class PrefixedStream : Stream
-        {
-            private readonly byte[] _prefix;
-            private readonly int _prefixLength;
-            private readonly Stream _rest;
-            private readonly ParallelBzip2DecompressStream _owner;
-            private int _pos;
-
-            internal PrefixedStream(byte[] prefix, int prefixLength, Stream rest, ParallelBzip2DecompressStream owner)
-            {
-                _prefix = prefix;
-                _prefixLength = prefixLength;
-                _rest = rest;
-                _owner = owner;
-            }
-
-            public override bool CanRead => true;
-
-            public override bool CanSeek => false;
-
-            public override bool CanWrite => false;
-
-            public override long Length => throw new NotSupportedException();
-
-            public override long Position
-            {
-                get => throw new NotSupportedException();
-                set => throw new NotSupportedException();
-            }
-
-            public override int Read(byte[] buffer, int offset, int count)
-            {
-                if (_pos < _prefixLength)
-                {
-                    int n = Math.Min(count, _prefixLength - _pos);
-                    Buffer.BlockCopy(_prefix, _pos, buffer, offset, n);
-                    _pos += n;
-                    return n;
-                }
-
-                int r = _rest.Read(buffer, offset, count);
-                if (r > 0)
-                {
-                    Interlocked.Add(ref _owner._compressed.Value, r);
-                }
-
-                return r;
-            }
-
-            public override void Flush()
-            {
-            }
-
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-            public override void SetLength(long value) => throw new NotSupportedException();
-
-            public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
         }
     }
 }

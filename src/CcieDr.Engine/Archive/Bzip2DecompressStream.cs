@@ -170,7 +170,7 @@ namespace CcieDr.Engine.Archive
             _strm = Marshal.AllocHGlobal(Bzip2DecompressNative.SizeOfStream);
             _inBuf = Marshal.AllocHGlobal(InSize);
             _outBuf = Marshal.AllocHGlobal(OutSize);
-            Zero(_strm, Bzip2DecompressNative.SizeOfStream);
+            Bzip2DecompressNative.ZeroStream(_strm);
         }
 
         ~NativeBzip2DecompressStream()
@@ -221,13 +221,7 @@ namespace CcieDr.Engine.Archive
                         return 0;
                     }
 
-                    Zero(_strm, Bzip2DecompressNative.SizeOfStream);
-                    int irc = Bzip2DecompressNative.DecompressInit(_strm);
-                    if (irc != Bzip2DecompressNative.BZ_OK)
-                    {
-                        throw new ArchiveCorruptException("bzip2: cannot start decoding: " + Bzip2DecompressNative.Describe(irc));
-                    }
-
+                    Bzip2DecompressNative.Init(_strm);
                     _active = true;
                 }
 
@@ -236,17 +230,8 @@ namespace CcieDr.Engine.Archive
                     Fill();
                 }
 
-                int availIn = _inLen - _inPos;
-                Marshal.WriteIntPtr(_strm, Bzip2DecompressNative.OffNextIn, _inBuf + _inPos);
-                Marshal.WriteInt32(_strm, Bzip2DecompressNative.OffAvailIn, availIn);
-                Marshal.WriteIntPtr(_strm, Bzip2DecompressNative.OffNextOut, _outBuf);
-                Marshal.WriteInt32(_strm, Bzip2DecompressNative.OffAvailOut, OutSize);
-                int rc = Bzip2DecompressNative.Decompress(_strm);
-                int leftIn = Marshal.ReadInt32(_strm, Bzip2DecompressNative.OffAvailIn);
-                int leftOut = Marshal.ReadInt32(_strm, Bzip2DecompressNative.OffAvailOut);
-                int consumed = availIn - leftIn;
+                int rc = Bzip2DecompressNative.Step(_strm, _inBuf + _inPos, _inLen - _inPos, _outBuf, OutSize, out int consumed, out _outLen);
                 _inPos += consumed;
-                _outLen = OutSize - leftOut;
 
                 if (rc == Bzip2DecompressNative.BZ_STREAM_END)
                 {
@@ -259,17 +244,14 @@ namespace CcieDr.Engine.Archive
                     Bzip2DecompressNative.DecompressEnd(_strm);
                     _active = false;
                     _done = true;
-                    string where = "at compressed offset " + CompressedBytesRead.ToString(System.Globalization.CultureInfo.InvariantCulture);
-                    throw new ArchiveCorruptException(_streams > 0 && rc == Bzip2DecompressNative.BZ_DATA_ERROR_MAGIC
-                        ? $"bzip2: data after bzip2 stream {_streams} is not a bzip2 stream ({where}); the archive is corrupt."
-                        : $"bzip2: {Bzip2DecompressNative.Describe(rc)} {where}; the archive is corrupt.");
+                    throw Bzip2DecompressNative.Failure(rc, _streams, "at compressed offset " + CompressedBytesRead.ToString(System.Globalization.CultureInfo.InvariantCulture));
                 }
                 else if (_outLen == 0 && consumed == 0 && _inPos == _inLen && _inEof)
                 {
                     Bzip2DecompressNative.DecompressEnd(_strm);
                     _active = false;
                     _done = true;
-                    throw new ArchiveCorruptException($"bzip2: unexpected end of input after {CompressedBytesRead} compressed bytes: the archive is truncated.");
+                    throw Bzip2DecompressNative.Truncated($"{CompressedBytesRead} compressed bytes");
                 }
             }
         }
@@ -298,14 +280,6 @@ namespace CcieDr.Engine.Archive
             }
 
             base.Dispose(disposing);
-        }
-
-        private static void Zero(IntPtr p, int size)
-        {
-            for (int i = 0; i < size; i += 4)
-            {
-                Marshal.WriteInt32(p, i, 0);
-            }
         }
 
         private bool Fill()

@@ -114,8 +114,7 @@ namespace CcieDr.Engine.Archive
             {
                 uint pa = ta[a.OrigPtr] >> 8;
                 uint pb = tb[b.OrigPtr] >> 8;
-                int i = 0;
-                for (; i < common; i++)
+                for (int i = 0; i < common; i++)
                 {
                     pa = ta[pa];
                     pb = tb[pb];
@@ -125,35 +124,29 @@ namespace CcieDr.Engine.Archive
                     pb >>= 8;
                 }
 
-                for (int j = i; j < na; j++)
-                {
-                    pa = ta[pa];
-                    oa[j] = (byte)pa;
-                    pa >>= 8;
-                }
-
-                for (int j = i; j < nb; j++)
-                {
-                    pb = tb[pb];
-                    ob[j] = (byte)pb;
-                    pb >>= 8;
-                }
+                // The longer block finishes alone.
+                Walk(ta, oa, pa, common, na);
+                Walk(tb, ob, pb, common, nb);
             }
         }
 
         private static unsafe void WalkOne(Cursor a)
         {
-            int na = a.BlockLength;
             fixed (uint* ta = a.Tt)
             fixed (byte* oa = a.Pre)
             {
-                uint pa = ta[a.OrigPtr] >> 8;
-                for (int i = 0; i < na; i++)
-                {
-                    pa = ta[pa];
-                    oa[i] = (byte)pa;
-                    pa >>= 8;
-                }
+                Walk(ta, oa, ta[a.OrigPtr] >> 8, 0, a.BlockLength);
+            }
+        }
+
+        /// <summary>Follows one chain from position <paramref name="p"/>, writing bytes <paramref name="from"/>..<paramref name="to"/>.</summary>
+        private static unsafe void Walk(uint* tt, byte* output, uint p, int from, int to)
+        {
+            for (int i = from; i < to; i++)
+            {
+                p = tt[p];
+                output[i] = (byte)p;
+                p >>= 8;
             }
         }
 
@@ -637,6 +630,8 @@ namespace CcieDr.Engine.Archive
                         }
 
                         groupPos--;
+
+                        // Refill() inlined on locals: this loop runs once per symbol.
                         while (bits <= 56)
                         {
                             buf = (buf << 8) | (p < inLength ? input[p] : 0u);

@@ -24,8 +24,8 @@ namespace CcieDr.Engine.Archive
         private readonly CancellationToken _cancellationToken;
         private readonly BlockingCollection<Job> _work;
         private readonly Queue<Job> _pending = new Queue<Job>();
-        private readonly ConcurrentBag<byte[]> _inputPool = new ConcurrentBag<byte[]>();
-        private readonly ConcurrentBag<byte[]> _outputPool = new ConcurrentBag<byte[]>();
+        private readonly BufferBag _inputs;
+        private readonly BufferBag _outputs;
         private readonly Thread[] _workers;
         private readonly CancellationTokenSource _stop;
         private byte[] _current;
@@ -56,6 +56,8 @@ namespace CcieDr.Engine.Archive
             Threads = n;
             MaxBlocksInFlight = (3 * n) + 2;
             _work = new BlockingCollection<Job>(new ConcurrentQueue<Job>(), MaxBlocksInFlight);
+            _inputs = new BufferBag(_blockSize, MaxBlocksInFlight + 2); // every block buffer there can be: never dropped
+            _outputs = new BufferBag(Bzip2BlockCompressor.MaxCompressedSize(_blockSize), MaxBlocksInFlight + 2);
             _current = new byte[_blockSize];
             Bzip2NativeWorkspace.Enter();
             _workers = new Thread[n];
@@ -238,7 +240,7 @@ namespace CcieDr.Engine.Archive
                 var job = new Job(_current, _currentLength);
                 _pending.Enqueue(job);
                 _work.Add(job, _cancellationToken);
-                _current = _inputPool.TryTake(out var b) ? b : new byte[_blockSize];
+                _current = _inputs.Rent();
                 _currentLength = 0;
                 DrainReady();
             }
@@ -279,8 +281,8 @@ namespace CcieDr.Engine.Archive
             _output.Write(job.Output!, 0, job.OutputLength);
             BytesOut += job.OutputLength;
             StreamsWritten++;
-            _inputPool.Add(job.Input);
-            _outputPool.Add(job.Output!);
+            _inputs.Return(job.Input);
+            _outputs.Return(job.Output!);
         }
 
         private void WorkerLoop()
@@ -302,7 +304,7 @@ namespace CcieDr.Engine.Archive
         {
             try
             {
-                var output = _outputPool.TryTake(out var o) ? o : new byte[Bzip2BlockCompressor.MaxCompressedSize(_blockSize)];
+                var output = _outputs.Rent();
                 job.OutputLength = Bzip2BlockCompressor.Compress(job.Input, job.Length, output);
                 job.Output = output;
             }

@@ -29,6 +29,9 @@ namespace CcieDr.Engine.Archive.Compression
         /// <summary>The stream being continued.</summary>
         public Stream Inner => _inner;
 
+        /// <summary>Bytes replayed before <see cref="Inner"/> continues.</summary>
+        public int PrefixLength => _prefix.Length;
+
         /// <inheritdoc/>
         public override bool CanRead => !_disposed;
 
