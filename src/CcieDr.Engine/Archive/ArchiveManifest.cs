@@ -140,9 +140,9 @@ namespace CcieDr.Engine.Archive
         /// <summary>Length in bytes of <see cref="Serialize"/>'s output, measured without keeping the document.</summary>
         public long SerializedLength()
         {
-            using var counter = new CountingStream();
+            using var counter = new WriteCountingStream();
             WriteTo(counter);
-            return counter.Length;
+            return counter.BytesWritten;
         }
 
         /// <summary>Serializes as UTF-8 JSON to <paramref name="stream"/>.</summary>
@@ -435,37 +435,6 @@ namespace CcieDr.Engine.Archive
             }
 
             return n;
-        }
-    
-        private sealed class CountingStream : Stream
-        {
-            private long _length;
-
-            public override bool CanRead => false;
-
-            public override bool CanSeek => false;
-
-            public override bool CanWrite => true;
-
-            public override long Length => _length;
-
-            public override long Position
-            {
-                get => _length;
-                set => throw new NotSupportedException();
-            }
-
-            public override void Write(byte[] buffer, int offset, int count) => _length += count;
-
-            public override void Flush()
-            {
-            }
-
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-            public override void SetLength(long value) => throw new NotSupportedException();
         }
     }
 }

@@ -552,10 +552,11 @@ namespace CcieDr.Engine.Archive
 
             private void ArchiveOne(ScanEntry e, TarWriter tar, ArchiveManifest manifest, Dictionary<(ulong, ulong), string> hardLinks)
             {
+                var full = e.Full; // built once per entry: the scan keeps only the relative name
                 FsStat? st;
                 try
                 {
-                    st = DataBackupFileSystem.LStat(e.Full);
+                    st = DataBackupFileSystem.LStat(full);
                 }
                 catch (IOException ex)
                 {
@@ -608,7 +609,7 @@ namespace CcieDr.Engine.Archive
                         string target;
                         try
                         {
-                            target = DataBackupFileSystem.ReadLink(e.Full);
+                            target = DataBackupFileSystem.ReadLink(full);
                         }
                         catch (FileNotFoundException)
                         {
@@ -633,7 +634,7 @@ namespace CcieDr.Engine.Archive
                             break;
                         }
 
-                        if (ArchiveFile(e, st, meta, tar, manifest, Entry(e.Rel, ManifestEntryType.File)) && st.LinkCount > 1)
+                        if (ArchiveFile(e.Rel, full, st, meta, tar, manifest, Entry(e.Rel, ManifestEntryType.File)) && st.LinkCount > 1)
                         {
                             hardLinks[inodeKey] = e.Rel;
                         }
@@ -646,38 +647,38 @@ namespace CcieDr.Engine.Archive
                 }
             }
 
-            private bool ArchiveFile(ScanEntry e, FsStat st, TarEntryMetadata meta, TarWriter tar, ArchiveManifest manifest, ManifestEntry entry)
+            private bool ArchiveFile(string rel, string full, FsStat st, TarEntryMetadata meta, TarWriter tar, ArchiveManifest manifest, ManifestEntry entry)
             {
                 FileStream fs;
                 try
                 {
-                    fs = new FileStream(e.Full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
+                    fs = new FileStream(full, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1, FileOptions.SequentialScan);
                 }
                 catch (Exception ex) when (ex is FileNotFoundException || ex is DirectoryNotFoundException)
                 {
-                    _warnings.Add($"{e.Rel}: vanished before it could be read; not in the backup.");
+                    _warnings.Add($"{rel}: vanished before it could be read; not in the backup.");
                     return false;
                 }
                 catch (Exception ex) when (ex is UnauthorizedAccessException || ex is IOException)
                 {
-                    _warnings.Add($"{e.Rel}: skipped, cannot be opened: {ex.Message}");
+                    _warnings.Add($"{rel}: skipped, cannot be opened: {ex.Message}");
                     return false;
                 }
 
                 TarFileWriteResult r;
                 using (fs)
                 {
-                    r = tar.WriteFile(e.Rel, meta, st.Size, fs, n =>
+                    r = tar.WriteFile(rel, meta, st.Size, fs, n =>
                     {
                         _bytesRead += n;
-                        Report(DataBackupPhase.Archiving, e.Rel, force: false);
+                        Report(DataBackupPhase.Archiving, rel, force: false);
                     }, _ct);
                 }
 
                 FsStat? after = null;
                 try
                 {
-                    after = DataBackupFileSystem.LStat(e.Full);
+                    after = DataBackupFileSystem.LStat(full);
                 }
                 catch (IOException)
                 {
@@ -686,15 +687,15 @@ namespace CcieDr.Engine.Archive
 
                 if (r.Padded)
                 {
-                    _warnings.Add($"{e.Rel}: shrank while being read ({r.BytesFromSource.ToString(CultureInfo.InvariantCulture)} of {r.DeclaredSize.ToString(CultureInfo.InvariantCulture)} bytes); the archived copy is padded with zeros.");
+                    _warnings.Add($"{rel}: shrank while being read ({r.BytesFromSource.ToString(CultureInfo.InvariantCulture)} of {r.DeclaredSize.ToString(CultureInfo.InvariantCulture)} bytes); the archived copy is padded with zeros.");
                 }
                 else if (r.SourceHadMore)
                 {
-                    _warnings.Add($"{e.Rel}: grew while being read; the archived copy holds the first {r.DeclaredSize.ToString(CultureInfo.InvariantCulture)} bytes.");
+                    _warnings.Add($"{rel}: grew while being read; the archived copy holds the first {r.DeclaredSize.ToString(CultureInfo.InvariantCulture)} bytes.");
                 }
                 else if (after != null && after.ChangedComparedTo(st))
                 {
-                    _warnings.Add($"{e.Rel}: changed while being read; the archived copy may be inconsistent.");
+                    _warnings.Add($"{rel}: changed while being read; the archived copy may be inconsistent.");
                 }
 
                 entry.Size = r.DeclaredSize;

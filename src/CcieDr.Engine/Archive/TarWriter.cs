@@ -225,9 +225,9 @@ namespace CcieDr.Engine.Archive
             WriteHeader(path, '0', size, null, meta);
             using var member = new MemberStream(this, size);
             writeContent(member);
-            if (member.Written != size)
+            if (member.BytesWritten != size)
             {
-                throw new InvalidOperationException($"Member '{path}' declared {size} bytes but {member.Written} were written.");
+                throw new InvalidOperationException($"Member '{path}' declared {size} bytes but {member.BytesWritten} were written.");
             }
 
             PadToBlock(size);
@@ -585,7 +585,7 @@ namespace CcieDr.Engine.Archive
         }
     
         /// <summary>The data area of one member: writes through to the archive and refuses to overrun the declared size.</summary>
-        private sealed class MemberStream : Stream
+        private sealed class MemberStream : WriteCountingStream
         {
             private readonly TarWriter _owner;
             private readonly long _size;
@@ -596,42 +596,15 @@ namespace CcieDr.Engine.Archive
                 _size = size;
             }
 
-            public long Written { get; private set; }
-
-            public override bool CanRead => false;
-
-            public override bool CanSeek => false;
-
-            public override bool CanWrite => true;
-
-            public override long Length => Written;
-
-            public override long Position
+            protected override void WriteCore(byte[] buffer, int offset, int count)
             {
-                get => Written;
-                set => throw new NotSupportedException();
-            }
-
-            public override void Write(byte[] buffer, int offset, int count)
-            {
-                if (Written + count > _size)
+                if (BytesWritten + count > _size)
                 {
                     throw new InvalidOperationException($"A tar member declared {_size} bytes; more were written.");
                 }
 
                 _owner.Write(buffer, offset, count);
-                Written += count;
             }
-
-            public override void Flush()
-            {
-            }
-
-            public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
-            public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-            public override void SetLength(long value) => throw new NotSupportedException();
         }
     }
 }
