@@ -57,7 +57,7 @@ internal static class Bench
 
     public static async Task<int> ChildBackup(string src, string dest, bool zstd)
     {
-        using var allocations = Environment.GetEnvironmentVariable("CCIE_BENCH_ALLOC") == "1" ? new AllocationListener() : null;
+        using var allocations = AllocationListener.FromEnvironment();
         var sw = Stopwatch.StartNew();
         var threads = int.TryParse(Environment.GetEnvironmentVariable("CCIE_BENCH_THREADS"), out var t) ? t : 0;
         var r = await new DataBackup().RunAsync(new DataBackupOptions
@@ -72,21 +72,19 @@ internal static class Bench
         sw.Stop();
         allocations?.Print();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
-        var gc = GC.GetGCMemoryInfo();
-        Console.Error.WriteLine($"gc: heap {gc.HeapSizeBytes / 1e6:F1} MB, committed {gc.TotalCommittedBytes / 1e6:F1} MB, collections g0 {GC.CollectionCount(0)} g2 {GC.CollectionCount(2)}, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB");
+        PrintGc();
         Console.WriteLine($"RESULT {sw.Elapsed.TotalSeconds:F3} {r.BytesRead} {r.ArchiveSize} {PeakRssBytes()} {r.Warnings.Count} {Bzip2BlockCompressor.Implementation.Replace(' ', '_')} {cpu:F3}");
         return 0;
     }
 
     public static async Task<int> ChildRestore(string archive, string target)
     {
-        using var allocations = Environment.GetEnvironmentVariable("CCIE_BENCH_ALLOC") == "1" ? new AllocationListener() : null;
+        using var allocations = AllocationListener.FromEnvironment();
         var sw = Stopwatch.StartNew();
         var r = await new DataRestore().RestoreAsync(new DataRestoreOptions(archive, target), CancellationToken.None);
         sw.Stop();
         allocations?.Print();
-        var gc = GC.GetGCMemoryInfo();
-        Console.Error.WriteLine($"gc: heap {gc.HeapSizeBytes / 1e6:F1} MB, committed {gc.TotalCommittedBytes / 1e6:F1} MB, collections g0 {GC.CollectionCount(0)} g2 {GC.CollectionCount(2)}, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB");
+        PrintGc();
         var cpu = Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         if (!r.ManifestVerified)
         {
@@ -384,6 +382,13 @@ internal static class Bench
         return null;
     }
 
+    /// <summary>The child's managed-heap figures, on stderr (stdout carries the RESULT line).</summary>
+    private static void PrintGc()
+    {
+        var gc = GC.GetGCMemoryInfo();
+        Console.Error.WriteLine($"gc: heap {gc.HeapSizeBytes / 1e6:F1} MB, committed {gc.TotalCommittedBytes / 1e6:F1} MB, collections g0 {GC.CollectionCount(0)} g2 {GC.CollectionCount(2)}, total allocated {GC.GetTotalAllocatedBytes() / 1e6:F0} MB");
+    }
+
     private static long PeakRssBytes()
     {
         foreach (var line in File.ReadLines("/proc/self/status"))
@@ -509,6 +514,10 @@ internal static class Bench
 internal sealed class AllocationListener : System.Diagnostics.Tracing.EventListener
 {
     private readonly Dictionary<string, long> _bytes = new Dictionary<string, long>();
+
+    /// <summary>A listener when CCIE_BENCH_ALLOC=1, else null.</summary>
+    public static AllocationListener? FromEnvironment() =>
+        Environment.GetEnvironmentVariable("CCIE_BENCH_ALLOC") == "1" ? new AllocationListener() : null;
 
     public void Print()
     {
