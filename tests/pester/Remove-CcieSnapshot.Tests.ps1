@@ -3,11 +3,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     . (Join-Path $PSScriptRoot 'Snapshot.TestHelpers.ps1')
-    Import-Module (Get-CcieTestModulePath) -Force
-    Set-CcieTestAwsEnvironment
-    $sim = Start-CcieTestSimulator -TransitionSeconds 0.3
-    $PSDefaultParameterValues['*-Ccie*:EndpointUrl'] = $sim.Url
-    $PSDefaultParameterValues['*-Ccie*:Region'] = 'us-east-1'
+    $sim = Start-SnapshotTestBed
 
     function New-Points([int] $Count) {
         for ($i = 0; $i -lt $Count; $i++) { New-CcieSnapshot -Wait -Label "p$i" }
@@ -15,9 +11,7 @@ BeforeAll {
 }
 
 AfterAll {
-    $PSDefaultParameterValues.Remove('*-Ccie*:EndpointUrl')
-    $PSDefaultParameterValues.Remove('*-Ccie*:Region')
-    if ($sim) { Stop-CcieTestSimulator $sim }
+    Stop-SnapshotTestBed $sim
 }
 
 Describe 'Remove-CcieSnapshot by id' -Tag 'Snapshot', 'Simulator' {

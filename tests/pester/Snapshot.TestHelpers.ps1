@@ -1,5 +1,24 @@
 # Helpers shared by the *-CcieSnapshot Pester tests (dot-sourced after TestHelpers.psm1 is imported).
 
+function Start-SnapshotTestBed {
+    <# Imports the built module, starts a seeded simulator and points every *-Ccie* cmdlet at it in us-east-1. Returns the simulator. #>
+    param([int] $PageSize = 0)
+    Import-Module (Get-CcieTestModulePath) -Force -Global
+    Set-CcieTestAwsEnvironment
+    $sim = Start-CcieTestSimulator -TransitionSeconds 0.3 -PageSize $PageSize
+    $PSDefaultParameterValues['*-Ccie*:EndpointUrl'] = $sim.Url
+    $PSDefaultParameterValues['*-Ccie*:Region'] = 'us-east-1'
+    $sim
+}
+
+function Stop-SnapshotTestBed {
+    <# Undoes Start-SnapshotTestBed. #>
+    param($Simulator)
+    $PSDefaultParameterValues.Remove('*-Ccie*:EndpointUrl')
+    $PSDefaultParameterValues.Remove('*-Ccie*:Region')
+    if ($Simulator) { Stop-CcieTestSimulator $Simulator }
+}
+
 function Reset-SnapshotSimulator {
     <# Back to the freshly seeded CircleCI topology: no snapshots but the AMI base ones, no faults, empty request log. #>
     param([Parameter(Mandatory)] $Simulator, [double] $SnapshotSeconds = 0.3)

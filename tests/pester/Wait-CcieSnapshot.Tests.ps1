@@ -3,17 +3,11 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     . (Join-Path $PSScriptRoot 'Snapshot.TestHelpers.ps1')
-    Import-Module (Get-CcieTestModulePath) -Force
-    Set-CcieTestAwsEnvironment
-    $sim = Start-CcieTestSimulator -TransitionSeconds 0.3
-    $PSDefaultParameterValues['*-Ccie*:EndpointUrl'] = $sim.Url
-    $PSDefaultParameterValues['*-Ccie*:Region'] = 'us-east-1'
+    $sim = Start-SnapshotTestBed
 }
 
 AfterAll {
-    $PSDefaultParameterValues.Remove('*-Ccie*:EndpointUrl')
-    $PSDefaultParameterValues.Remove('*-Ccie*:Region')
-    if ($sim) { Stop-CcieTestSimulator $sim }
+    Stop-SnapshotTestBed $sim
 }
 
 Describe 'Wait-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
