@@ -106,7 +106,7 @@ Describe 'Restore-CcieServicesBox' -Tag 'Restore', 'Simulator' {
         $r.Status | Should -Be 'Succeeded'
     }
 
-    It 'takes Get-CcieSnapshot -Latest from the pipeline' -Skip:(-not (Get-Command Get-CcieSnapshot -Module CcieDr -ErrorAction SilentlyContinue)) {
+    It 'takes Get-CcieSnapshot -Latest from the pipeline' {
         Remove-TestInstance $sim $old.InstanceId
         $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -Confirm:$false
         $r.RecoveryPointId | Should -Be $rpId

@@ -30,6 +30,21 @@ public class JournalRecoveryTests
         return d;
     }
 
+    /// <summary>The steps after which a roll back still has old data to put back (not "done"/"cleaned").</summary>
+    public static TheoryData<string> StepsBeforeDone()
+    {
+        var d = new TheoryData<string>();
+        foreach (var s in Steps.Value)
+        {
+            if (s is not ("done" or "cleaned"))
+            {
+                d.Add(s);
+            }
+        }
+
+        return d;
+    }
+
     [Fact]
     public void A_restore_passes_every_step()
     {
@@ -84,13 +99,9 @@ public class JournalRecoveryTests
     }
 
     [Theory]
-    [MemberData(nameof(StepNames))]
+    [MemberData(nameof(StepsBeforeDone))]
     public async Task Explicit_roll_back_restores_the_old_data_exactly(string step)
     {
-        if (step is "done" or "cleaned")
-        {
-            return; // the new data is fully in place: nothing left to undo
-        }
 
         using var f = new DataRestoreFixture();
         await Crash(f, step);
