@@ -8,6 +8,8 @@
     Copyright            = '(c) CcieDr developers. MIT License.'
     Description          = 'Disaster recovery for CircleCI Enterprise on AWS: detect an outage of the Services box, back it up (EBS snapshots and data tarballs), restore it, fail over, and bring the builder fleet back.'
     PowerShellVersion    = '5.1'
+    # Windows PowerShell 5.1 only: the netstandard2.0 assemblies need .NET Framework 4.7.2 or later.
+    DotNetFrameworkVersion = '4.7.2'
     CompatiblePSEditions = @('Desktop', 'Core')
     FormatsToProcess     = @('CcieDr.format.ps1xml')
     # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.

@@ -143,7 +143,11 @@ namespace CcieDr.Engine.Archive
         {
             if (!IsUnix)
             {
-                throw new PlatformNotSupportedException("Reading symbolic links needs a Unix host.");
+                throw new CcieException(
+                    "BackupSymlinkNeedsLinux",
+                    CcieErrorCategory.InvalidOperation,
+                    $"'{path}' is a symbolic link; archiving links as links needs Linux (or macOS). Run Backup-CcieData on the Services box (Linux) itself, or exclude the link with -Exclude.",
+                    path);
             }
 
             var p = ToCString(path);

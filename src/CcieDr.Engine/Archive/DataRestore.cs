@@ -214,6 +214,8 @@ namespace CcieDr.Engine.Archive
                 throw new ArgumentNullException(nameof(options));
             }
 
+            RequirePosix();
+
             string path = NormalizeDataPath(options.Path);
             var started = Clock();
             string ts = started.UtcDateTime.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture);
@@ -318,6 +320,7 @@ namespace CcieDr.Engine.Archive
         /// <summary>The state of an interrupted restore of <paramref name="path"/>, or null.</summary>
         public static JournalState? FindInterrupted(string path)
         {
+            RequirePosix();
             string full = NormalizeDataPath(path);
             return Directory.Exists(full) ? RestoreJournal.Read(full)?.State : null;
         }
@@ -588,11 +591,27 @@ namespace CcieDr.Engine.Archive
             return full;
         }
 
-        private static void RequirePosix()
+        /// <summary>Tests set this to act as on Windows (no libc): every entry point must refuse before any work.</summary>
+        internal static bool SimulateUnsupportedPlatform
         {
-            if (!SafeExtractNative.IsSupported)
+            get => s_simulateUnsupported.Value;
+            set => s_simulateUnsupported.Value = value;
+        }
+
+        private static readonly AsyncLocal<bool> s_simulateUnsupported = new AsyncLocal<bool>();
+
+        /// <summary>
+        /// Restores write POSIX modes, owners and links with libc: on Windows every entry point refuses with a
+        /// clear error before it touches a file, reads an archive or calls libc (so before any prompt too).
+        /// </summary>
+        internal static void RequirePosix()
+        {
+            if (SimulateUnsupportedPlatform || !SafeExtractNative.IsSupported)
             {
-                throw new PlatformNotSupportedException("Restoring data needs Linux or macOS (the Services box); it is not supported on Windows.");
+                throw new CcieException(
+                    "RestoreNeedsLinux",
+                    CcieErrorCategory.InvalidOperation,
+                    "Restore-CcieData restores /data on the Services box itself and needs Linux (or macOS); it cannot run on Windows. Run it on the Services box (Linux), for example over SSH or as a runbook there; from Windows, restore a whole box from a recovery point with Restore-CcieServicesBox instead.");
             }
         }
 
