@@ -181,6 +181,15 @@ function Invoke-BenchTask {
     # 3. Restore-CcieServicesBox orchestration overhead beyond the simulator's scripted AWS transitions.
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Orchestration.ps1'),
         '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))
+
+    # 4. Hostile-archive fuzzer at volume (CI runs 300 cases of the same test): prints its counts.
+    Write-Host '==> Hostile-archive fuzzer, 2000 cases' -ForegroundColor Cyan
+    $env:CCIE_FUZZ_CASES = '2000'
+    try {
+        Invoke-Native dotnet @('test', (Join-Path $root 'tests/CcieDr.Engine.Tests/CcieDr.Engine.Tests.csproj'), '-c', $Configuration, '--nologo',
+            '--filter', 'FullyQualifiedName~HostileArchiveFuzzTests', '--logger', 'console;verbosity=detailed')
+    }
+    finally { Remove-Item Env:CCIE_FUZZ_CASES }
 }
 
 function Invoke-SimulatorTask {
