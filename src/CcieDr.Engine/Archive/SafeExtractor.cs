@@ -106,6 +106,7 @@ namespace CcieDr.Engine.Archive
         /// </summary>
         public static string? NormalizeMemberPath(string name, out string? reason)
         {
+            const int MaxNameBytes = 255;
             reason = null;
             if (name is null)
             {
@@ -135,6 +136,14 @@ namespace CcieDr.Engine.Archive
                 if (p == "..")
                 {
                     reason = "'..' in path";
+                    return null;
+                }
+
+                // No Linux file system takes a name longer than NAME_MAX (255 bytes): refuse it here, as a
+                // hostile member, instead of failing mid-extraction with a raw I/O error.
+                if (System.Text.Encoding.UTF8.GetByteCount(p) > MaxNameBytes)
+                {
+                    reason = $"a path component is longer than {MaxNameBytes} bytes";
                     return null;
                 }
 
