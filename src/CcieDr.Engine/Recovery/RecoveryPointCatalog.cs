@@ -178,13 +178,17 @@ namespace CcieDr.Engine.Recovery
                 .ToList();
 
             // When the snapshots were started, by EC2's clock (the clock seed snapshots are dated by too, to the
-            // millisecond). Copies were started later: for them the time in the id (to the second) is used.
+            // millisecond). Copies were started later: for them the creation tag (or the time in the id, to the
+            // second) is used.
+            DateTime? createdAt = RecoveryTags.ParseCreatedAt(RecoveryTags.Get(tags, RecoveryTags.CreatedAt));
             List<DateTime> starts = items.Where(s => s.SourceSnapshotId is null && s.StartTime != default).Select(s => s.StartTime).ToList();
             DateTime created = starts.Count > 0
                 ? starts.Min()
-                : RecoveryTags.TryParseRecoveryPointId(recoveryPointId, out DateTime fromId)
-                    ? fromId
-                    : items.Select(s => s.StartTime).Where(t => t != default).DefaultIfEmpty(DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc)).Min();
+                : createdAt is { } at
+                    ? at
+                    : RecoveryTags.TryParseRecoveryPointId(recoveryPointId, out DateTime fromId)
+                        ? fromId
+                        : items.Select(s => s.StartTime).Where(t => t != default).DefaultIfEmpty(DateTime.SpecifyKind(DateTime.MinValue, DateTimeKind.Utc)).Min();
 
             (string state, string? message) = StateOf(items, identity.VolumeCount);
             string? sourceRegion = items.Select(s => s.SourceRegion).FirstOrDefault(r => r is not null);
@@ -193,6 +197,7 @@ namespace CcieDr.Engine.Recovery
                 RecoveryPointId = recoveryPointId,
                 Region = region,
                 Created = created,
+                CreatedAt = createdAt,
                 State = state,
                 StateMessage = message,
                 IsComplete = state == RecoveryPointStates.Completed,
@@ -317,8 +322,20 @@ namespace CcieDr.Engine.Recovery
 
         internal static bool IsSnapshotId(string? id) => id is not null && id.StartsWith("snap-", StringComparison.Ordinal) && id.Length > 5;
 
-        private static List<RecoveryPoint> Sort(IEnumerable<RecoveryPoint> points)
-            => points.OrderByDescending(p => p.Created).ThenByDescending(p => p.RecoveryPointId, StringComparer.Ordinal).ToList();
+        /// <summary>
+        /// The time that orders a point among others: its creation tag (to the 100 ns) when it has one, else when
+        /// its snapshots were started. Retention and -Latest decide "newest" by this.
+        /// </summary>
+        public static DateTime OrderTime(RecoveryPoint point)
+            => point is null ? throw new ArgumentNullException(nameof(point)) : point.CreatedAt ?? point.Created;
+
+        /// <summary>Newest first: by the creation tag, then the snapshots' start time, the id only as a last tie-break.</summary>
+        internal static List<RecoveryPoint> Sort(IEnumerable<RecoveryPoint> points)
+            => points
+                .OrderByDescending(OrderTime)
+                .ThenByDescending(p => p.Created)
+                .ThenByDescending(p => p.RecoveryPointId, StringComparer.Ordinal)
+                .ToList();
 
         private static async Task<IReadOnlyList<Snapshot>> DescribePointSnapshotsAsync(IAmazonEC2 ec2, string recoveryPointId, CancellationToken ct)
         {

@@ -24,6 +24,12 @@ namespace CcieDr.Engine.Recovery
         public const string CreatedBy = "ccie:created-by";
         public const string VolumeCount = "ccie:volume-count";
 
+        /// <summary>
+        /// When the point was taken, to the 100 ns (round-trip "o" form, UTC): orders points taken within the
+        /// same second, which the id (to the second) and EC2's start time cannot. Copies keep it.
+        /// </summary>
+        public const string CreatedAt = "ccie:created-at";
+
         // ---- the box (same on every snapshot of the point) ----
         public const string SourceInstanceId = "ccie:source-instance-id";
         public const string BoxName = "ccie:box-name";
@@ -80,7 +86,7 @@ namespace CcieDr.Engine.Recovery
         {
             RecoveryPoint, SourceInstanceId, BoxName, PrivateIp, SecondaryIps, SubnetId, VpcId, AvailabilityZone,
             SecurityGroupIds, InstanceType, KeyName, IamInstanceProfile, ImageId, RootDeviceName, Architecture,
-            EnaSupport, VirtualizationType, VolumeCount, CreatedBy,
+            EnaSupport, VirtualizationType, VolumeCount, CreatedBy, CreatedAt,
         };
 
         /// <summary>Keys that differ per volume (written per snapshot after creation).</summary>
@@ -136,12 +142,28 @@ namespace CcieDr.Engine.Recovery
             return true;
         }
 
+        /// <summary>The value of ccie:created-at: UTC, to the 100 ns, e.g. 2026-11-28T14:00:00.1234567Z.</summary>
+        public static string FormatCreatedAt(DateTime createdUtc)
+            => ToUtc(createdUtc).ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+        /// <summary>Reads ccie:created-at; null when absent or malformed (points taken before the tag existed).</summary>
+        public static DateTime? ParseCreatedAt(string? value)
+        {
+            if (string.IsNullOrEmpty(value)
+                || !DateTime.TryParse(value, CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out DateTime t))
+            {
+                return null;
+            }
+
+            return DateTime.SpecifyKind(t, DateTimeKind.Utc);
+        }
+
         /// <summary>The snapshot description, in the seed's form.</summary>
         public static string Description(DateTime createdUtc)
             => DescriptionPrefix + ToUtc(createdUtc).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture);
 
         /// <summary>Tags common to every snapshot of the point (the point id and the box's identity).</summary>
-        public static IDictionary<string, string> ForPoint(ServicesBox box, string recoveryPointId, string? label)
+        public static IDictionary<string, string> ForPoint(ServicesBox box, string recoveryPointId, string? label, DateTime? createdUtc = null)
         {
             if (box is null)
             {
@@ -175,6 +197,11 @@ namespace CcieDr.Engine.Recovery
                 tags[Label] = label!;
             }
 
+            if (createdUtc is { } created)
+            {
+                tags[CreatedAt] = FormatCreatedAt(created);
+            }
+
             return tags;
         }
 
@@ -205,9 +232,9 @@ namespace CcieDr.Engine.Recovery
         }
 
         /// <summary>Every tag of one volume's snapshot: <see cref="ForPoint"/> plus <see cref="ForVolume"/>.</summary>
-        public static IDictionary<string, string> ForSnapshot(ServicesBox box, ServicesBoxVolume volume, string recoveryPointId, string? label)
+        public static IDictionary<string, string> ForSnapshot(ServicesBox box, ServicesBoxVolume volume, string recoveryPointId, string? label, DateTime? createdUtc = null)
         {
-            IDictionary<string, string> tags = ForPoint(box, recoveryPointId, label);
+            IDictionary<string, string> tags = ForPoint(box, recoveryPointId, label, createdUtc);
             foreach (KeyValuePair<string, string> t in ForVolume(box, volume, recoveryPointId))
             {
                 tags[t.Key] = t.Value;

@@ -22,6 +22,12 @@ namespace CcieDr
         public DateTime Created { get; internal set; }
 
         /// <summary>
+        /// When CcieDr took the point, to the 100 ns (tag ccie:created-at), or null for seed snapshots and points
+        /// taken before the tag existed. Orders points taken within the same second.
+        /// </summary>
+        public DateTime? CreatedAt { get; internal set; }
+
+        /// <summary>
         /// pending, completed, error (a volume's snapshot failed), or incomplete (a volume's snapshot is missing,
         /// e.g. after a partial failure). Only completed points are usable for a restore.
         /// </summary>

@@ -235,7 +235,7 @@ namespace CcieDr.Engine.Recovery
                 TimelineEntry entry = timeline.Begin("ec2:CreateSnapshots", box.InstanceId);
                 try
                 {
-                    created.AddRange(await CreateMultiVolumeAsync(box, rpId, description, request.Label, ct).ConfigureAwait(false));
+                    created.AddRange(await CreateMultiVolumeAsync(box, rpId, now, description, request.Label, ct).ConfigureAwait(false));
                     timeline.Complete(entry, target: rpId, detail: string.Join(", ", created.Select(s => s.SnapshotId)));
                 }
                 catch (CcieException e) when (request.Method == SnapshotMethod.Auto && e.InnerException is Amazon.Runtime.AmazonServiceException s && NoMultiVolume.Contains(s.ErrorCode ?? string.Empty))
@@ -258,7 +258,7 @@ namespace CcieDr.Engine.Recovery
                     TimelineEntry entry = timeline.Begin("ec2:CreateSnapshot", v.VolumeId);
                     try
                     {
-                        Snapshot s = await CreateOneAsync(box, v, rpId, description, request.Label, ct).ConfigureAwait(false);
+                        Snapshot s = await CreateOneAsync(box, v, rpId, now, description, request.Label, ct).ConfigureAwait(false);
                         created.Add(s);
                         timeline.Complete(entry, target: s.SnapshotId, detail: v.DeviceName);
                     }
@@ -311,9 +311,9 @@ namespace CcieDr.Engine.Recovery
             return point;
         }
 
-        private async Task<IReadOnlyList<Snapshot>> CreateMultiVolumeAsync(ServicesBox box, string rpId, string description, string? label, CancellationToken ct)
+        private async Task<IReadOnlyList<Snapshot>> CreateMultiVolumeAsync(ServicesBox box, string rpId, DateTime createdUtc, string description, string? label, CancellationToken ct)
         {
-            IDictionary<string, string> pointTags = RecoveryTags.ForPoint(box, rpId, label);
+            IDictionary<string, string> pointTags = RecoveryTags.ForPoint(box, rpId, label, createdUtc);
             var request = new CreateSnapshotsRequest
             {
                 InstanceSpecification = new InstanceSpecification { InstanceId = box.InstanceId, ExcludeBootVolume = false },
@@ -348,9 +348,9 @@ namespace CcieDr.Engine.Recovery
                 .ToList();
         }
 
-        private async Task<Snapshot> CreateOneAsync(ServicesBox box, ServicesBoxVolume v, string rpId, string description, string? label, CancellationToken ct)
+        private async Task<Snapshot> CreateOneAsync(ServicesBox box, ServicesBoxVolume v, string rpId, DateTime createdUtc, string description, string? label, CancellationToken ct)
         {
-            IDictionary<string, string> tags = RecoveryTags.ForSnapshot(box, v, rpId, label);
+            IDictionary<string, string> tags = RecoveryTags.ForSnapshot(box, v, rpId, label, createdUtc);
             var request = new CreateSnapshotRequest
             {
                 VolumeId = v.VolumeId,

@@ -151,7 +151,7 @@ namespace CcieDr.Engine.Recovery
                     }
                     else
                     {
-                        items.Add(new RetentionItem(p.RecoveryPointId, new DateTimeOffset(DateTime.SpecifyKind(p.Created, DateTimeKind.Utc)), p.IsComplete, p));
+                        items.Add(new RetentionItem(p.RecoveryPointId, new DateTimeOffset(DateTime.SpecifyKind(RecoveryPointCatalog.OrderTime(p), DateTimeKind.Utc)), p.IsComplete, p));
                     }
                 }
 
