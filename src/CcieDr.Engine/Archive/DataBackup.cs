@@ -318,7 +318,10 @@ namespace CcieDr.Engine.Archive
                 var ok = false;
                 try
                 {
-                    using (var file = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+                    // 0600 from the start (the temp name too): an archive holds the whole data directory.
+                    using (var file = SafeExtractNative.IsSupported
+                        ? SafeExtractNative.CreatePrivateFile(temp, 1 << 16)
+                        : new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
                     {
                         using var hashing = new HashingWriteStream(file, written =>
                         {

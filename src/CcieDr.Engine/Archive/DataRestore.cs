@@ -36,6 +36,9 @@ namespace CcieDr.Engine.Archive
         /// <summary>Test hook: called at every durable step ("staging", "staged", "aside:&lt;name&gt;", ...).</summary>
         internal Action<string>? StepHook { get; set; }
 
+        /// <summary>Test hook: each staged file while it is being written (see <see cref="SafeExtractOptions.FileWriting"/>).</summary>
+        internal Action<string>? FileWritingHook { get; set; }
+
         /// <summary>Test hook: the clock (names of the staging and move-aside folders).</summary>
         internal Func<DateTimeOffset> Clock { get; set; } = () => DateTimeOffset.UtcNow;
 
@@ -88,7 +91,7 @@ namespace CcieDr.Engine.Archive
             TimelineEntry? reading = null;
             try
             {
-                Directory.CreateDirectory(staging);
+                SafeExtractNative.CreatePrivateDirectory(staging); // 0700: nobody else reads the data while it is staged
                 using (var source = await DataRestoreSource.OpenAsync(options.Source, _s3, cancellationToken).ConfigureAwait(false))
                 {
                     reading = timeline.Begin($"reading {options.Source}" + (source.Length is long len ? $" ({len} bytes)" : string.Empty) + ", extracting into the staging directory and verifying");
@@ -101,6 +104,7 @@ namespace CcieDr.Engine.Archive
                         Bzip2 = options.Bzip2,
                         ReadAhead = options.ReadAhead,
                         Phase = "Extracting and verifying",
+                        FileWriting = FileWritingHook,
                     };
                     extracted = await Task.Run(() => SafeExtractor.Run(source.Stream, xo, cancellationToken), cancellationToken).ConfigureAwait(false);
                 }

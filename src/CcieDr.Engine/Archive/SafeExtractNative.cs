@@ -2,6 +2,7 @@ using System;
 using System.IO;
 using System.Runtime.InteropServices;
 using System.Text;
+using Microsoft.Win32.SafeHandles;
 
 namespace CcieDr.Engine.Archive
 {
@@ -148,6 +149,34 @@ namespace CcieDr.Engine.Archive
             return new FdHandle(fd);
         }
 
+        /// <summary>
+        /// Creates a new file (fails when it exists) readable and writable by the owner only (0600 from
+        /// the start: open(2) with O_CREAT|O_EXCL and mode 0600, never a default mode chmod'd later).
+        /// </summary>
+        internal static FileStream CreatePrivateFile(string path, int bufferSize)
+        {
+            bool mac = RuntimeInformation.IsOSPlatform(OSPlatform.OSX);
+            int flags = 1 /* O_WRONLY */ | (mac ? 0x200 | 0x800 | CloseOnExecMac : 0x40 | 0x80 | CloseOnExecLinux);
+            int fd = openMode(Z(path), flags, PrivateFileMode);
+            if (fd < 0)
+            {
+                int errno = Marshal.GetLastWin32Error();
+                throw new IOException($"Cannot create '{path}': {Describe(errno)} (errno {errno}).", errno);
+            }
+
+            return new FileStream(new SafeFileHandle((IntPtr)fd, ownsHandle: true), FileAccess.Write, Math.Max(1, bufferSize));
+        }
+
+        /// <summary>Creates a new directory accessible by the owner only (mkdir(2) with mode 0700).</summary>
+        internal static void CreatePrivateDirectory(string path) =>
+            Check(mkdir(Z(path), PrivateDirectoryMode), "create the directory", path);
+
+        /// <summary>Mode of files created by <see cref="CreatePrivateFile"/>.</summary>
+        internal const uint PrivateFileMode = 0x180; // 0600
+
+        /// <summary>Mode of directories created by <see cref="CreatePrivateDirectory"/>.</summary>
+        internal const uint PrivateDirectoryMode = 0x1C0; // 0700
+
         /// <summary>Whether something exists at the path, without following a final symlink.</summary>
         internal static bool Lexists(string path) => IsSymlink(path) || File.Exists(path) || Directory.Exists(path);
 
@@ -228,6 +257,12 @@ namespace CcieDr.Engine.Archive
 
         [DllImport(Libc, SetLastError = true)]
         private static extern int open(byte[] path, int flags);
+
+        [DllImport(Libc, SetLastError = true, EntryPoint = "open")]
+        private static extern int openMode(byte[] path, int flags, uint mode);
+
+        [DllImport(Libc, SetLastError = true)]
+        private static extern int mkdir(byte[] path, uint mode);
 
         [DllImport(Libc, SetLastError = true)]
         private static extern int fsync(int fd);

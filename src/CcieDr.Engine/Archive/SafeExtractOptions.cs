@@ -87,5 +87,8 @@ namespace CcieDr.Engine.Archive
         public bool ReadAhead { get; set; } = true;
 
         internal CancellationToken CancellationToken { get; set; }
+
+        /// <summary>Test hook: called with the full path of each extracted file after its first block is written, before the rest (and before its mode is applied).</summary>
+        internal Action<string>? FileWriting { get; set; }
     }
 }

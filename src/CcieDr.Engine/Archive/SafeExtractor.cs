@@ -459,7 +459,8 @@ namespace CcieDr.Engine.Archive
             }
 
             using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            FileStream? fs = _extract ? new FileStream(Full(rel), FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.None) : null;
+            // 0600 while written; the member's own mode is applied with the rest of its metadata at the end.
+            FileStream? fs = _extract ? SafeExtractNative.CreatePrivateFile(Full(rel), 1) : null;
             long total = 0;
             try
             {
@@ -468,6 +469,12 @@ namespace CcieDr.Engine.Archive
                 {
                     sha.AppendData(_buffer, 0, n);
                     fs?.Write(_buffer, 0, n);
+                    if (total == 0 && fs != null)
+                    {
+                        fs.Flush();
+                        _o.FileWriting?.Invoke(Full(rel));
+                    }
+
                     total += n;
                     _bytes += n;
                     if ((total & 0xFFFFF) < n)
