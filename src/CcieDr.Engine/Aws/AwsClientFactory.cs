@@ -4,7 +4,6 @@ using Amazon.EC2;
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
 using Amazon.S3;
-using Amazon.SimpleSystemsManagement;
 
 namespace CcieDr.Engine.Aws
 {
@@ -65,18 +64,6 @@ namespace CcieDr.Engine.Aws
 
             return _profileCredentials is null ? new AmazonS3Client(config) : new AmazonS3Client(_profileCredentials, config);
         }
-
-        public IAmazonSimpleSystemsManagement CreateSsm(string? region = null)
-        {
-            var config = new AmazonSimpleSystemsManagementConfig();
-            Configure(config, region ?? Region);
-            return _profileCredentials is null
-                ? new AmazonSimpleSystemsManagementClient(config)
-                : new AmazonSimpleSystemsManagementClient(_profileCredentials, config);
-        }
-
-        /// <summary>True when chunked (aws-chunked) uploads must be avoided: any endpoint override.</summary>
-        public bool UsesCustomEndpoint => _options.EndpointUrl is not null;
 
         private void Configure(ClientConfig config, string region)
         {

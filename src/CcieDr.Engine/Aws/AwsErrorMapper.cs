@@ -22,6 +22,16 @@ namespace CcieDr.Engine.Aws
                 return already;
             }
 
+            if (IsNoCredentials(exception))
+            {
+                return new CcieException(
+                    "Aws.NoCredentials",
+                    CcieErrorCategory.AuthenticationError,
+                    $"{operation} failed for '{target}': no AWS credentials were found. " + NoCredentialsAdvice,
+                    target,
+                    exception);
+            }
+
             if (exception is AmazonServiceException service)
             {
                 string code = service.ErrorCode ?? string.Empty;
@@ -42,6 +52,39 @@ namespace CcieDr.Engine.Aws
             }
 
             return new CcieException("UnexpectedError", CcieErrorCategory.NotSpecified, $"{operation} failed for '{target}': {exception.Message}", target, exception);
+        }
+
+        /// <summary>What to do when the SDK's credential chain found nothing.</summary>
+        public const string NoCredentialsAdvice =
+            "Give a profile with -ProfileName (or set AWS_PROFILE), set the environment variables AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN for temporary credentials), or create a profile with 'aws configure'. On EC2, attach an instance profile.";
+
+        // The SDK's credential chain: v4's DefaultAWSCredentialsIdentityResolver ("Failed to resolve AWS
+        // credentials. The credential providers used to search for credentials returned the following
+        // errors: ...") and the older fallback factory ("Unable to find credentials"), both AmazonClientException.
+        private static readonly string[] NoCredentialsMessages =
+        {
+            "Failed to resolve AWS credentials",
+            "Unable to find credentials",
+        };
+
+        /// <summary>True when <paramref name="exception"/> (or an inner one) is the SDK's "no credentials anywhere" failure.</summary>
+        public static bool IsNoCredentials(Exception? exception)
+        {
+            for (Exception? e = exception; e is not null; e = e.InnerException)
+            {
+                if (e is AmazonClientException or AmazonServiceException)
+                {
+                    foreach (string m in NoCredentialsMessages)
+                    {
+                        if ((e.Message ?? string.Empty).IndexOf(m, StringComparison.OrdinalIgnoreCase) >= 0)
+                        {
+                            return true;
+                        }
+                    }
+                }
+            }
+
+            return false;
         }
 
         internal static CcieErrorCategory Categorize(string code, HttpStatusCode status)

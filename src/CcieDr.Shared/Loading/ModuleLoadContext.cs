@@ -8,7 +8,7 @@ namespace CcieDr.Loading
 {
     /// <summary>
     /// The module's private load context. Everything shipped in the module's lib folder loads here
-    /// (the cmdlets, the engine, AWSSDK.*, SharpZipLib, SSH.NET), except:
+    /// (the cmdlets, the engine, AWSSDK.*, SharpZipLib, ZstdSharp), except:
     /// <list type="bullet">
     /// <item>CcieDr.Shared (this assembly): output types must have one identity for scripts;</item>
     /// <item>assemblies the host already provides at the same or a newer version (the runtime's own

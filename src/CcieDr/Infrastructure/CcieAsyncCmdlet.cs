@@ -12,7 +12,7 @@ namespace CcieDr.Commands
     /// <summary>
     /// Base for every CcieDr cmdlet. Async work runs off the pipeline thread; output, errors, progress,
     /// verbose/warning text and ShouldProcess are marshalled back to the pipeline thread, which pumps them
-    /// while the work runs. Ctrl+C (StopProcessing) cancels <see cref="CancelToken"/>, which every AWS
+    /// while the work runs. Ctrl+C (StopProcessing) cancels the token the work is given, which every AWS
     /// call and wait receives.
     /// </summary>
     public abstract class CcieAsyncCmdlet : PSCmdlet, IDisposable
@@ -21,9 +21,6 @@ namespace CcieDr.Commands
         private BlockingCollection<Action>? _pump;
         private int _pipelineThreadId;
         private bool _disposed;
-
-        /// <summary>Cancelled when the user presses Ctrl+C or the pipeline stops.</summary>
-        protected CancellationToken CancelToken => _stop.Token;
 
         /// <summary>An engine reporter that forwards to this cmdlet's streams.</summary>
         protected IOperationReporter Reporter => new CmdletReporter(this);
@@ -62,8 +59,6 @@ namespace CcieDr.Commands
         /// <summary>ShouldProcess with a full multi-line description (a plan) shown by -WhatIf.</summary>
         protected Task<bool> ShouldProcessAsync(string verboseDescription, string verboseWarning, string caption)
             => OnPipelineAsync(() => ShouldProcess(verboseDescription, verboseWarning, caption));
-
-        protected Task<bool> ShouldContinueAsync(string query, string caption) => OnPipelineAsync(() => ShouldContinue(query, caption));
 
         /// <summary>Writes a non-terminating error for one failed item (so -ErrorAction applies).</summary>
         protected void WriteCcieError(CcieException error) => WriteError(ErrorRecords.From(error));

@@ -28,9 +28,6 @@ namespace CcieDr.Commands
             return From(Engine.Aws.AwsErrorMapper.Map(error, "CcieDr", target));
         }
 
-        public static ErrorRecord InvalidArgument(string errorId, string message, object? target)
-            => new ErrorRecord(new ArgumentException(message), errorId, ErrorCategory.InvalidArgument, target);
-
         public static ErrorCategory Map(CcieErrorCategory category)
             => Enum.TryParse(category.ToString(), out ErrorCategory mapped) ? mapped : ErrorCategory.NotSpecified;
     }
