@@ -65,6 +65,33 @@ namespace CcieDr.Commands
 
         protected Task<bool> ShouldContinueAsync(string query, string caption) => OnPipelineAsync(() => ShouldContinue(query, caption));
 
+        /// <summary>
+        /// ShouldProcess where -Force only skips the confirmation prompt: -WhatIf (bound or from
+        /// $WhatIfPreference) and an explicit -Confirm are always honoured, so -Force -WhatIf changes nothing.
+        /// </summary>
+        protected Task<bool> ShouldProcessForceAsync(bool force, string target, string action)
+            => force && !WhatIfRequested() && !MyInvocation.BoundParameters.ContainsKey("Confirm")
+                ? Task.FromResult(true)
+                : ShouldProcessAsync(target, action);
+
+        /// <inheritdoc cref="ShouldProcessForceAsync(bool, string, string)"/>
+        protected Task<bool> ShouldProcessForceAsync(bool force, string verboseDescription, string verboseWarning, string caption)
+            => force && !WhatIfRequested() && !MyInvocation.BoundParameters.ContainsKey("Confirm")
+                ? Task.FromResult(true)
+                : ShouldProcessAsync(verboseDescription, verboseWarning, caption);
+
+        /// <summary>True when -WhatIf is bound or $WhatIfPreference is set.</summary>
+        protected bool WhatIfRequested()
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w))
+            {
+                return w is SwitchParameter s ? s.IsPresent : w is bool b && b;
+            }
+
+            object? pref = SessionState.PSVariable.GetValue("WhatIfPreference");
+            return pref is SwitchParameter p ? p.IsPresent : pref is bool pb && pb;
+        }
+
         /// <summary>Writes a non-terminating error for one failed item (so -ErrorAction applies).</summary>
         protected void WriteCcieError(CcieException error) => WriteError(ErrorRecords.From(error));
 
