@@ -69,7 +69,7 @@ namespace CcieDr.Commands
                     Progress = new ProgressSink(WriteProgress, $"Restoring {source} into {path}"),
                 };
 
-                bool whatIf = IsWhatIf();
+                bool whatIf = await OnPipelineAsync(WhatIfRequested).ConfigureAwait(false);
                 try
                 {
                     // -WhatIf reads the whole archive (nothing is written) so it can list what would be restored.
@@ -81,7 +81,8 @@ namespace CcieDr.Commands
                         return;
                     }
 
-                    if (!Force.IsPresent && !await ShouldProcessAsync(
+                    if (!await ShouldProcessForceAsync(
+                        Force.IsPresent,
                         description,
                         $"Restore {source} into {path}, moving its {plan.MoveAside.Count} existing entries into {plan.AsideDirectory}?",
                         "Restore-CcieData").ConfigureAwait(false))
@@ -129,7 +130,7 @@ namespace CcieDr.Commands
                 RecoveryMode.RollBack => "Roll back (undo) the interrupted restore",
                 _ => state == JournalState.Staging ? "Roll back the interrupted restore (it had not finished staging)" : "Roll forward (finish) the interrupted restore",
             };
-            if (!Force.IsPresent && !await ShouldProcessAsync(path, $"{action} (journal state {RestoreJournal.StateName(state.Value)})").ConfigureAwait(false))
+            if (!await ShouldProcessForceAsync(Force.IsPresent, path, $"{action} (journal state {RestoreJournal.StateName(state.Value)})").ConfigureAwait(false))
             {
                 return;
             }
@@ -159,17 +160,6 @@ namespace CcieDr.Commands
             }
 
             return sb.ToString();
-        }
-
-        private bool IsWhatIf()
-        {
-            if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w))
-            {
-                return w is SwitchParameter s ? s.IsPresent : w is bool b && b;
-            }
-
-            return SessionState.PSVariable.GetValue("WhatIfPreference") is SwitchParameter p ? p.IsPresent
-                : SessionState.PSVariable.GetValue("WhatIfPreference") is bool pb && pb;
         }
 
         private string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);

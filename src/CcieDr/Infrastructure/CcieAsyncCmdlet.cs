@@ -60,6 +60,29 @@ namespace CcieDr.Commands
         protected Task<bool> ShouldProcessAsync(string verboseDescription, string verboseWarning, string caption)
             => OnPipelineAsync(() => ShouldProcess(verboseDescription, verboseWarning, caption));
 
+        /// <summary>
+        /// ShouldProcess where -Force only skips the confirmation prompt: -WhatIf (bound or from
+        /// $WhatIfPreference) and an explicit -Confirm are always honoured, so -Force -WhatIf changes nothing.
+        /// </summary>
+        protected Task<bool> ShouldProcessForceAsync(bool force, string target, string action)
+            => OnPipelineAsync(() => (force && !WhatIfRequested() && !MyInvocation.BoundParameters.ContainsKey("Confirm")) || ShouldProcess(target, action));
+
+        /// <inheritdoc cref="ShouldProcessForceAsync(bool, string, string)"/>
+        protected Task<bool> ShouldProcessForceAsync(bool force, string verboseDescription, string verboseWarning, string caption)
+            => OnPipelineAsync(() => (force && !WhatIfRequested() && !MyInvocation.BoundParameters.ContainsKey("Confirm")) || ShouldProcess(verboseDescription, verboseWarning, caption));
+
+        /// <summary>True when -WhatIf is bound or $WhatIfPreference is set. Reads session state: call it on the pipeline thread (or through OnPipelineAsync).</summary>
+        protected bool WhatIfRequested()
+        {
+            if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out var w))
+            {
+                return w is SwitchParameter s ? s.IsPresent : w is bool b && b;
+            }
+
+            object? pref = SessionState.PSVariable.GetValue("WhatIfPreference");
+            return pref is SwitchParameter p ? p.IsPresent : pref is bool pb && pb;
+        }
+
         /// <summary>Writes a non-terminating error for one failed item (so -ErrorAction applies).</summary>
         protected void WriteCcieError(CcieException error) => WriteError(ErrorRecords.From(error));
 
