@@ -225,7 +225,8 @@ namespace CcieDr.Engine.Archive
 
         private static int ZstdThreads(DataBackupOptions options) => options.Threads > 0 ? options.Threads : Environment.ProcessorCount;
 
-        private static string Tail(string s) => s.Length <= 2000 ? s : "..." + s.Substring(s.Length - 2000);
+        // Hook output may carry credentials: only its last line, with secret-looking values masked, reaches messages.
+        private static string Tail(string s) => SecretMask.LastLine(s);
 
         /// <summary>One entry found by the scan: kept for the whole run, so only what the archiving step needs (a few dozen bytes plus the name).</summary>
         private sealed class ScanEntry

@@ -104,7 +104,7 @@ namespace CcieDr.Commands
             }
 
             _target = location;
-            var steps = (PreBackupCommand != null ? $"  run the pre-backup command: {PreBackupCommand}\n" : string.Empty)
+            var steps = (PreBackupCommand != null ? $"  run the {HookLabel("pre-backup", PreBackupCommand)}\n" : string.Empty)
                 + $"  archive {source} (tar, PAX, {(compression == CompressionKind.Zstd ? "multi-threaded zstd" : "parallel bzip2")}, manifest last)"
                 + (Exclude.Length > 0 ? " excluding " + string.Join(", ", Exclude) : string.Empty) + "\n"
                 + (isS3
@@ -189,8 +189,8 @@ namespace CcieDr.Commands
                     WriteCcieError(new CcieException(
                         "PostBackupCommandFailed",
                         CcieErrorCategory.InvalidOperation,
-                        $"The backup {location} was written, but the post-backup command {(post.TimedOut ? "timed out" : "exited with code " + post.ExitCode.ToString(CultureInfo.InvariantCulture))}: {post.Output}",
-                        post.Command));
+                        $"The backup {location} was written, but the post-backup command {(post.TimedOut ? "timed out" : "exited with code " + post.ExitCode.ToString(CultureInfo.InvariantCulture))}: {SecretMask.LastLine(post.Output)}",
+                        $"post-backup command ({post.Command.Length} chars)"));
                 }
 
                 WriteObject(ToOutput(result));
@@ -231,5 +231,9 @@ namespace CcieDr.Commands
 
             public void Report(DataBackupProgress value) => _action(value);
         }
+
+        // A hook command may carry credentials: shown by length only, unless -Verbose.
+        private string HookLabel(string kind, string command)
+            => MyInvocation.BoundParameters.ContainsKey("Verbose") ? $"{kind} command: {command}" : $"{kind} command ({command.Length} chars)";
     }
 }

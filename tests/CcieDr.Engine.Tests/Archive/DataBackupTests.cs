@@ -285,7 +285,7 @@ namespace CcieDr.Engine.Tests.Archive
             var marker = Path.Combine(tmp.Path, "post-ran");
             File.WriteAllText(Path.Combine(src, "a"), "a");
             var o = Options(src, dest);
-            o.PreBackupCommand = "echo quiescing; echo database busy >&2; exit 3";
+            o.PreBackupCommand = "echo quiescing; echo \"database busy API_TOKEN=s3cr3t-value-123\"; exit 3";
             o.PostBackupCommand = $"echo \"$CCIE_BACKUP_STATUS\" > '{marker}'";
 
             var ex = await Assert.ThrowsAsync<DataBackupException>(() => new DataBackup().RunAsync(o));
@@ -293,6 +293,8 @@ namespace CcieDr.Engine.Tests.Archive
             Assert.Equal(DataBackupErrorKind.PreBackupCommandFailed, ex.Kind);
             Assert.Contains("exited with code 3", ex.Message);
             Assert.Contains("database busy", ex.Message);
+            Assert.DoesNotContain("quiescing", ex.Message);            // only the last line of the output
+            Assert.DoesNotContain("s3cr3t-value-123", ex.Message);     // with secret-looking values masked
             Assert.Equal(3, ex.PreBackupCommand!.ExitCode);
             Assert.Empty(Directory.GetFileSystemEntries(dest));
             Assert.Equal("failed", File.ReadAllText(marker).Trim());
