@@ -45,7 +45,7 @@ BeforeAll {
     $newPrint = Get-TreeFingerprint $new
 
     function Start-Restore {
-        $script = "Import-Module '$(Get-CcieTestModulePath)'; Restore-CcieData -Source '$archive' -Path '$data' -Confirm:`$false -ErrorAction Stop | Out-Null; 'restored'"
+        $script = "Import-Module '$(Get-CcieTestModulePath)'; Restore-CcieData -Source '$archive' -Path '$data' -AllowNoManifest -Confirm:`$false -ErrorAction Stop | Out-Null; 'restored'"
         $pwsh = (Get-Process -Id $PID).Path
         $psi = [System.Diagnostics.ProcessStartInfo]::new($pwsh)
         if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { $psi.ArgumentList.Add([Environment]::GetCommandLineArgs()[0]) }
@@ -122,7 +122,7 @@ Describe 'Restore-CcieData interrupted by kill -9' -Tag 'DataRestore', 'Interrup
 
     It 'finishes or undoes an interrupted restore first when simply run again, then restores' {
         Invoke-InterruptedRestore | Should -BeTrue -Because 'some kill must land while the restore journal is open'
-        $result = Restore-CcieData -Source $archive -Path $data -Confirm:$false -WarningVariable warnings -WarningAction SilentlyContinue
+        $result = Restore-CcieData -Source $archive -Path $data -AllowNoManifest -Confirm:$false -WarningVariable warnings -WarningAction SilentlyContinue
         $result | Should -Not -BeNullOrEmpty
         ($warnings -join "`n") | Should -Match 'interrupted restore was found'
         Get-TreeFingerprint $data | Should -Be $newPrint

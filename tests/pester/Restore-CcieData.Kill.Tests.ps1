@@ -54,7 +54,7 @@ AfterAll {
 Describe 'Restore-CcieData killed with SIGKILL' -Tag 'Archive', 'Slow' {
     BeforeAll {
         function Start-Restore([string] $Data) {
-            $script = "Import-Module '$modulePath'; Restore-CcieData -Source '$archive' -Path '$Data' -Force -WarningAction SilentlyContinue | Out-Null"
+            $script = "Import-Module '$modulePath'; Restore-CcieData -Source '$archive' -Path '$Data' -AllowNoManifest -Force -WarningAction SilentlyContinue | Out-Null"
             $p = Start-Process -FilePath $pwsh -ArgumentList ($pwshArgs + @('-NoProfile', '-NonInteractive', '-Command', "`"$script`"")) -PassThru
             $deadline = [DateTime]::UtcNow.AddSeconds(120)
             while (-not (Test-Path "$Data/.ccie-restore-journal.json") -and -not $p.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 5 }

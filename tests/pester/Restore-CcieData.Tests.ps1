@@ -39,7 +39,7 @@ Describe 'Restore-CcieData' -Tag 'Archive' {
     }
 
     It 'restores, moves the old data aside and reports it' {
-        $r = Restore-CcieData -Source $archive -Path $data -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $r = Restore-CcieData -Source $archive -Path $data -AllowNoManifest -Force -WarningVariable warnings -WarningAction SilentlyContinue
         $r | Should -BeOfType ([CcieDr.DataRestoreResult])
         $r.MovedAsideTo | Should -BeLike "$data/circleci-restore-*"
         $r.MovedAside | Should -Be @('old.txt')
@@ -52,9 +52,31 @@ Describe 'Restore-CcieData' -Tag 'Archive' {
     }
 
     It '-WhatIf lists what would move and changes nothing' {
-        $out = Restore-CcieData -Source $archive -Path $data -WhatIf 6>&1 | Out-String
+        $out = Restore-CcieData -Source $archive -Path $data -AllowNoManifest -WhatIf 6>&1 | Out-String
         Get-TreeText $data | Should -Be $before
         (Get-ChildItem -LiteralPath $data -Force).Name | Should -Be @('old.txt')
+    }
+
+    It 'refuses a manifest-less archive without -AllowNoManifest, naming the switch, and changes nothing' {
+        Restore-CcieData -Source $archive -Path $data -Force -ErrorVariable err -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ArchiveManifestMissing,*'
+        $err[0].Exception.Message | Should -BeLike '*-AllowNoManifest*'
+        Get-TreeText $data | Should -Be $before
+        (Get-ChildItem -LiteralPath $data -Force).Name | Should -Be @('old.txt')
+    }
+
+    It 'strips setuid by default with a warning and keeps it with -PreservePermissions Full' {
+        $suid = Join-Path $root 'suid'
+        New-Item -ItemType Directory -Path $suid | Out-Null
+        Set-Content -Path "$suid/tool" -Value 'x'
+        & chmod 4755 "$suid/tool"
+        $b = Backup-CcieData -Path $suid -Destination (Join-Path $root 'b')
+        $r = Restore-CcieData -Source $b.Location -Path $data -Force -WarningVariable warnings -WarningAction SilentlyContinue
+        $r.ManifestVerified | Should -BeTrue
+        [Convert]::ToString([int][IO.File]::GetUnixFileMode("$data/tool"), 8) | Should -Be '755'
+        ($warnings.Message -join "`n") | Should -BeLike '*setuid/setgid removed*tool*'
+        $r = Restore-CcieData -Source $b.Location -Path $data -PreservePermissions Full -Force -WarningAction SilentlyContinue
+        [Convert]::ToString([int][IO.File]::GetUnixFileMode("$data/tool"), 8) | Should -Be '4755'
     }
 
     It 'refuses a hostile archive with UnsafeArchive and leaves the data alone' {

@@ -103,15 +103,22 @@ namespace CcieDr.Engine.Archive
                         CompressedLength = source.Length,
                         Bzip2 = options.Bzip2,
                         ReadAhead = options.ReadAhead,
+                        PreservePermissions = options.PreservePermissions,
                         Phase = "Extracting and verifying",
                         FileWriting = FileWritingHook,
                     };
                     extracted = await Task.Run(() => SafeExtractor.Run(source.Stream, xo, cancellationToken), cancellationToken).ConfigureAwait(false);
                 }
 
-                if (options.RequireManifest && extracted.Manifest is null)
+                if (extracted.Manifest is null && (options.RequireManifest || !options.AllowNoManifest))
                 {
-                    throw new CcieException("ArchiveManifestMissing", CcieErrorCategory.InvalidData, $"The archive '{options.Source}' has no manifest and a verified restore was required; nothing was changed.", options.Source);
+                    throw new CcieException(
+                        "ArchiveManifestMissing",
+                        CcieErrorCategory.InvalidData,
+                        options.RequireManifest
+                            ? $"The archive '{options.Source}' has no manifest and a verified restore was required; nothing was changed."
+                            : $"The archive '{options.Source}' has no CcieDr manifest, so its contents cannot be verified; nothing was changed. Pass -AllowNoManifest (DataRestoreOptions.AllowNoManifest) to restore it unverified.",
+                        options.Source);
                 }
 
                 warnings.AddRange(extracted.Warnings);
@@ -135,13 +142,20 @@ namespace CcieDr.Engine.Archive
 
                 foreach (var name in TopLevel(staging))
                 {
-                    if (IsKept(name))
+                    if (name != LostAndFound && IsKept(name))
                     {
-                        if (name != LostAndFound || SafeExtractNative.Lexists(Path.Combine(path, name)))
-                        {
-                            warnings.Add($"The archive's top-level entry '{name}' was not restored: the name is reserved or kept in place.");
-                            continue;
-                        }
+                        // Never silently dropped: an archive carrying the restore's own journal, staging or
+                        // move-aside names is refused whole, before anything in the data directory moves.
+                        throw new UnsafeArchiveException(
+                            $"The archive '{options.Source}' was refused: its member '{name}' would land on a name the restore reserves for itself "
+                            + $"(the journal {RestoreJournal.FileName}, a {RestoreJournal.StagingPrefix}* staging directory or a {AsidePrefix}* folder). Nothing was changed.",
+                            name);
+                    }
+
+                    if (name == LostAndFound && SafeExtractNative.Lexists(Path.Combine(path, name)))
+                    {
+                        warnings.Add($"The archive's top-level entry '{name}' was not restored: the name is reserved or kept in place.");
+                        continue;
                     }
 
                     journal.MoveIn.Add(name);

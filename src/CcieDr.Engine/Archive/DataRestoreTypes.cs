@@ -19,8 +19,14 @@ namespace CcieDr.Engine.Archive
         /// <summary>Data directory (e.g. /data).</summary>
         public string Path { get; }
 
-        /// <summary>Refuse archives without a manifest (default: restore them, with a warning).</summary>
+        /// <summary>Refuse archives without a manifest, even with <see cref="AllowNoManifest"/>.</summary>
         public bool RequireManifest { get; set; }
+
+        /// <summary>
+        /// Restore an archive that has no manifest (GNU tar's own), with a warning that its contents were not
+        /// verified. Default false: such archives are refused (ErrorId ArchiveManifestMissing), nothing changed.
+        /// </summary>
+        public bool AllowNoManifest { get; set; }
 
         /// <summary>Progress callback.</summary>
         public IProgress<ArchiveReadProgress>? Progress { get; set; }
@@ -30,6 +36,22 @@ namespace CcieDr.Engine.Archive
 
         /// <summary>Decompress on a second thread.</summary>
         public bool ReadAhead { get; set; } = true;
+
+        /// <summary>
+        /// Which mode bits of regular files are restored: <see cref="PermissionPreservation.Standard"/> (default)
+        /// strips setuid and setgid, with a warning naming the files; <see cref="PermissionPreservation.Full"/> keeps them.
+        /// </summary>
+        public PermissionPreservation PreservePermissions { get; set; } = PermissionPreservation.Standard;
+    }
+
+    /// <summary>How much of the archived mode of regular files a restore applies (like GNU tar's --no-same-permissions and -p).</summary>
+    public enum PermissionPreservation
+    {
+        /// <summary>Permission bits and the sticky bit; setuid and setgid are stripped from regular files (with a warning).</summary>
+        Standard = 0,
+
+        /// <summary>The whole mode, setuid and setgid included.</summary>
+        Full = 1,
     }
 
     /// <summary>What a restore would do (for -WhatIf); computing it changes nothing.</summary>

@@ -86,6 +86,9 @@ namespace CcieDr.Engine.Archive
         /// <summary>Decode ahead on a second thread (pipelining decompression and extraction).</summary>
         public bool ReadAhead { get; set; } = true;
 
+        /// <summary>Keep setuid/setgid on regular files (<see cref="PermissionPreservation.Full"/>); by default they are stripped, with a warning.</summary>
+        public PermissionPreservation PreservePermissions { get; set; } = PermissionPreservation.Standard;
+
         internal CancellationToken CancellationToken { get; set; }
 
         /// <summary>Test hook: called with the full path of each extracted file after its first block is written, before the rest (and before its mode is applied).</summary>

@@ -33,6 +33,7 @@ namespace CcieDr.Engine.Archive
         private readonly List<string> _order = new List<string>();
         private readonly List<string> _problems = new List<string>();
         private readonly List<string> _warnings = new List<string>();
+        private readonly List<string> _setidStripped = new List<string>();
         private readonly byte[] _buffer = new byte[BufferSize];
         private readonly bool _extract;
         private readonly bool _chown;
@@ -202,7 +203,7 @@ namespace CcieDr.Engine.Archive
             }
             catch (ArchiveCorruptException ex) when (_o.CollectProblems)
             {
-                Problem(unsafeMember: false, ex.Message, ex.Member, canContinue: true);
+                Problem(unsafeMember: false, ex.Message, ex.Member);
                 return Finish(corruptStream: true);
             }
 
@@ -235,13 +236,13 @@ namespace CcieDr.Engine.Archive
                 }
                 catch (ArchiveCorruptException ex) when (_o.CollectProblems)
                 {
-                    Problem(unsafeMember: false, ex.Message, ex.Member, canContinue: true);
+                    Problem(unsafeMember: false, ex.Message, ex.Member);
                     return Finish(corruptStream: true);
                 }
                 catch (UnsafeArchiveException ex) when (_o.CollectProblems)
                 {
                     // Raised by the tar layer (sizes, names): cannot read on past it.
-                    Problem(unsafeMember: true, ex.Message, ex.Member, canContinue: true);
+                    Problem(unsafeMember: true, ex.Message, ex.Member);
                     return Finish(corruptStream: true);
                 }
 
@@ -496,8 +497,21 @@ namespace CcieDr.Engine.Archive
             _files++;
             if (_extract)
             {
-                ApplyMetadata(rel, e, symlink: false);
+                ApplyMetadata(rel, e, symlink: false, mode: FileModeToApply(rel, e.Mode));
             }
+        }
+
+        /// <summary>The mode a regular file gets: setuid/setgid stripped (and noted) unless full preservation was asked for.</summary>
+        private int FileModeToApply(string rel, int mode)
+        {
+            const int SetId = 0xC00; // 04000 | 02000
+            if ((mode & SetId) == 0 || _o.PreservePermissions == PermissionPreservation.Full)
+            {
+                return mode;
+            }
+
+            _setidStripped.Add(rel);
+            return mode & ~SetId;
         }
 
         private void AddDirectory(TarReaderEntry e, string rel)
@@ -591,7 +605,7 @@ namespace CcieDr.Engine.Archive
             _hardlinks++;
         }
 
-        private void ApplyMetadata(string rel, TarReaderEntry e, bool symlink)
+        private void ApplyMetadata(string rel, TarReaderEntry e, bool symlink, int? mode = null)
         {
             string full = Full(rel);
             if (_chown)
@@ -601,7 +615,7 @@ namespace CcieDr.Engine.Archive
 
             if (!symlink)
             {
-                SafeExtractNative.Chmod(full, e.Mode);
+                SafeExtractNative.Chmod(full, mode ?? e.Mode);
             }
 
             SafeExtractNative.SetMtime(full, e.MtimeSeconds, e.MtimeNanoseconds, noFollow: symlink);
@@ -797,6 +811,14 @@ namespace CcieDr.Engine.Archive
                 ApplyDirectoryMetadata();
             }
 
+            var stripped = _setidStripped.Where(r => _tree.TryGetValue(r, out var n) && n.Kind == NodeKind.File).Distinct(StringComparer.Ordinal).ToList();
+            if (stripped.Count > 0)
+            {
+                const int MaxListed = 20;
+                _warnings.Add($"setuid/setgid removed from {stripped.Count} file(s) (restore with -PreservePermissions Full to keep them): "
+                    + string.Join(", ", stripped.Take(MaxListed)) + (stripped.Count > MaxListed ? $", and {stripped.Count - MaxListed} more" : string.Empty));
+            }
+
             var top = new SortedSet<string>(StringComparer.Ordinal);
             foreach (var rel in _tree.Keys)
             {
@@ -915,7 +937,7 @@ namespace CcieDr.Engine.Archive
 
         private string Full(string rel) => Path.Combine(_o.TargetDirectory!, rel);
 
-        private void Problem(bool unsafeMember, string message, string? member, bool canContinue = true)
+        private void Problem(bool unsafeMember, string message, string? member)
         {
             _problemCount++;
             if (!_o.CollectProblems)
@@ -932,8 +954,6 @@ namespace CcieDr.Engine.Archive
             {
                 _problems.Add(message);
             }
-
-            _ = canContinue;
         }
 
         private void Report(string? member, bool force)

@@ -39,6 +39,14 @@ namespace CcieDr.Commands
         [Parameter(ParameterSetName = RestoreSet)]
         public SwitchParameter RequireManifest { get; set; }
 
+        /// <summary>Restore an archive that has no CcieDr manifest (GNU tar's own), unverified; refused without it.</summary>
+        [Parameter(ParameterSetName = RestoreSet)]
+        public SwitchParameter AllowNoManifest { get; set; }
+
+        /// <summary>Standard (default) strips setuid/setgid from restored files, with a warning; Full keeps them.</summary>
+        [Parameter(ParameterSetName = RestoreSet)]
+        public PermissionPreservation PreservePermissions { get; set; } = PermissionPreservation.Standard;
+
         /// <summary>Finish an interrupted restore instead of starting one: Auto, RollForward or RollBack.</summary>
         [Parameter(ParameterSetName = RecoverSet, Mandatory = true)]
         public RecoveryMode Recover { get; set; }
@@ -66,6 +74,8 @@ namespace CcieDr.Commands
                 var options = new DataRestoreOptions(source, path)
                 {
                     RequireManifest = RequireManifest.IsPresent,
+                    AllowNoManifest = AllowNoManifest.IsPresent,
+                    PreservePermissions = PreservePermissions,
                     Progress = new ProgressSink(WriteProgress, $"Restoring {source} into {path}"),
                 };
 

@@ -113,8 +113,13 @@ internal sealed class DataRestoreFixture : IDisposable
         Xunit.Assert.Equal(OutsideSnapshot, RestoreTestKit.Describe(RestoreTestKit.Snapshot(Outside)));
     }
 
+    /// <summary>Restores with AllowNoManifest (GNU tar archives have no manifest).</summary>
     public Task<CcieDr.DataRestoreResult> Restore(string? source = null, DataRestore? op = null, CancellationToken ct = default) =>
-        (op ?? new DataRestore()).RestoreAsync(new DataRestoreOptions(source ?? Archive, Data), ct);
+        (op ?? new DataRestore()).RestoreAsync(new DataRestoreOptions(source ?? Archive, Data) { AllowNoManifest = true }, ct);
+
+    /// <summary>Restores with the default options (a manifest is required).</summary>
+    public Task<CcieDr.DataRestoreResult> RestoreWithDefaults(string? source = null) =>
+        new DataRestore().RestoreAsync(new DataRestoreOptions(source ?? Archive, Data), CancellationToken.None);
 
     public string WriteArchive(byte[] bytes, string name = "crafted.tar.bz2")
     {

@@ -81,7 +81,7 @@ public class DataRestoreTests
     {
         using var f = new DataRestoreFixture();
         var before = RestoreTestKit.Describe(RestoreTestKit.Snapshot(f.Data));
-        var plan = await new DataRestore().PlanAsync(new DataRestoreOptions(f.Archive, f.Data), readArchive: true, CancellationToken.None);
+        var plan = await new DataRestore().PlanAsync(new DataRestoreOptions(f.Archive, f.Data) { AllowNoManifest = true }, readArchive: true, CancellationToken.None);
         Assert.Equal(before, RestoreTestKit.Describe(RestoreTestKit.Snapshot(f.Data)));
         Assert.Equal(new[] { "README.txt", "dangling", "only-old.txt", "postgres" }, plan.MoveAside);
         Assert.Equal(new[] { "circleci-restore-20200101T000000Z" }, plan.Keep);
@@ -98,7 +98,7 @@ public class DataRestoreTests
         var op = new DataRestore { Clock = () => t };
         // The clock moves only while the archive is being read (progress reports) and while swapping (step hook).
         op.StepHook = step => t = t.AddMinutes(1);
-        var options = new DataRestoreOptions(f.Archive, f.Data) { Progress = new SyncProgress(_ => t = t.AddSeconds(10)) };
+        var options = new DataRestoreOptions(f.Archive, f.Data) { AllowNoManifest = true, Progress = new SyncProgress(_ => t = t.AddSeconds(10)) };
         var r = await op.RestoreAsync(options, CancellationToken.None);
         var reading = Assert.Single(r.Timeline, e => e.Action.StartsWith("reading ", StringComparison.Ordinal));
         Assert.Equal("Succeeded", reading.Outcome);

@@ -61,8 +61,7 @@ public class PrivatePermissionsTests
             },
         };
 
-        var options = new DataRestoreOptions(archive, f.Data);
-        DataRestoreTestOptions.AllowNoManifest(options);
+        var options = new DataRestoreOptions(archive, f.Data) { AllowNoManifest = true };
         await op.RestoreAsync(options, CancellationToken.None);
 
         Assert.Equal(new[] { ("bin/tool", "600", "700"), ("public.txt", "600", "700") }, during.ToArray());
@@ -80,10 +79,4 @@ public class PrivatePermissionsTests
 
         public void Report(T value) => _report(value);
     }
-}
-
-/// <summary>Options for manifest-less test archives (the restore requires a manifest unless told otherwise).</summary>
-internal static class DataRestoreTestOptions
-{
-    public static DataRestoreOptions AllowNoManifest(DataRestoreOptions o) => o;
 }

@@ -24,7 +24,7 @@ public class S3RestoreTests(S3rverFixture s3)
         using var f = new DataRestoreFixture();
         var uri = await Upload(RestoreTestKit.SampleArchive(2));
         using var client = s3.CreateClient();
-        var r = await new DataRestore(client).RestoreAsync(new DataRestoreOptions(uri, f.Data), CancellationToken.None);
+        var r = await new DataRestore(client).RestoreAsync(new DataRestoreOptions(uri, f.Data) { AllowNoManifest = true }, CancellationToken.None);
         Assert.Equal(uri, r.Source);
         Assert.Equal(f.ExpectedNew(), f.DataSnapshot());
         Assert.Equal(f.OldSnapshot, f.AsideSnapshot());
@@ -50,7 +50,7 @@ public class S3RestoreTests(S3rverFixture s3)
             Assert.Equal(bytes.Length, ms.Length);
         }
 
-        await Assert.ThrowsAsync<UnsafeArchiveException>(() => new DataRestore(client).RestoreAsync(new DataRestoreOptions(uri, f.Data), CancellationToken.None));
+        await Assert.ThrowsAsync<UnsafeArchiveException>(() => new DataRestore(client).RestoreAsync(new DataRestoreOptions(uri, f.Data) { AllowNoManifest = true }, CancellationToken.None));
         Assert.Equal(f.OldSnapshot, f.DataSnapshot());
         f.AssertNoLeftovers();
     }
