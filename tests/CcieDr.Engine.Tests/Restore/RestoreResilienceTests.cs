@@ -51,7 +51,7 @@ public sealed class RestoreResilienceTests
         RestoreResult partial = Assert.IsType<RestoreResult>(error.Target);
         Assert.Equal("Failed", partial.Status);
         Assert.All(partial.Timeline, e => Assert.NotNull(e.Ended));
-        Assert.Contains(afterTheStep || failingStep != RestoreSteps.TerminateOld ? "Done so far" : "Nothing was created", error.Message, StringComparison.Ordinal);
+        Assert.Contains(afterTheStep || failingStep != RestoreSteps.RegisterImage ? "Done so far" : "Nothing was created", error.Message, StringComparison.Ordinal);
 
         // Rerun: a fresh plan, as the cmdlet would make.
         (RestorePlan again, RestoreResult? result) = await RestoreSim.RestoreAsync(sim.Service(), request);
@@ -144,6 +144,44 @@ public sealed class RestoreResilienceTests
         Assert.Single(await sim.RestoreImagesAsync(point.RecoveryPointId));
         Assert.Equal(1, await sim.InstancesLaunchedSinceSeedAsync());
         Assert.Contains(result.Timeline, e => e.Action == RestoreSteps.RegisterImage && e.Outcome == "Reused");
+    }
+
+    [Fact]
+    public async Task RegisterImage_failing_for_good_leaves_the_old_box_running_and_untouched()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        RestoreService service = sim.Service();
+        RestorePlan plan = await service.PrepareAsync(new RestoreRequest { RecoveryPoint = point, ReplaceExisting = true }, CancellationToken.None);
+        Assert.True(plan.CanProceed, string.Join(" | ", plan.Blockers));
+        Assert.Equal(sim.Seed.ServicesInstanceId, plan.InstanceToReplace?.InstanceId);
+        sim.Control.ClearRequestLog();
+        sim.Control.InjectFault(FaultKinds.InternalError, "RegisterImage", 50); // more than the SDK retries away
+
+        CcieException error = await Assert.ThrowsAsync<CcieException>(() => service.ExecuteAsync(plan, CancellationToken.None));
+
+        Assert.Contains($"failed at step '{RestoreSteps.RegisterImage}'", error.Message, StringComparison.Ordinal);
+        Assert.NotEmpty(sim.Control.RequestLog("RegisterImage"));
+        Assert.Empty(sim.Control.RequestLog("TerminateInstances"));
+        Assert.Equal("running", (await sim.InstanceAsync(sim.Seed.ServicesInstanceId))!.State.Name.Value);
+        RestoreResult partial = Assert.IsType<RestoreResult>(error.Target);
+        Assert.Null(partial.ReplacedInstanceId);
+        Assert.DoesNotContain(partial.Timeline, e => e.Action == RestoreSteps.TerminateOld);
+    }
+
+    [Fact]
+    public async Task The_plan_registers_and_waits_for_the_ami_before_terminating_the_old_box()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        RestorePlan plan = await sim.Service().PrepareAsync(new RestoreRequest { RecoveryPoint = point, ReplaceExisting = true }, CancellationToken.None);
+
+        List<string> steps = plan.Operation.Steps.Select(s => s.Action).ToList();
+        int terminate = steps.IndexOf(RestoreSteps.TerminateOld);
+        Assert.True(terminate >= 0, string.Join(" | ", steps));
+        Assert.True(steps.IndexOf(RestoreSteps.RegisterImage) is >= 0 and var r && r < terminate, string.Join(" | ", steps));
+        Assert.True(steps.IndexOf(RestoreSteps.WaitImageAvailable) is >= 0 and var w && w < terminate, string.Join(" | ", steps));
+        Assert.True(steps.IndexOf(RestoreSteps.WaitIpReleased) < steps.IndexOf(RestoreSteps.RunInstances), string.Join(" | ", steps));
     }
 
     [Fact]

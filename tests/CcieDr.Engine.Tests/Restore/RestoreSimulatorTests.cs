@@ -109,7 +109,7 @@ public sealed class RestoreSimulatorTests
         Assert.Contains(plan.Operation.Steps, s => s.Action == RestoreSteps.TerminateOld && s.Description.Contains(sim.Seed.ServicesInstanceId, StringComparison.Ordinal));
         Assert.Equal(sim.Seed.ServicesInstanceId, result.ReplacedInstanceId);
         Assert.Equal(sim.Seed.ServicesPrivateIp, result.PrivateIpAddress);
-        Assert.Equal(new[] { RestoreSteps.Preflight, RestoreSteps.TerminateOld, RestoreSteps.WaitIpReleased }, result.Timeline.Take(3).Select(e => e.Action));
+        Assert.Equal(new[] { RestoreSteps.Preflight, RestoreSteps.RegisterImage, RestoreSteps.WaitImageAvailable, RestoreSteps.TerminateOld, RestoreSteps.WaitIpReleased, RestoreSteps.RunInstances }, result.Timeline.Take(6).Select(e => e.Action));
         Assert.Equal("terminated", (await sim.InstanceAsync(sim.Seed.ServicesInstanceId))!.State.Name.Value);
         Assert.Single(await sim.RestoredInstancesAsync(point.RecoveryPointId));
     }

@@ -55,8 +55,10 @@ namespace CcieDr.Engine.Recovery.Restore
             run.TotalSteps = Math.Max(1, total);
             try
             {
-                await ReplaceOldAsync(run, ct).ConfigureAwait(false);
+                // The AMI is registered and available before anything destructive: a registration that
+                // fails (or an image that goes to 'failed') leaves the old box untouched and running.
                 await EnsureImageAsync(run, ct).ConfigureAwait(false);
+                await ReplaceOldAsync(run, ct).ConfigureAwait(false);
                 await EnsureInstanceAsync(run, ct).ConfigureAwait(false);
                 Instance instance = await WaitRunningAsync(run, ct).ConfigureAwait(false);
                 await AssignSecondaryAsync(run, instance, ct).ConfigureAwait(false);

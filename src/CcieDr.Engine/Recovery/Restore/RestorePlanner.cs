@@ -727,16 +727,9 @@ namespace CcieDr.Engine.Recovery.Restore
             RestoreTarget t = plan.Target;
             var op = new OperationPlan("Restore-CcieServicesBox", $"recovery point {t.RecoveryPointId} in {t.Region}");
             IpHolder? replace = plan.InstanceToReplace;
-            if (replace?.InstanceId is not null && replace.InstanceState is not ("shutting-down" or "terminated"))
-            {
-                op.Add(RestoreSteps.TerminateOld, $"InstanceIds={replace.InstanceId} (holds {replace.IpAddress}{(replace.Name is null ? string.Empty : ", Name=" + replace.Name)}, {replace.InstanceState})", replace.InstanceId);
-            }
 
-            if (replace is not null)
-            {
-                op.Add(RestoreSteps.WaitIpReleased, $"until {replace.IpAddress} is free in {t.SubnetId} (ec2:DescribeNetworkInterfaces)", replace.IpAddress);
-            }
-
+            // Nothing destructive comes before the AMI is available: the old box is terminated only once
+            // the image it will be replaced from exists, so a failed registration leaves the old box running.
             if (plan.ExistingInstance is null)
             {
                 if (plan.ExistingImage is { State: "available" or "pending" } reuse)
@@ -763,6 +756,20 @@ namespace CcieDr.Engine.Recovery.Restore
                 }
 
                 op.Add(RestoreSteps.WaitImageAvailable, "until the AMI is available (ec2:DescribeImages)");
+            }
+
+            if (replace?.InstanceId is not null && replace.InstanceState is not ("shutting-down" or "terminated"))
+            {
+                op.Add(RestoreSteps.TerminateOld, $"InstanceIds={replace.InstanceId} (holds {replace.IpAddress}{(replace.Name is null ? string.Empty : ", Name=" + replace.Name)}, {replace.InstanceState}), only once the AMI is available", replace.InstanceId);
+            }
+
+            if (replace is not null)
+            {
+                op.Add(RestoreSteps.WaitIpReleased, $"until {replace.IpAddress} is free in {t.SubnetId} (ec2:DescribeNetworkInterfaces)", replace.IpAddress);
+            }
+
+            if (plan.ExistingInstance is null)
+            {
                 op.Add(RestoreSteps.RunInstances, string.Format(
                     CultureInfo.InvariantCulture,
                     "ImageId={0} InstanceType={1} SubnetId={2} ({3}) PrivateIpAddress={4} SecurityGroupIds={5} KeyName={6} IamInstanceProfile={7} ClientToken={8} Tags={9}",
