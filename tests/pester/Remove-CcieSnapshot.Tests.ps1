@@ -26,14 +26,17 @@ Describe 'Remove-CcieSnapshot by id' -Tag 'Snapshot', 'Simulator' {
         (Get-CcieSnapshot $new.RecoveryPointId).State | Should -Be 'completed'
     }
 
-    It 'refuses the newest completed point without -Force, and deletes it with -Force' {
+    It 'refuses the newest completed point without -IncludeNewest (-Force alone is not enough), and deletes it with -IncludeNewest' {
         $old, $new = New-Points 2
         $new | Remove-CcieSnapshot -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
         $e[0].FullyQualifiedErrorId | Should -Match '^NewestRecoveryPoint'
-        $e[0].Exception.Message | Should -Match '-Force'
+        $e[0].Exception.Message | Should -Match '-IncludeNewest'
+        (Get-CcieSnapshot $new.RecoveryPointId).State | Should -Be 'completed'
+        $new | Remove-CcieSnapshot -Force -ErrorVariable e2 -ErrorAction SilentlyContinue
+        $e2[0].FullyQualifiedErrorId | Should -Match '^NewestRecoveryPoint'
         (Get-CcieSnapshot $new.RecoveryPointId).State | Should -Be 'completed'
 
-        $d = $new | Remove-CcieSnapshot -Force -Confirm:$false -PassThru
+        $d = $new | Remove-CcieSnapshot -IncludeNewest -Force -PassThru
         $d | Should -BeOfType ([CcieDr.RecoveryPointDecision])
         $d.Outcome | Should -Be 'Removed'
         Get-CcieSnapshot $new.RecoveryPointId -ErrorAction SilentlyContinue | Should -BeNullOrEmpty
@@ -48,7 +51,7 @@ Describe 'Remove-CcieSnapshot by id' -Tag 'Snapshot', 'Simulator' {
         }
         $ami = $xml.SelectSingleNode("//*[local-name()='imageId']").InnerText
 
-        Remove-CcieSnapshot $old.RecoveryPointId -Force -Confirm:$false -ErrorVariable e -ErrorAction SilentlyContinue
+        Remove-CcieSnapshot $old.RecoveryPointId -IncludeNewest -Force -ErrorVariable e -ErrorAction SilentlyContinue
         $e[0].FullyQualifiedErrorId | Should -Match '^RecoveryPointInUse'
         $e[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
         $e[0].Exception.Message | Should -Match $ami
@@ -106,13 +109,14 @@ Describe 'Remove-CcieSnapshot by policy' -Tag 'Snapshot', 'Simulator' {
         $out | Should -Match ("REMOVE\s+" + [regex]::Escape($failed.RecoveryPointId) + '.*not usable \(error\)')
     }
 
-    It 'keeps the newest completed point even when no rule does, unless -Force' {
+    It 'keeps the newest completed point even when no rule does, unless -IncludeNewest' {
         Start-Sleep -Milliseconds 1100   # every point is now older than the 1 s the rule keeps
         $d = @(Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -WhatIf)
         $kept = @($d | Where-Object Action -eq 'Keep')
         $kept.RecoveryPointId | Should -Be @($points[3].RecoveryPointId)
         $kept[0].Reason | Should -Match 'newest completed'
-        @(Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -Force -WhatIf | Where-Object Action -eq 'Keep').Count | Should -Be 0
+        @(Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -Force -WhatIf | Where-Object Action -eq 'Keep').Count | Should -Be 1
+        @(Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -IncludeNewest -WhatIf | Where-Object Action -eq 'Keep').Count | Should -Be 0
     }
 
     It 'deletes exactly what the policy does not keep, and -PassThru reports it' {

@@ -70,6 +70,7 @@ Describe 'Restore-CcieData' -Tag 'Archive' {
         New-Item -ItemType Directory -Path $suid | Out-Null
         Set-Content -Path "$suid/tool" -Value 'x'
         & chmod 4755 "$suid/tool"
+        $null = New-Item -ItemType Directory -Path (Join-Path $root 'b')
         $b = Backup-CcieData -Path $suid -Destination (Join-Path $root 'b')
         $r = Restore-CcieData -Source $b.Location -Path $data -Force -WarningVariable warnings -WarningAction SilentlyContinue
         $r.ManifestVerified | Should -BeTrue

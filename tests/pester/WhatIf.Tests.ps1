@@ -116,10 +116,11 @@ Describe '-WhatIf against a data directory' -Tag 'WhatIf' {
         $marker | Should -Not -Exist
     }
 
-    It 'Remove-CcieBackup <Extra>-WhatIf removes nothing' -ForEach @(@{ Extra = '' }, @{ Extra = '-Force ' }) {
+    It 'Remove-CcieBackup <Extra>-WhatIf removes nothing' -ForEach @(@{ Extra = '' }, @{ Extra = '-Force ' }, @{ Extra = '-IncludeNewest -Force ' }) {
         $before = Get-TreeState $backups
         $force = $Extra -ne ''
-        $null = Remove-CcieBackup -Path $backups -KeepLast 1 -Force:$force -WhatIf *>&1
+        $newest = $Extra -like '*IncludeNewest*'
+        $null = Remove-CcieBackup -Path $backups -KeepLast 1 -Force:$force -IncludeNewest:$newest -WhatIf *>&1
         Get-TreeState $backups | Should -Be $before
     }
 }
@@ -136,16 +137,16 @@ Describe '-WhatIf against the simulator' -Tag 'WhatIf', 'Simulator' {
     It 'the request log does record mutating calls (so the checks below can fail)' {
         $rp = New-CcieSnapshot -Wait -Label 'probe' -Confirm:$false
         Get-MutatingRequest $sim | Should -Contain 'CreateSnapshots'
-        Remove-CcieSnapshot $rp.RecoveryPointId -Confirm:$false -Force
+        Remove-CcieSnapshot $rp.RecoveryPointId -IncludeNewest -Force
     }
 
     It '<Name> -WhatIf makes only read calls' -ForEach @(
         @{ Name = 'New-CcieSnapshot'; Run = { New-CcieSnapshot -Label 'whatif' -WhatIf } }
         @{ Name = 'Copy-CcieSnapshot'; Run = { Copy-CcieSnapshot $old.RecoveryPointId -DestinationRegion us-west-2 -WhatIf } }
         @{ Name = 'Remove-CcieSnapshot by id'; Run = { Remove-CcieSnapshot $old.RecoveryPointId -WhatIf } }
-        @{ Name = 'Remove-CcieSnapshot newest by id -Force'; Run = { Remove-CcieSnapshot $newest.RecoveryPointId -Force -WhatIf } }
+        @{ Name = 'Remove-CcieSnapshot newest by id -IncludeNewest -Force'; Run = { Remove-CcieSnapshot $newest.RecoveryPointId -IncludeNewest -Force -WhatIf } }
         @{ Name = 'Remove-CcieSnapshot by policy'; Run = { Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -WhatIf } }
-        @{ Name = 'Remove-CcieSnapshot by policy -Force'; Run = { Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -Force -WhatIf } }
+        @{ Name = 'Remove-CcieSnapshot by policy -IncludeNewest -Force'; Run = { Remove-CcieSnapshot -OlderThan ([timespan]::FromSeconds(1)) -IncludeNewest -Force -WhatIf } }
         @{ Name = 'Restore-CcieServicesBox'; Run = { Restore-CcieServicesBox -RecoveryPointId $old.RecoveryPointId -WhatIf } }
     ) {
         $null = & $Run *>&1

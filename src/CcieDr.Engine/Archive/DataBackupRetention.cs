@@ -11,7 +11,7 @@ namespace CcieDr.Engine.Archive
     /// Plans which data archives a retention policy removes. An archive is good when it is complete (ends with its
     /// manifest) and, when a verifier is given, the newest complete archives are verified newest first until one
     /// passes: archives that fail are bad, and the one that passes is the newest good archive, which
-    /// <see cref="RetentionPolicy"/> never removes unless Force.
+    /// <see cref="RetentionPolicy"/> never removes unless IncludeNewest.
     /// </summary>
     public static class DataBackupRetention
     {

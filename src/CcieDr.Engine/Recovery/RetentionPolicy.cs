@@ -62,7 +62,7 @@ namespace CcieDr.Engine.Recovery
         public TimeSpan? OlderThan { get; set; }
 
         /// <summary>Allow removing the newest good item when no rule keeps it.</summary>
-        public bool Force { get; set; }
+        public bool IncludeNewest { get; set; }
 
         /// <summary>Time zone whose calendar defines hours, days, weeks, months and years (UTC when null).</summary>
         public TimeZoneInfo? TimeZone { get; set; }
@@ -100,7 +100,7 @@ namespace CcieDr.Engine.Recovery
     /// <c>prune</c>: items are walked newest first; each rule keeps the newest item of each of its
     /// last N periods that contain an item (periods are counted back from the newest item, not from
     /// now); an item is kept if any rule keeps it. Bad items never satisfy a rule. The newest good
-    /// item is always kept unless <see cref="RetentionOptions.Force"/>.
+    /// item is always kept unless <see cref="RetentionOptions.IncludeNewest"/>.
     /// </summary>
     public static class RetentionPolicy
     {
@@ -200,7 +200,7 @@ namespace CcieDr.Engine.Recovery
                     reasons.Add("within " + FormatSpan(within));
                 }
 
-                if (reasons.Count == 0 && idx == newestGoodIndex && !options.Force)
+                if (reasons.Count == 0 && idx == newestGoodIndex && !options.IncludeNewest)
                 {
                     reasons.Add(NewestGoodReason);
                 }

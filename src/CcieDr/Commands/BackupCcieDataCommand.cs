@@ -71,7 +71,7 @@ namespace CcieDr.Commands
         /// <inheritdoc/>
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
-            var source = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            var source = await ResolveProviderPathAsync(Path).ConfigureAwait(false);
             var isS3 = S3UploadLocation.IsS3Uri(Destination);
             string destination;
             string location;
@@ -99,18 +99,19 @@ namespace CcieDr.Commands
                     throw new CcieException("KmsKeyIdNeedsS3", CcieErrorCategory.InvalidArgument, "-KmsKeyId applies to s3:// destinations only.", KmsKeyId);
                 }
 
-                destination = SessionState.Path.GetUnresolvedProviderPathFromPSPath(Destination);
+                destination = await ResolveProviderPathAsync(Destination).ConfigureAwait(false);
                 location = System.IO.Path.Combine(destination, fileName);
             }
 
             _target = location;
-            var steps = (PreBackupCommand != null ? $"  run the {HookLabel("pre-backup", PreBackupCommand)}\n" : string.Empty)
+            bool showCommands = await OnPipelineAsync(() => MyInvocation.BoundParameters.ContainsKey("Verbose")).ConfigureAwait(false);
+            var steps = (PreBackupCommand != null ? $"  run the {HookLabel("pre-backup", PreBackupCommand, showCommands)}\n" : string.Empty)
                 + $"  archive {source} (tar, PAX, {(compression == CompressionKind.Zstd ? "multi-threaded zstd" : "parallel bzip2")}, manifest last)"
                 + (Exclude.Length > 0 ? " excluding " + string.Join(", ", Exclude) : string.Empty) + "\n"
                 + (isS3
                     ? $"  upload to {location} (S3 multipart upload, server-side encryption {(KmsKeyId != null ? "aws:kms " + KmsKeyId : "AES256")}; aborted on failure)\n"
                     : $"  check free space in {destination}, write a temporary file there and rename it to {fileName}\n")
-                + (PostBackupCommand != null ? $"  run the post-backup command: {PostBackupCommand}\n" : string.Empty);
+                + (PostBackupCommand != null ? $"  run the {HookLabel("post-backup", PostBackupCommand, showCommands)}\n" : string.Empty);
             if (!await ShouldProcessAsync(
                     $"Back up {source} to {location}:\n{steps}",
                     $"Back up {source} to {location}?",
@@ -233,7 +234,7 @@ namespace CcieDr.Commands
         }
 
         // A hook command may carry credentials: shown by length only, unless -Verbose.
-        private string HookLabel(string kind, string command)
-            => MyInvocation.BoundParameters.ContainsKey("Verbose") ? $"{kind} command: {command}" : $"{kind} command ({command.Length} chars)";
+        private static string HookLabel(string kind, string command, bool showCommand)
+            => showCommand ? $"{kind} command: {command}" : $"{kind} command ({command.Length} chars)";
     }
 }

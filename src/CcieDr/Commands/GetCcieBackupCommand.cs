@@ -31,7 +31,7 @@ namespace CcieDr.Commands
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
             var isS3 = S3UploadLocation.IsS3Uri(Path);
-            var location = isS3 ? Path : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            var location = isS3 ? Path : await ResolveProviderPathAsync(Path).ConfigureAwait(false);
             using IAmazonS3? s3 = isS3 ? Aws.CreateS3() : null;
             System.Collections.Generic.IReadOnlyList<DataBackupArchiveInfo> archives;
             try

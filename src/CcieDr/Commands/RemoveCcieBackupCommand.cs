@@ -13,7 +13,7 @@ namespace CcieDr.Commands
 {
     /// <summary>
     /// Applies a retention policy (restic/borg semantics) to the data archives in a directory or S3 prefix and
-    /// removes those no rule keeps. The newest complete archive is never removed unless -Force.
+    /// removes those no rule keeps. The newest good archive is never removed unless -IncludeNewest.
     /// </summary>
     [Cmdlet(VerbsCommon.Remove, "CcieBackup", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(BackupInfo))]
@@ -45,7 +45,11 @@ namespace CcieDr.Commands
         [ValidateRange(0, int.MaxValue)]
         public int KeepMonthly { get; set; }
 
-        /// <summary>Allow removing the newest complete archive when no rule keeps it. (Use -Confirm:$false to skip the prompts.)</summary>
+        /// <summary>Allow removing the newest good archive when no rule keeps it.</summary>
+        [Parameter]
+        public SwitchParameter IncludeNewest { get; set; }
+
+        /// <summary>Skip the confirmation prompts (as in PowerShell's own cmdlets). Never overrides -WhatIf.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
@@ -69,7 +73,7 @@ namespace CcieDr.Commands
                 KeepDaily = KeepDaily,
                 KeepWeekly = KeepWeekly,
                 KeepMonthly = KeepMonthly,
-                Force = Force.IsPresent,
+                IncludeNewest = IncludeNewest.IsPresent,
             };
             if (options.IsEmpty)
             {
@@ -77,7 +81,7 @@ namespace CcieDr.Commands
             }
 
             var isS3 = S3UploadLocation.IsS3Uri(Path);
-            var location = isS3 ? Path : SessionState.Path.GetUnresolvedProviderPathFromPSPath(Path);
+            var location = isS3 ? Path : await ResolveProviderPathAsync(Path).ConfigureAwait(false);
             using IAmazonS3? s3 = isS3 ? Aws.CreateS3() : null;
             var catalog = new DataBackupCatalog(s3);
             IReadOnlyList<DataBackupArchiveInfo> archives;
@@ -96,7 +100,7 @@ namespace CcieDr.Commands
             }
 
             // Good = complete (ends with its manifest) and, unless -SkipVerification, the newest complete archives are
-            // verified (Test-CcieBackup) newest first until one passes: that one is never removed without -Force.
+            // verified (Test-CcieBackup) newest first until one passes: that one is never removed without -IncludeNewest.
             Func<DataBackupArchiveInfo, CancellationToken, Task<bool>>? verify = null;
             if (!SkipVerification.IsPresent)
             {
@@ -134,7 +138,7 @@ namespace CcieDr.Commands
                 }
 
                 var action = $"Remove backup archive created {archive.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {archive.Size:N0} bytes ({reasons}){(isS3 ? ": s3:DeleteObject" : string.Empty)}";
-                if (!await ShouldProcessAsync(archive.Location, action).ConfigureAwait(false))
+                if (!await ShouldProcessForceAsync(Force.IsPresent, archive.Location, action).ConfigureAwait(false))
                 {
                     continue;
                 }

@@ -13,7 +13,7 @@ namespace CcieDr.Commands
 {
     /// <summary>
     /// Deletes recovery points by id or by a retention policy. Never the newest completed point of a box unless
-    /// -Force, never a point an AMI still uses; -WhatIf lists what goes and why each kept point is kept.
+    /// -IncludeNewest, never a point an AMI still uses; -WhatIf lists what goes and why each kept point is kept.
     /// </summary>
     [Cmdlet(VerbsCommon.Remove, "CcieSnapshot", DefaultParameterSetName = ByObjectSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(RecoveryPointDecision))]
@@ -73,7 +73,11 @@ namespace CcieDr.Commands
         [Parameter(ParameterSetName = ByPolicySet)]
         public SwitchParameter IncludeSeed { get; set; }
 
-        /// <summary>Allow deleting the newest completed recovery point of a box.</summary>
+        /// <summary>Allow deleting the newest completed recovery point of a box (no rule keeps it otherwise).</summary>
+        [Parameter]
+        public SwitchParameter IncludeNewest { get; set; }
+
+        /// <summary>Skip the confirmation prompt (as in PowerShell's own cmdlets). Never overrides -WhatIf.</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
 
@@ -99,7 +103,7 @@ namespace CcieDr.Commands
                 RecoveryPointDecision decision;
                 try
                 {
-                    decision = await remover.PlanExplicitAsync(id, Force.IsPresent, cancellationToken).ConfigureAwait(false);
+                    decision = await remover.PlanExplicitAsync(id, IncludeNewest.IsPresent, cancellationToken).ConfigureAwait(false);
                 }
                 catch (CcieException e)
                 {
@@ -115,16 +119,16 @@ namespace CcieDr.Commands
                         inUse ? CcieErrorCategory.ResourceBusy : CcieErrorCategory.InvalidOperation,
                         inUse
                             ? $"Recovery point {id} was not deleted: AMI {string.Join(", ", decision.ImageIds)} still uses its snapshots. Deregister the AMI first (Unregister-EC2Image / aws ec2 deregister-image), then rerun."
-                            : $"Recovery point {id} was not deleted: it is the newest completed recovery point of {decision.BoxName ?? "its box"} in {decision.Region}. Take a newer one first, or add -Force to delete it anyway.",
+                            : $"Recovery point {id} was not deleted: it is the newest completed recovery point of {decision.BoxName ?? "its box"} in {decision.Region}. Take a newer one first, or add -IncludeNewest to delete it anyway.",
                         decision.RecoveryPoint));
                     EmitIfAsked(decision);
                     continue;
                 }
 
                 string target = string.Format(CultureInfo.InvariantCulture, "{0} in {1} ({2}, {3:u}, snapshots {4})", id, decision.Region, decision.State, decision.Created, string.Join(", ", decision.SnapshotIds));
-                if (!await ShouldProcessAsync(target, $"Delete recovery point (ec2:DeleteSnapshot x{decision.SnapshotIds.Count})").ConfigureAwait(false))
+                if (!await ShouldProcessForceAsync(Force.IsPresent, target, $"Delete recovery point (ec2:DeleteSnapshot x{decision.SnapshotIds.Count})").ConfigureAwait(false))
                 {
-                    decision.Outcome = await IsWhatIfAsync().ConfigureAwait(false) ? "WhatIf" : "Declined";
+                    decision.Outcome = await WhatIfRequestedAsync().ConfigureAwait(false) ? "WhatIf" : "Declined";
                     EmitIfAsked(decision);
                     continue;
                 }
@@ -142,7 +146,7 @@ namespace CcieDr.Commands
                 KeepWeekly = KeepWeekly,
                 KeepMonthly = KeepMonthly,
                 OlderThan = OlderThan,
-                Force = Force.IsPresent,
+                IncludeNewest = IncludeNewest.IsPresent,
                 Scope = new RecoveryPointFilter { BoxName = BoxName, SourceInstanceId = InstanceId, IncludeSeed = IncludeSeed.IsPresent },
             };
             if (request.IsEmpty)
@@ -169,7 +173,7 @@ namespace CcieDr.Commands
             string title = $"Remove-CcieSnapshot in {region} (policy: {request.Describe()})";
             string plan = SnapshotRemover.Render(title, decisions);
             bool proceed = removals.Count > 0
-                && await ShouldProcessAsync(plan, $"Delete {removals.Count} recovery points ({removals.Sum(d => d.SnapshotIds.Count)} snapshots) in {region}?", "Remove-CcieSnapshot").ConfigureAwait(false);
+                && await ShouldProcessForceAsync(Force.IsPresent, plan, $"Delete {removals.Count} recovery points ({removals.Sum(d => d.SnapshotIds.Count)} snapshots) in {region}?", "Remove-CcieSnapshot").ConfigureAwait(false);
             if (removals.Count == 0)
             {
                 WriteVerbose(plan);
@@ -177,7 +181,7 @@ namespace CcieDr.Commands
 
             if (!proceed)
             {
-                bool whatIf = await IsWhatIfAsync().ConfigureAwait(false);
+                bool whatIf = await WhatIfRequestedAsync().ConfigureAwait(false);
                 foreach (RecoveryPointDecision d in decisions)
                 {
                     if (d.Action == SnapshotRemover.Remove)
@@ -258,8 +262,5 @@ namespace CcieDr.Commands
             }
         }
 
-        private Task<bool> IsWhatIfAsync() => OnPipelineAsync(() =>
-            (MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? w) && w is SwitchParameter s && s.IsPresent)
-            || (GetVariableValue("WhatIfPreference") is { } pref && LanguagePrimitives.IsTrue(pref)));
     }
 }

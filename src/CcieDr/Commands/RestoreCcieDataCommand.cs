@@ -59,14 +59,14 @@ namespace CcieDr.Commands
 
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
-            string path = ResolvePath(Path);
+            string path = await ResolveProviderPathAsync(Path).ConfigureAwait(false);
             if (ParameterSetName == RecoverSet)
             {
                 await RecoverAsync(path).ConfigureAwait(false);
                 return;
             }
 
-            string source = DataRestoreSource.IsS3(Source) ? Source : ResolvePath(Source);
+            string source = DataRestoreSource.IsS3(Source) ? Source : await ResolveProviderPathAsync(Source).ConfigureAwait(false);
             IAmazonS3? s3 = DataRestoreSource.IsS3(Source) ? Aws.CreateS3() : null;
             try
             {
@@ -79,7 +79,7 @@ namespace CcieDr.Commands
                     Progress = new ProgressSink(WriteProgress, $"Restoring {source} into {path}"),
                 };
 
-                bool whatIf = await OnPipelineAsync(WhatIfRequested).ConfigureAwait(false);
+                bool whatIf = await WhatIfRequestedAsync().ConfigureAwait(false);
                 try
                 {
                     // -WhatIf reads the whole archive (nothing is written) so it can list what would be restored.
@@ -172,7 +172,6 @@ namespace CcieDr.Commands
             return sb.ToString();
         }
 
-        private string ResolvePath(string path) => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path);
 
         /// <summary>Forwards engine progress to Write-Progress (the writer marshals to the pipeline thread).</summary>
         internal sealed class ProgressSink : IProgress<ArchiveReadProgress>

@@ -145,7 +145,7 @@ namespace CcieDr.Commands
                 return;
             }
 
-            bool whatIf = await OnPipelineAsync(IsWhatIf).ConfigureAwait(false);
+            bool whatIf = await WhatIfRequestedAsync().ConfigureAwait(false);
             if (!plan.CanProceed && !whatIf)
             {
                 WriteCcieError(PreflightError(plan));
@@ -217,16 +217,6 @@ namespace CcieDr.Commands
             }
         }
 
-        private bool IsWhatIf()
-        {
-            if (MyInvocation.BoundParameters.TryGetValue("WhatIf", out object? value) && value is SwitchParameter s)
-            {
-                return s.IsPresent;
-            }
-
-            object? preference = GetVariableValue("WhatIfPreference");
-            return preference is SwitchParameter p ? p.IsPresent : LanguagePrimitives.IsTrue(preference);
-        }
 
         private static string Query(RestorePlan plan)
         {

@@ -36,7 +36,7 @@ namespace CcieDr.Commands
         {
             foreach (var item in Source)
             {
-                string source = DataRestoreSource.IsS3(item) ? item : SessionState.Path.GetUnresolvedProviderPathFromPSPath(item);
+                string source = DataRestoreSource.IsS3(item) ? item : await ResolveProviderPathAsync(item).ConfigureAwait(false);
                 _current = source;
                 IAmazonS3? s3 = DataRestoreSource.IsS3(source) ? Aws.CreateS3() : null;
                 try

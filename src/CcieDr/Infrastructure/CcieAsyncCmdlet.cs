@@ -71,6 +71,15 @@ namespace CcieDr.Commands
         protected Task<bool> ShouldProcessForceAsync(bool force, string verboseDescription, string verboseWarning, string caption)
             => OnPipelineAsync(() => (force && !WhatIfRequested() && !MyInvocation.BoundParameters.ContainsKey("Confirm")) || ShouldProcess(verboseDescription, verboseWarning, caption));
 
+        /// <summary>-WhatIf (bound or $WhatIfPreference), read on the pipeline thread: the one check every cmdlet uses.</summary>
+        protected Task<bool> WhatIfRequestedAsync() => OnPipelineAsync(WhatIfRequested);
+
+        /// <summary>
+        /// A provider path (relative to the session's current location, PSDrives resolved) computed on the
+        /// pipeline thread: session state belongs to the runspace and must not be read from the work thread.
+        /// </summary>
+        protected Task<string> ResolveProviderPathAsync(string path) => OnPipelineAsync(() => SessionState.Path.GetUnresolvedProviderPathFromPSPath(path));
+
         /// <summary>True when -WhatIf is bound or $WhatIfPreference is set. Reads session state: call it on the pipeline thread (or through OnPipelineAsync).</summary>
         protected bool WhatIfRequested()
         {

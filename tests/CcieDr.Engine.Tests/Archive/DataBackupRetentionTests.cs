@@ -36,7 +36,7 @@ namespace CcieDr.Engine.Tests.Archive
             var keep = await DataBackupRetention.PlanAsync(archives, new RetentionOptions { OlderThan = TimeSpan.FromDays(7) }, Now, (_, _) => Task.FromResult(true));
             Assert.Equal(new[] { true, false }, keep.Select(d => d.Keep));
             Assert.Equal(new[] { RetentionPolicy.NewestGoodReason }, keep[0].Reasons);
-            var force = await DataBackupRetention.PlanAsync(archives, new RetentionOptions { OlderThan = TimeSpan.FromDays(7), Force = true }, Now, (_, _) => Task.FromResult(true));
+            var force = await DataBackupRetention.PlanAsync(archives, new RetentionOptions { OlderThan = TimeSpan.FromDays(7), IncludeNewest = true }, Now, (_, _) => Task.FromResult(true));
             Assert.All(force, d => Assert.False(d.Keep));
         }
 

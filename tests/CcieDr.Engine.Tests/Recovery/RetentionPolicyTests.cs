@@ -217,7 +217,7 @@ namespace CcieDr.Engine.Tests.Recovery
                 new RetentionItem("a", Now.AddDays(-40)),
                 new RetentionItem("b", Now.AddDays(-41)),
             };
-            var ds = RetentionPolicy.Evaluate(items, Now, new RetentionOptions { OlderThan = TimeSpan.FromDays(7), Force = true });
+            var ds = RetentionPolicy.Evaluate(items, Now, new RetentionOptions { OlderThan = TimeSpan.FromDays(7), IncludeNewest = true });
             Assert.Empty(Kept(ds));
         }
 

@@ -284,10 +284,10 @@ public class SnapshotEngineSimTests
         RecoveryPoint newest = await TakeAsync(sim, ec2);
         var remover = new SnapshotRemover(ec2, SnapshotSim.Region);
 
-        RecoveryPointDecision keepNewest = await remover.PlanExplicitAsync(newest.RecoveryPointId, force: false, Ct);
+        RecoveryPointDecision keepNewest = await remover.PlanExplicitAsync(newest.RecoveryPointId, includeNewest: false, Ct);
         Assert.Equal("Keep", keepNewest.Action);
         Assert.StartsWith("newest completed", keepNewest.Reason, StringComparison.Ordinal);
-        Assert.Equal("Remove", (await remover.PlanExplicitAsync(newest.RecoveryPointId, force: true, Ct)).Action);
+        Assert.Equal("Remove", (await remover.PlanExplicitAsync(newest.RecoveryPointId, includeNewest: true, Ct)).Action);
 
         RegisterImageResponse ami = await ec2.RegisterImageAsync(new RegisterImageRequest
         {
@@ -297,12 +297,12 @@ public class SnapshotEngineSimTests
             VirtualizationType = "hvm",
             BlockDeviceMappings = [new BlockDeviceMapping { DeviceName = "/dev/sda1", Ebs = new EbsBlockDevice { SnapshotId = older.Snapshots[0].SnapshotId } }],
         });
-        RecoveryPointDecision inUse = await remover.PlanExplicitAsync(older.RecoveryPointId, force: true, Ct);
+        RecoveryPointDecision inUse = await remover.PlanExplicitAsync(older.RecoveryPointId, includeNewest: true, Ct);
         Assert.Equal("Keep", inUse.Action);
         Assert.Equal(new[] { ami.ImageId }, inUse.ImageIds);
 
         await ec2.DeregisterImageAsync(new DeregisterImageRequest { ImageId = ami.ImageId });
-        RecoveryPointDecision go = await remover.PlanExplicitAsync(older.RecoveryPointId, force: false, Ct);
+        RecoveryPointDecision go = await remover.PlanExplicitAsync(older.RecoveryPointId, includeNewest: false, Ct);
         Assert.Equal("Remove", go.Action);
         Assert.Equal("Removed", (await remover.RemoveAsync(go, Ct)).Outcome);
         Assert.Null(await RecoveryPointCatalog.GetAsync(ec2, SnapshotSim.Region, older.RecoveryPointId, Ct));

@@ -129,9 +129,9 @@ public class SnapshotRetentionTests
         IReadOnlyList<RecoveryPointDecision> d = Evaluate(year, new SnapshotRetentionRequest { OlderThan = TimeSpan.FromHours(1) });
         RecoveryPointDecision kept = Assert.Single(d, x => x.Action == "Keep");
         Assert.Equal(year[^1].RecoveryPointId, kept.RecoveryPointId);
-        Assert.Equal("newest completed (use -Force to remove it)", kept.Reason);
+        Assert.Equal("newest completed (use -IncludeNewest to remove it)", kept.Reason);
 
-        IReadOnlyList<RecoveryPointDecision> forced = Evaluate(year, new SnapshotRetentionRequest { OlderThan = TimeSpan.FromHours(1), Force = true });
+        IReadOnlyList<RecoveryPointDecision> forced = Evaluate(year, new SnapshotRetentionRequest { OlderThan = TimeSpan.FromHours(1), IncludeNewest = true });
         Assert.All(forced, x => Assert.Equal("Remove", x.Action));
     }
 

@@ -26,7 +26,7 @@ namespace CcieDr.Engine.Recovery
         public TimeSpan? OlderThan { get; set; }
 
         /// <summary>Allow removing the newest completed point of a box when no rule keeps it.</summary>
-        public bool Force { get; set; }
+        public bool IncludeNewest { get; set; }
 
         /// <summary>Which points the policy looks at (box name, instance); seed snapshots only with IncludeSeed.</summary>
         public RecoveryPointFilter Scope { get; set; } = new RecoveryPointFilter { IncludeSeed = false };
@@ -43,7 +43,7 @@ namespace CcieDr.Engine.Recovery
             KeepWeekly = KeepWeekly,
             KeepMonthly = KeepMonthly,
             OlderThan = OlderThan,
-            Force = Force,
+            IncludeNewest = IncludeNewest,
         };
 
         public string Describe()
@@ -66,9 +66,9 @@ namespace CcieDr.Engine.Recovery
                 rules.Add("older-than " + o.ToString("c", CultureInfo.InvariantCulture));
             }
 
-            if (Force)
+            if (IncludeNewest)
             {
-                rules.Add("force");
+                rules.Add("include newest");
             }
 
             return string.Join(", ", rules);
@@ -86,7 +86,7 @@ namespace CcieDr.Engine.Recovery
         public const string Remove = "Remove";
 
         private const string NamedById = "named by id";
-        private const string NewestReason = "newest completed (use -Force to remove it)";
+        private const string NewestReason = "newest completed (use -IncludeNewest to remove it)";
 
         private readonly IAmazonEC2 _ec2;
         private readonly string _region;
@@ -188,9 +188,9 @@ namespace CcieDr.Engine.Recovery
 
         /// <summary>
         /// The decision for one point named by id: Remove, or Keep with the reason (the newest completed point of
-        /// its box without force, or used by an AMI). Throws RecoveryPointNotFound.
+        /// its box without includeNewest, or used by an AMI). Throws RecoveryPointNotFound.
         /// </summary>
-        public async Task<RecoveryPointDecision> PlanExplicitAsync(string recoveryPointId, bool force, CancellationToken ct)
+        public async Task<RecoveryPointDecision> PlanExplicitAsync(string recoveryPointId, bool includeNewest, CancellationToken ct)
         {
             RecoveryPoint point = await RecoveryPointCatalog.GetAsync(_ec2, _region, recoveryPointId, ct).ConfigureAwait(false)
                 ?? throw new CcieException(
@@ -200,7 +200,7 @@ namespace CcieDr.Engine.Recovery
                     recoveryPointId);
 
             var reasons = new List<string> { NamedById };
-            if (point.IsComplete && !force)
+            if (point.IsComplete && !includeNewest)
             {
                 // The newest completed point of each box, listed once per remover (a pipeline of ids lists once).
                 _newestByBox ??= (await RecoveryPointCatalog.ListAsync(_ec2, _region, new RecoveryPointFilter(), ct).ConfigureAwait(false))
@@ -284,7 +284,7 @@ namespace CcieDr.Engine.Recovery
 
             if (_newestByBox is not null && _newestByBox.ContainsValue(decision.RecoveryPointId))
             {
-                _newestByBox = null; // a newest point went (-Force): the next one is the newest now
+                _newestByBox = null; // a newest point went (-IncludeNewest): the next one is the newest now
             }
 
             decision.Outcome = failures.Count == 0 ? "Removed" : "Failed";
