@@ -68,7 +68,7 @@ Describe 'Copy-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
         $eu.CopiedFrom | Should -Be "us-west-2/$($rp.RecoveryPointId)"
         @(Get-SimulatorRequest $sim CopySnapshot | Where-Object { $_.parameters.SourceRegion -eq 'us-west-2' }).Count | Should -Be 2
 
-        Get-CcieSnapshot -Region us-west-2 | Remove-CcieSnapshot -Force -Confirm:$false
+        Get-CcieSnapshot -Region us-west-2 | Remove-CcieSnapshot -IncludeNewest -Force
         @(Get-CcieSnapshot -Region us-west-2).Count | Should -Be 0
         (Get-CcieSnapshot $rp.RecoveryPointId).State | Should -Be 'completed'    # the us-east-1 original stays
         (Get-CcieSnapshot -Region eu-west-1 -Latest).RecoveryPointId | Should -Be $rp.RecoveryPointId
