@@ -50,27 +50,12 @@ namespace CcieDr.Commands
 
             foreach (var a in archives)
             {
-                WriteObject(ToOutput(a));
+                WriteObject(BackupInfoMapper.ToOutput(a));
                 if (Latest.IsPresent)
                 {
                     break;
                 }
             }
         }
-
-        internal static BackupInfo ToOutput(DataBackupArchiveInfo a) => new BackupInfo
-        {
-            Name = a.Name,
-            Location = a.Location,
-            Size = a.Size,
-            Created = a.Created.UtcDateTime,
-            LastModified = a.LastModified.UtcDateTime,
-            HasManifest = a.HasManifest,
-            Compression = a.Compression?.DisplayName(),
-            FileCount = a.Manifest?.FileCount,
-            SourceHost = a.Manifest?.Host,
-            BucketName = a.BucketName,
-            Key = a.Key,
-        };
     }
 }

@@ -122,7 +122,7 @@ namespace CcieDr.Commands
             foreach (var d in decisions)
             {
                 var archive = (DataBackupArchiveInfo)d.Item.Tag!;
-                var output = GetCcieBackupCommand.ToOutput(archive);
+                var output = BackupInfoMapper.ToOutput(archive);
                 output.RetentionAction = d.Keep ? "Keep" : "Remove";
                 output.RetentionReasons = d.Reasons;
                 var reasons = string.Join(", ", d.Reasons);

@@ -76,7 +76,7 @@ namespace CcieDr.Commands
                     RequireManifest = RequireManifest.IsPresent,
                     AllowNoManifest = AllowNoManifest.IsPresent,
                     PreservePermissions = PreservePermissions,
-                    Progress = new ProgressSink(WriteProgress, $"Restoring {source} into {path}"),
+                    Progress = new ArchiveProgressSink(WriteProgress, $"Restoring {source} into {path}", ActivityId),
                 };
 
                 bool whatIf = await WhatIfRequestedAsync().ConfigureAwait(false);
@@ -170,28 +170,6 @@ namespace CcieDr.Commands
             }
 
             return sb.ToString();
-        }
-
-
-        /// <summary>Forwards engine progress to Write-Progress (the writer marshals to the pipeline thread).</summary>
-        internal sealed class ProgressSink : IProgress<ArchiveReadProgress>
-        {
-            private readonly Action<ProgressRecord> _write;
-            private readonly string _activity;
-            private readonly int _id;
-
-            internal ProgressSink(Action<ProgressRecord> write, string activity, int id = ActivityId)
-            {
-                _write = write;
-                _activity = activity;
-                _id = id;
-            }
-
-            public void Report(ArchiveReadProgress value)
-            {
-                string status = $"{value.Phase}: {value.Members} members, {value.ContentBytes / (1024 * 1024)} MiB" + (value.CurrentMember is null ? string.Empty : " - " + value.CurrentMember);
-                _write(new ProgressRecord(_id, _activity, status) { PercentComplete = value.Percent });
-            }
         }
     }
 }

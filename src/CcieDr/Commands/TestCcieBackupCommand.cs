@@ -44,7 +44,7 @@ namespace CcieDr.Commands
                     var verifier = new ArchiveVerifier(s3)
                     {
                         MaxProblems = MaxProblems,
-                        Progress = new RestoreCcieDataCommand.ProgressSink(WriteProgress, "Testing " + source, ActivityId),
+                        Progress = new ArchiveProgressSink(WriteProgress, "Testing " + source, ActivityId),
                     };
                     var result = await verifier.VerifyAsync(source, cancellationToken).ConfigureAwait(false);
                     WriteVerbose($"{source}: {result.Verdict}, {result.MemberCount} members, {result.ProblemCount} problems, {result.Duration.TotalSeconds:N1}s");
