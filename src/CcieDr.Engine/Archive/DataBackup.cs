@@ -76,7 +76,11 @@ namespace CcieDr.Engine.Archive
                 source = "/";
             }
 
-            var fileName = ArchiveFileName(started, options.TimestampedName, options.Compression);
+            var fileName = options.FileName ?? ArchiveFileName(started, options.TimestampedName, options.Compression);
+            if (fileName.Length == 0 || fileName != Path.GetFileName(fileName) || fileName is "." or "..")
+            {
+                throw new DataBackupException(DataBackupErrorKind.InvalidDestination, $"The archive file name '{fileName}' must be a bare file name, not a path.");
+            }
             S3UploadLocation? s3Location = null;
             string? localDir = null;
             if (S3UploadLocation.IsS3Uri(options.Destination))

@@ -73,6 +73,12 @@ namespace CcieDr.Engine.Archive
         /// <summary>Clock (tests).</summary>
         public Func<DateTimeOffset>? Clock { get; set; }
 
+        /// <summary>
+        /// The archive's file name, fixed by <see cref="DataBackupPlan.Create"/> so the name confirmed is the
+        /// name written; null: derived from the start time and <see cref="TimestampedName"/>. A bare name only.
+        /// </summary>
+        public string? FileName { get; set; }
+
         /// <summary>Free-space provider (tests).</summary>
         public IDiskSpaceProvider? DiskSpace { get; set; }
     }

@@ -73,67 +73,32 @@ namespace CcieDr.Commands
         {
             var source = await ResolveProviderPathAsync(Path).ConfigureAwait(false);
             var isS3 = S3UploadLocation.IsS3Uri(Destination);
-            string destination;
-            string location;
-            var compression = string.Equals(Compression, "Zstd", StringComparison.OrdinalIgnoreCase) ? CompressionKind.Zstd : CompressionKind.Bzip2;
-            var fileName = DataBackup.ArchiveFileName(DateTimeOffset.UtcNow, TimestampedName.IsPresent, compression);
-            if (isS3)
-            {
-                S3UploadLocation parsed;
-                try
-                {
-                    parsed = S3UploadLocation.Parse(Destination);
-                }
-                catch (FormatException ex)
-                {
-                    throw new CcieException("InvalidBackupDestination", CcieErrorCategory.InvalidArgument, ex.Message, Destination, ex);
-                }
-
-                destination = Destination;
-                location = parsed.UriFor(parsed.Prefix + fileName);
-            }
-            else
-            {
-                if (KmsKeyId != null)
-                {
-                    throw new CcieException("KmsKeyIdNeedsS3", CcieErrorCategory.InvalidArgument, "-KmsKeyId applies to s3:// destinations only.", KmsKeyId);
-                }
-
-                destination = await ResolveProviderPathAsync(Destination).ConfigureAwait(false);
-                location = System.IO.Path.Combine(destination, fileName);
-            }
-
-            _target = location;
-            bool showCommands = await OnPipelineAsync(() => MyInvocation.BoundParameters.ContainsKey("Verbose")).ConfigureAwait(false);
-            var steps = (PreBackupCommand != null ? $"  run the {HookLabel("pre-backup", PreBackupCommand, showCommands)}\n" : string.Empty)
-                + $"  archive {source} (tar, PAX, {(compression == CompressionKind.Zstd ? "multi-threaded zstd" : "parallel bzip2")}, manifest last)"
-                + (Exclude.Length > 0 ? " excluding " + string.Join(", ", Exclude) : string.Empty) + "\n"
-                + (isS3
-                    ? $"  upload to {location} (S3 multipart upload, server-side encryption {(KmsKeyId != null ? "aws:kms " + KmsKeyId : "AES256")}; aborted on failure)\n"
-                    : $"  check free space in {destination}, write a temporary file there and rename it to {fileName}\n")
-                + (PostBackupCommand != null ? $"  run the {HookLabel("post-backup", PostBackupCommand, showCommands)}\n" : string.Empty);
-            if (!await ShouldProcessAsync(
-                    $"Back up {source} to {location}:\n{steps}",
-                    $"Back up {source} to {location}?",
-                    "Backup-CcieData").ConfigureAwait(false))
-            {
-                return;
-            }
-
             var options = new DataBackupOptions
             {
                 SourcePath = source,
-                Destination = destination,
+                Destination = isS3 ? Destination : await ResolveProviderPathAsync(Destination).ConfigureAwait(false),
                 TimestampedName = TimestampedName.IsPresent,
                 PreBackupCommand = PreBackupCommand,
                 PostBackupCommand = PostBackupCommand,
                 KmsKeyId = KmsKeyId,
                 Threads = ThrottleLimit,
-                Compression = compression,
+                Compression = string.Equals(Compression, "Zstd", StringComparison.OrdinalIgnoreCase) ? CompressionKind.Zstd : CompressionKind.Bzip2,
             };
             foreach (var e in Exclude)
             {
                 options.Exclude.Add(e);
+            }
+
+            var plan = DataBackupPlan.Create(options, DateTimeOffset.UtcNow);
+            var location = plan.Location;
+            _target = location;
+            bool showCommands = await OnPipelineAsync(() => MyInvocation.BoundParameters.ContainsKey("Verbose")).ConfigureAwait(false);
+            if (!await ShouldProcessAsync(
+                    $"Back up {source} to {location}:\n{plan.Describe(showCommands)}",
+                    $"Back up {source} to {location}?",
+                    "Backup-CcieData").ConfigureAwait(false))
+            {
+                return;
             }
 
             var activityId = 41;
@@ -164,19 +129,13 @@ namespace CcieDr.Commands
                 }
                 catch (DataBackupException ex)
                 {
+                    var error = plan.ToError(ex);
                     if (ex.Kind == DataBackupErrorKind.InvalidDestination)
                     {
-                        throw new CcieException("InvalidBackupDestination", CcieErrorCategory.InvalidArgument, ex.Message, Destination, ex);
+                        throw error;
                     }
 
-                    var (id, category) = ex.Kind switch
-                    {
-                        DataBackupErrorKind.SourceNotFound => ("DataDirectoryNotFound", CcieErrorCategory.ObjectNotFound),
-                        DataBackupErrorKind.InsufficientSpace => ("InsufficientDiskSpace", CcieErrorCategory.ResourceUnavailable),
-                        DataBackupErrorKind.PreBackupCommandFailed => ("PreBackupCommandFailed", CcieErrorCategory.OperationStopped),
-                        _ => ("BackupFailed", CcieErrorCategory.WriteError),
-                    };
-                    WriteCcieError(new CcieException(id, category, ex.Message, location, ex));
+                    WriteCcieError(error);
                     return;
                 }
 
@@ -187,11 +146,7 @@ namespace CcieDr.Commands
 
                 if (result.PostBackupCommand is { Succeeded: false } post)
                 {
-                    WriteCcieError(new CcieException(
-                        "PostBackupCommandFailed",
-                        CcieErrorCategory.InvalidOperation,
-                        $"The backup {location} was written, but the post-backup command {(post.TimedOut ? "timed out" : "exited with code " + post.ExitCode.ToString(CultureInfo.InvariantCulture))}: {SecretMask.LastLine(post.Output)}",
-                        $"post-backup command ({post.Command.Length} chars)"));
+                    WriteCcieError(plan.PostBackupError(post));
                 }
 
                 WriteObject(ToOutput(result));
@@ -232,9 +187,5 @@ namespace CcieDr.Commands
 
             public void Report(DataBackupProgress value) => _action(value);
         }
-
-        // A hook command may carry credentials: shown by length only, unless -Verbose.
-        private static string HookLabel(string kind, string command, bool showCommand)
-            => showCommand ? $"{kind} command: {command}" : $"{kind} command ({command.Length} chars)";
     }
 }
