@@ -75,60 +75,29 @@ namespace CcieDr.Commands
                 KeepMonthly = KeepMonthly,
                 IncludeNewest = IncludeNewest.IsPresent,
             };
-            if (options.IsEmpty)
-            {
-                throw new CcieException("RetentionPolicyRequired", CcieErrorCategory.InvalidArgument, "Give at least one of -KeepLast, -KeepDaily, -KeepWeekly or -KeepMonthly: with none, every archive but the newest would be removed.", Path);
-            }
-
             var isS3 = S3UploadLocation.IsS3Uri(Path);
             var location = isS3 ? Path : await ResolveProviderPathAsync(Path).ConfigureAwait(false);
             using IAmazonS3? s3 = isS3 ? Aws.CreateS3() : null;
-            var catalog = new DataBackupCatalog(s3);
-            IReadOnlyList<DataBackupArchiveInfo> archives;
+            var remover = new DataBackupRemover(s3) { Verbose = WriteVerbose, Warning = WriteWarning };
+            IReadOnlyList<DataBackupRemoval> plan;
             try
             {
-                archives = await catalog.ListAsync(location, cancellationToken).ConfigureAwait(false);
+                plan = await remover.PlanAsync(location, options, !SkipVerification.IsPresent, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
             }
-            catch (System.IO.DirectoryNotFoundException ex)
+            catch (CcieException e) when (e.ErrorId == "BackupLocationNotFound")
             {
-                WriteCcieError(new CcieException("BackupLocationNotFound", CcieErrorCategory.ObjectNotFound, ex.Message, location, ex));
+                WriteCcieError(e);
                 return;
             }
-            catch (FormatException ex)
-            {
-                throw new CcieException("InvalidBackupLocation", CcieErrorCategory.InvalidArgument, ex.Message, Path, ex);
-            }
 
-            // Good = complete (ends with its manifest) and, unless -SkipVerification, the newest complete archives are
-            // verified (Test-CcieBackup) newest first until one passes: that one is never removed without -IncludeNewest.
-            Func<DataBackupArchiveInfo, CancellationToken, Task<bool>>? verify = null;
-            if (!SkipVerification.IsPresent)
+            foreach (var d in plan)
             {
-                var verifier = new ArchiveVerifier(s3);
-                verify = async (archive, ct) =>
-                {
-                    WriteVerbose($"Verifying {archive.Location} (the newest archive that passes is protected).");
-                    var v = await verifier.VerifyAsync(archive.Location, ct).ConfigureAwait(false);
-                    if (!v.Passed)
-                    {
-                        WriteWarning($"{archive.Location} failed verification: {string.Join("; ", v.Problems.Take(3))}");
-                    }
-
-                    return v.Passed;
-                };
-            }
-
-            var decisions = await DataBackupRetention.PlanAsync(archives, options, DateTimeOffset.UtcNow, verify, cancellationToken).ConfigureAwait(false);
-            foreach (var d in decisions)
-            {
-                var archive = (DataBackupArchiveInfo)d.Item.Tag!;
-                var output = BackupInfoMapper.ToOutput(archive);
+                var output = BackupInfoMapper.ToOutput(d.Archive);
                 output.RetentionAction = d.Keep ? "Keep" : "Remove";
                 output.RetentionReasons = d.Reasons;
-                var reasons = string.Join(", ", d.Reasons);
                 if (d.Keep)
                 {
-                    WriteVerbose($"Keeping {archive.Location} ({reasons}).");
+                    WriteVerbose($"Keeping {d.Archive.Location} ({string.Join(", ", d.Reasons)}).");
                     if (IncludeKept.IsPresent)
                     {
                         WriteObject(output);
@@ -137,20 +106,19 @@ namespace CcieDr.Commands
                     continue;
                 }
 
-                var action = $"Remove backup archive created {archive.Created.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z, {archive.Size:N0} bytes ({reasons}){(isS3 ? ": s3:DeleteObject" : string.Empty)}";
-                if (!await ShouldProcessForceAsync(Force.IsPresent, archive.Location, action).ConfigureAwait(false))
+                if (!await ShouldProcessForceAsync(Force.IsPresent, d.Archive.Location, d.Action).ConfigureAwait(false))
                 {
                     continue;
                 }
 
                 try
                 {
-                    await catalog.RemoveAsync(archive, cancellationToken).ConfigureAwait(false);
+                    await remover.RemoveAsync(d, cancellationToken).ConfigureAwait(false);
                     WriteObject(output);
                 }
-                catch (Exception ex) when (ex is System.IO.IOException || ex is UnauthorizedAccessException || ex is AmazonS3Exception)
+                catch (CcieException e)
                 {
-                    WriteCcieError(new CcieException("BackupRemoveFailed", CcieErrorCategory.WriteError, $"Could not remove {archive.Location}: {ex.Message}", archive.Location, ex));
+                    WriteCcieError(e);
                 }
             }
         }
