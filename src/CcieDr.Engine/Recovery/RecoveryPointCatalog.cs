@@ -101,6 +101,17 @@ namespace CcieDr.Engine.Recovery
             return Apply(Group(snapshots, region), filter);
         }
 
+        /// <summary>The one error for a recovery point id that no snapshot in <paramref name="region"/> carries.</summary>
+        public static CcieException NotFound(string region, string recoveryPointId) => new CcieException(
+            "RecoveryPointNotFound",
+            CcieErrorCategory.ObjectNotFound,
+            $"No recovery point {recoveryPointId} in {region}: no snapshot there carries it. Check -Region (a copied point is in the region it was copied to), or list the points with Get-CcieSnapshot -Region {region}.",
+            recoveryPointId);
+
+        /// <summary>One recovery point by id; throws <see cref="NotFound"/>'s error when none exists.</summary>
+        public static async Task<RecoveryPoint> GetRequiredAsync(IAmazonEC2 ec2, string region, string recoveryPointId, CancellationToken ct)
+            => await GetAsync(ec2, region, recoveryPointId, ct).ConfigureAwait(false) ?? throw NotFound(region, recoveryPointId);
+
         /// <summary>One recovery point by id (rp-... or, for a seed snapshot, snap-...), or null when none exists.</summary>
         public static async Task<RecoveryPoint?> GetAsync(IAmazonEC2 ec2, string region, string recoveryPointId, CancellationToken ct)
         {

@@ -34,6 +34,51 @@ namespace CcieDr.Engine.Recovery
             _region = region;
         }
 
+        /// <summary>
+        /// Exactly one Services box for <paramref name="query"/>: the box an operation (a snapshot, a health
+        /// check) acts on. An unknown instance id counts as none found.
+        /// </summary>
+        /// <exception cref="CcieException">ServicesBoxNotFound (ObjectNotFound) or ServicesBoxAmbiguous (InvalidArgument), naming the fix.</exception>
+        public async Task<ServicesBox> FindOneAsync(ServicesBoxQuery query, CancellationToken ct)
+        {
+            if (query is null)
+            {
+                throw new ArgumentNullException(nameof(query));
+            }
+
+            bool byId = query.InstanceIds.Count > 0;
+            object target = byId ? string.Join(",", query.InstanceIds) : query.Name;
+            IReadOnlyList<ServicesBox> boxes;
+            try
+            {
+                boxes = await FindAsync(query, ct).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (e.Category == CcieErrorCategory.ObjectNotFound)
+            {
+                boxes = Array.Empty<ServicesBox>(); // DescribeInstances of an unknown id: InvalidInstanceID.NotFound
+            }
+
+            if (boxes.Count == 0)
+            {
+                throw new CcieException(
+                    "ServicesBoxNotFound",
+                    CcieErrorCategory.ObjectNotFound,
+                    $"No Services box found in {_region} with {(byId ? "instance id " + target : "tag Name=" + query.Name)}. Check -Region, or pipe the box from Get-CcieServicesBox.",
+                    target);
+            }
+
+            if (boxes.Count > 1)
+            {
+                throw new CcieException(
+                    "ServicesBoxAmbiguous",
+                    CcieErrorCategory.InvalidArgument,
+                    $"{boxes.Count} instances in {_region} are tagged Name={query.Name} ({string.Join(", ", boxes.Select(b => b.InstanceId + " " + b.State))}). Name the box with -InstanceId.",
+                    target);
+            }
+
+            return boxes[0];
+        }
+
         /// <summary>Matching boxes, newest launch first. Empty when none match (the caller decides if that is an error).</summary>
         public async Task<IReadOnlyList<ServicesBox>> FindAsync(ServicesBoxQuery query, CancellationToken ct)
         {

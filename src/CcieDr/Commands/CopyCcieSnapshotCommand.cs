@@ -5,6 +5,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
 using CcieDr.Engine;
+using CcieDr.Engine.Aws;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery;
 
@@ -55,7 +56,8 @@ namespace CcieDr.Commands
             var items = ParameterSetName == ByObjectSet
                 ? RecoveryPoint.Where(p => p is not null).Select(p => (Region: string.IsNullOrEmpty(p.Region) ? Aws.Region : p.Region, Id: p.RecoveryPointId)).ToList()
                 : RecoveryPointId.Select(id => (Region: Aws.Region, Id: id)).ToList();
-            using IAmazonEC2 destination = Aws.CreateEc2(DestinationRegion);
+            using var clients = new RegionalClients<IAmazonEC2>(r => Aws.CreateEc2(r));
+            IAmazonEC2 destination = clients.For(DestinationRegion);
             var request = new CopyRecoveryPointRequest
             {
                 DestinationRegion = DestinationRegion,
@@ -67,14 +69,9 @@ namespace CcieDr.Commands
             {
                 try
                 {
-                    using IAmazonEC2 source = Aws.CreateEc2(sourceRegion);
+                    IAmazonEC2 source = clients.For(sourceRegion);
                     var copier = new SnapshotCopier(source, sourceRegion, destination, Reporter);
-                    RecoveryPoint point = await RecoveryPointCatalog.GetAsync(source, sourceRegion, id, cancellationToken).ConfigureAwait(false)
-                        ?? throw new CcieException(
-                            "RecoveryPointNotFound",
-                            CcieErrorCategory.ObjectNotFound,
-                            $"No recovery point {id} in {sourceRegion}. List the points with Get-CcieSnapshot -Region {sourceRegion}.",
-                            id);
+                    RecoveryPoint point = await RecoveryPointCatalog.GetRequiredAsync(source, sourceRegion, id, cancellationToken).ConfigureAwait(false);
                     OperationPlan plan = copier.Plan(point, request);
                     if (!await ShouldProcessAsync(plan.Render(), $"Copy the {point.Snapshots.Count} snapshots of {id} from {sourceRegion} to {DestinationRegion}?", "Copy-CcieSnapshot").ConfigureAwait(false))
                     {

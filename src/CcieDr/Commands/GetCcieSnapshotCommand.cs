@@ -65,11 +65,7 @@ namespace CcieDr.Commands
                     RecoveryPoint? point = await RecoveryPointCatalog.GetAsync(ec2, region, id, cancellationToken).ConfigureAwait(false);
                     if (point is null)
                     {
-                        WriteCcieError(new CcieException(
-                            "RecoveryPointNotFound",
-                            CcieErrorCategory.ObjectNotFound,
-                            $"No recovery point {id} in {region}. List the points with Get-CcieSnapshot -Region {region}; a copied point is in the region it was copied to.",
-                            id));
+                        WriteCcieError(RecoveryPointCatalog.NotFound(region, id));
                         continue;
                     }
 

@@ -105,38 +105,15 @@ namespace CcieDr.Commands
         private async Task<ServicesBox?> FindBoxAsync(IAmazonEC2 ec2, string region, CancellationToken ct)
         {
             var query = new ServicesBoxQuery { Name = Name, InstanceIds = ParameterSetName == ByIdSet ? new[] { InstanceId } : Array.Empty<string>() };
-            object target = ParameterSetName == ByIdSet ? InstanceId : Name;
-            IReadOnlyList<ServicesBox> boxes;
             try
             {
-                boxes = await new ServicesBoxLocator(ec2, region).FindAsync(query, ct).ConfigureAwait(false);
+                return await new ServicesBoxLocator(ec2, region).FindOneAsync(query, ct).ConfigureAwait(false);
             }
-            catch (CcieException e) when (e.Category == CcieErrorCategory.ObjectNotFound)
+            catch (CcieException e) when (e.ErrorId is "ServicesBoxNotFound" or "ServicesBoxAmbiguous")
             {
-                boxes = Array.Empty<ServicesBox>(); // DescribeInstances of an unknown id: InvalidInstanceID.NotFound
-            }
-
-            if (boxes.Count == 0)
-            {
-                WriteCcieError(new CcieException(
-                    "ServicesBoxNotFound",
-                    CcieErrorCategory.ObjectNotFound,
-                    $"No Services box found in {region} with {(ParameterSetName == ByIdSet ? "instance id " + InstanceId : "tag Name=" + Name)}. Check -Region, or pipe the box from Get-CcieServicesBox.",
-                    target));
+                WriteCcieError(e);
                 return null;
             }
-
-            if (boxes.Count > 1)
-            {
-                WriteCcieError(new CcieException(
-                    "ServicesBoxAmbiguous",
-                    CcieErrorCategory.InvalidArgument,
-                    $"{boxes.Count} instances in {region} are tagged Name={Name} ({string.Join(", ", boxes.Select(b => b.InstanceId + " " + b.State))}). Name the box with -InstanceId.",
-                    target));
-                return null;
-            }
-
-            return boxes[0];
         }
     }
 }

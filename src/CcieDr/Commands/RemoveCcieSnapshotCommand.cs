@@ -7,6 +7,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
 using CcieDr.Engine;
+using CcieDr.Engine.Aws;
 using CcieDr.Engine.Recovery;
 
 namespace CcieDr.Commands
@@ -22,7 +23,8 @@ namespace CcieDr.Commands
         private const string ByIdSet = "ById";
         private const string ByPolicySet = "ByPolicy";
         private const string ByObjectSet = "ByObject";
-        private readonly Dictionary<string, (IAmazonEC2 Client, SnapshotRemover Remover)> _removers = new Dictionary<string, (IAmazonEC2, SnapshotRemover)>(StringComparer.Ordinal);
+        private readonly Dictionary<string, SnapshotRemover> _removers = new Dictionary<string, SnapshotRemover>(StringComparer.Ordinal);
+        private RegionalClients<IAmazonEC2>? _clients;
 
         /// <summary>Recovery point ids to delete, in -Region.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipeline = true, ValueFromPipelineByPropertyName = true)]
@@ -229,26 +231,23 @@ namespace CcieDr.Commands
         /// <summary>One client and remover per region for the whole pipeline (the points are listed once, not per id).</summary>
         private SnapshotRemover RemoverFor(string region)
         {
-            if (!_removers.TryGetValue(region, out (IAmazonEC2 Client, SnapshotRemover Remover) r))
+            _clients ??= new RegionalClients<IAmazonEC2>(r => Aws.CreateEc2(r));
+            if (!_removers.TryGetValue(region, out SnapshotRemover? remover))
             {
-                IAmazonEC2 client = Aws.CreateEc2(region);
-                r = (client, new SnapshotRemover(client, region, Reporter));
-                _removers[region] = r;
+                remover = new SnapshotRemover(_clients.For(region), region, Reporter);
+                _removers[region] = remover;
             }
 
-            return r.Remover;
+            return remover;
         }
 
         protected override void Dispose(bool disposing)
         {
             if (disposing)
             {
-                foreach ((IAmazonEC2 client, _) in _removers.Values)
-                {
-                    client.Dispose();
-                }
-
                 _removers.Clear();
+                _clients?.Dispose();
+                _clients = null;
             }
 
             base.Dispose(disposing);
@@ -261,6 +260,5 @@ namespace CcieDr.Commands
                 WriteObject(decision);
             }
         }
-
     }
 }

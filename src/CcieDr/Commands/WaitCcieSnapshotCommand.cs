@@ -7,6 +7,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
 using CcieDr.Engine;
+using CcieDr.Engine.Aws;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery;
 
@@ -19,7 +20,7 @@ namespace CcieDr.Commands
     {
         private const string ByObjectSet = "ByObject";
         private const string ByIdSet = "ById";
-        private readonly List<(string Region, RecoveryPoint? Point, string Id)> _items = new List<(string, RecoveryPoint?, string)>();
+        private readonly List<RecoveryPointWaitItem> _items = new List<RecoveryPointWaitItem>();
 
         /// <summary>Recovery points from New-, Get- or Copy-CcieSnapshot.</summary>
         [Parameter(ParameterSetName = ByObjectSet, Mandatory = true, Position = 0, ValueFromPipeline = true)]
@@ -45,14 +46,14 @@ namespace CcieDr.Commands
             {
                 foreach (RecoveryPoint p in RecoveryPoint.Where(p => p is not null))
                 {
-                    _items.Add((string.IsNullOrEmpty(p.Region) ? region : p.Region, p, p.RecoveryPointId));
+                    _items.Add(new RecoveryPointWaitItem(string.IsNullOrEmpty(p.Region) ? region : p.Region, p.RecoveryPointId, p));
                 }
             }
             else
             {
                 foreach (string id in RecoveryPointId)
                 {
-                    _items.Add((region, null, id));
+                    _items.Add(new RecoveryPointWaitItem(region, id));
                 }
             }
 
@@ -66,62 +67,15 @@ namespace CcieDr.Commands
                 return;
             }
 
-            var clients = new Dictionary<string, IAmazonEC2>(StringComparer.Ordinal);
-            try
-            {
-                foreach (string region in _items.Select(i => i.Region).Distinct(StringComparer.Ordinal))
-                {
-                    clients[region] = Aws.CreateEc2(region);
-                }
-
-                WaitOptions options = WaitOptions.Default(TimeSpan.FromSeconds(TimeoutSeconds));
-                using var parent = _items.Count > 1
-                    ? new ProgressActivity(Reporter, "Wait-CcieSnapshot", string.Format(CultureInfo.InvariantCulture, "Waiting for {0} recovery points", _items.Count))
-                    : null;
-                int done = 0;
-                IEnumerable<Task> waits = _items
-                    .GroupBy(i => (i.Region, i.Id))
-                    .Select(g => g.First())
-                    .Select(async item =>
-                    {
-                        try
-                        {
-                            IAmazonEC2 ec2 = clients[item.Region];
-                            RecoveryPoint? point = item.Point ?? await RecoveryPointCatalog.GetAsync(ec2, item.Region, item.Id, cancellationToken).ConfigureAwait(false);
-                            if (point is null)
-                            {
-                                WriteCcieError(new CcieException(
-                                    "RecoveryPointNotFound",
-                                    CcieErrorCategory.ObjectNotFound,
-                                    $"No recovery point {item.Id} in {item.Region}. List the points with Get-CcieSnapshot -Region {item.Region}.",
-                                    item.Id));
-                                return;
-                            }
-
-                            var waiter = new SnapshotWaiter(ec2, item.Region, Reporter);
-                            RecoveryPoint completed = await waiter.WaitAsync(point, options, parent, new Timeline(), cancellationToken).ConfigureAwait(false);
-                            WriteObject(completed);
-                        }
-                        catch (CcieException e)
-                        {
-                            WriteCcieError(e);
-                        }
-                        finally
-                        {
-                            int n = Interlocked.Increment(ref done);
-                            parent?.Update(string.Format(CultureInfo.InvariantCulture, "{0} of {1} recovery points done", n, _items.Count), n * 100 / _items.Count);
-                        }
-                    })
-                    .ToList();
-                await Task.WhenAll(waits).ConfigureAwait(false);
-            }
-            finally
-            {
-                foreach (IAmazonEC2 c in clients.Values)
-                {
-                    c.Dispose();
-                }
-            }
+            using var clients = new RegionalClients<IAmazonEC2>(r => Aws.CreateEc2(r));
+            await RecoveryPointWaits.WaitAllAsync(
+                _items,
+                clients.For,
+                WaitOptions.Default(TimeSpan.FromSeconds(TimeoutSeconds)),
+                Reporter,
+                WriteObject,
+                WriteCcieError,
+                cancellationToken).ConfigureAwait(false);
         }
     }
 }

@@ -67,7 +67,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 }
 
                 point = await _points.GetAsync(id, ct).ConfigureAwait(false)
-                    ?? throw new CcieException("RecoveryPointNotFound", CcieErrorCategory.ObjectNotFound, $"Recovery point {id} was not found in {_region}: no snapshot carries it. Check -Region, or list the points with Get-CcieSnapshot.", id);
+                    ?? throw RecoveryPointCatalog.NotFound(_region, id);
             }
 
             if (point is not null && string.Equals(point.Origin, "Seed", StringComparison.Ordinal))

@@ -192,12 +192,7 @@ namespace CcieDr.Engine.Recovery
         /// </summary>
         public async Task<RecoveryPointDecision> PlanExplicitAsync(string recoveryPointId, bool includeNewest, CancellationToken ct)
         {
-            RecoveryPoint point = await RecoveryPointCatalog.GetAsync(_ec2, _region, recoveryPointId, ct).ConfigureAwait(false)
-                ?? throw new CcieException(
-                    "RecoveryPointNotFound",
-                    CcieErrorCategory.ObjectNotFound,
-                    $"No recovery point {recoveryPointId} in {_region}. List them with Get-CcieSnapshot -Region {_region}.",
-                    recoveryPointId);
+            RecoveryPoint point = await RecoveryPointCatalog.GetRequiredAsync(_ec2, _region, recoveryPointId, ct).ConfigureAwait(false);
 
             var reasons = new List<string> { NamedById };
             if (point.IsComplete && !includeNewest)
