@@ -151,19 +151,6 @@ namespace CcieDr.Commands
                 IncludeNewest = IncludeNewest.IsPresent,
                 Scope = new RecoveryPointFilter { BoxName = BoxName, SourceInstanceId = InstanceId, IncludeSeed = IncludeSeed.IsPresent },
             };
-            if (request.IsEmpty)
-            {
-                throw new CcieException(
-                    "RetentionPolicyEmpty",
-                    CcieErrorCategory.InvalidArgument,
-                    "Give at least one of -KeepLast, -KeepDaily, -KeepWeekly, -KeepMonthly or -OlderThan (or name points with -RecoveryPointId); with no rule nothing would be kept.");
-            }
-
-            if (OlderThan is { } span && span <= TimeSpan.Zero)
-            {
-                throw new CcieException("InvalidOlderThan", CcieErrorCategory.InvalidArgument, $"-OlderThan must be a positive time span (e.g. 30.00:00:00 for 30 days); got {span}.", span);
-            }
-
             IReadOnlyList<RecoveryPointDecision> decisions = await remover.PlanPolicyAsync(request, ct).ConfigureAwait(false);
             foreach (RecoveryPointDecision used in decisions.Where(d => d.ImageIds.Count > 0))
             {

@@ -106,4 +106,19 @@ public class SnapshotOperationsTests
         Assert.Contains(sim.Seed.BuilderInstanceIds[0], two.Message);
         Assert.Contains("-InstanceId", two.Message);
     }
+
+    [Fact]
+    public async Task A_retention_policy_without_rules_or_with_a_negative_span_is_refused_before_any_call()
+    {
+        await using SnapshotSim sim = await SnapshotSim.StartAsync();
+        var remover = new SnapshotRemover(sim.Ec2(), SnapshotSim.Region);
+        int before = sim.Control.RequestLog("DescribeSnapshots").Count;
+
+        var empty = await Assert.ThrowsAsync<CcieException>(() => remover.PlanPolicyAsync(new SnapshotRetentionRequest(), Ct));
+        Assert.Equal("RetentionPolicyEmpty", empty.ErrorId);
+        var negative = await Assert.ThrowsAsync<CcieException>(() => remover.PlanPolicyAsync(new SnapshotRetentionRequest { OlderThan = TimeSpan.FromDays(-1) }, Ct));
+        Assert.Equal("InvalidOlderThan", negative.ErrorId);
+        Assert.Equal(CcieErrorCategory.InvalidArgument, negative.Category);
+        Assert.Equal(before, sim.Control.RequestLog("DescribeSnapshots").Count);
+    }
 }

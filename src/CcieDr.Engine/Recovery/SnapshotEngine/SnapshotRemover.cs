@@ -110,6 +110,19 @@ namespace CcieDr.Engine.Recovery
                 throw new ArgumentNullException(nameof(request));
             }
 
+            if (request.IsEmpty)
+            {
+                throw new CcieException(
+                    "RetentionPolicyEmpty",
+                    CcieErrorCategory.InvalidArgument,
+                    "Give at least one of -KeepLast, -KeepDaily, -KeepWeekly, -KeepMonthly or -OlderThan (or name points with -RecoveryPointId); with no rule nothing would be kept.");
+            }
+
+            if (request.OlderThan is { } span && span <= TimeSpan.Zero)
+            {
+                throw new CcieException("InvalidOlderThan", CcieErrorCategory.InvalidArgument, $"-OlderThan must be a positive time span (e.g. 30.00:00:00 for 30 days); got {span}.", span);
+            }
+
             IReadOnlyList<RecoveryPoint> points = await RecoveryPointCatalog.ListAsync(_ec2, _region, request.Scope, ct).ConfigureAwait(false);
             List<string> candidates = Evaluate(points, request, _clock(), new Dictionary<string, IReadOnlyList<string>>())
                 .Where(d => d.Action == Remove)
