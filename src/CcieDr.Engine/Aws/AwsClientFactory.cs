@@ -16,6 +16,7 @@ namespace CcieDr.Engine.Aws
     {
         private readonly AwsConnectionOptions _options;
         private readonly AWSCredentials? _profileCredentials;
+        private bool _defaultChainChecked;
 
         public AwsClientFactory(AwsConnectionOptions options)
         {
@@ -67,6 +68,13 @@ namespace CcieDr.Engine.Aws
 
         private void Configure(ClientConfig config, string region)
         {
+            if (_profileCredentials is null && !_defaultChainChecked)
+            {
+                // Off EC2 with nothing configured, fail now instead of after the SDK's long IMDS wait.
+                CredentialSources.EnsureDefaultChainHasASource();
+                _defaultChainChecked = true;
+            }
+
             config.RetryMode = RequestRetryMode.Standard;
             config.MaxErrorRetry = _options.MaxErrorRetry;
             config.Timeout = _options.RequestTimeout;
