@@ -7,6 +7,30 @@ internal sealed partial class Ec2Service
 {
     private static readonly HashSet<string> VolumeTypes = ["gp2", "gp3", "io1", "io2", "st1", "sc1", "standard"];
 
+    /// <summary>
+    /// What one RunInstances call launches, resolved and validated before anything is created: either every
+    /// check passes and the instances appear, or the call fails and nothing changed (as EC2 does).
+    /// </summary>
+    private sealed record LaunchPlan(
+        string? Token,
+        string Fingerprint,
+        Image Image,
+        string InstanceType,
+        Subnet Subnet,
+        QueryParams? Nic,
+        NetworkInterface? ExistingEni,
+        string? PrivateIp,
+        int Count,
+        List<string> GroupIds,
+        string? KeyName,
+        string? ProfileArn,
+        string? ProfileId,
+        string? UserData,
+        List<DevicePlan> Devices,
+        Dictionary<string, string> InstanceTags,
+        Dictionary<string, string> VolumeTags,
+        Dictionary<string, string> EniTags);
+
     private IEnumerable<object?> RunInstances(Ctx ctx)
     {
         var p = ctx.P;
@@ -24,14 +48,26 @@ internal sealed partial class Ec2Service
             return ReservationContent(ctx, prior.ReservationId, existing);
         }
 
-        // Launch template defaults.
-        LaunchTemplateData? lt = null;
-        var ltp = p.Sub("LaunchTemplate");
-        if (!ltp.IsEmpty)
+        LaunchPlan plan = PlanLaunch(ctx, token, fingerprint);
+        var reservationId = ctx.World.NewId("r", false);
+        var launched = new List<Instance>();
+        for (var n = 0; n < plan.Count; n++)
         {
-            var template = FindTemplate(ctx, ltp.Get("LaunchTemplateId"), ltp.Get("LaunchTemplateName"));
-            lt = ResolveVersion(template, ltp.Get("Version") ?? "$Default").Data;
+            launched.Add(LaunchOne(ctx, plan, reservationId, n));
         }
+
+        if (token is { Length: > 0 })
+        {
+            r.RunTokens[token] = (fingerprint, reservationId);
+        }
+
+        return ReservationContent(ctx, reservationId, launched);
+    }
+
+    private LaunchPlan PlanLaunch(Ctx ctx, string? token, string fingerprint)
+    {
+        var p = ctx.P;
+        LaunchTemplateData? lt = LaunchTemplateDefaults(ctx);
 
         var imageId = p.Get("ImageId") ?? lt?.ImageId ?? throw Ec2Error.Missing("ImageId");
         var image = FindImage(ctx, imageId);
@@ -54,6 +90,57 @@ internal sealed partial class Ec2Service
         }
 
         var nic = p.Members("NetworkInterface").FirstOrDefault();
+        var (subnet, existingEni, privateIp, count) = PlanNetwork(ctx, nic, instanceType, min, max);
+        var groupIds = PlanSecurityGroups(ctx, subnet, nic, existingEni, lt);
+
+        var keyName = p.Get("KeyName") ?? lt?.KeyName;
+        if (keyName is not null && !ctx.Region.KeyPairs.Values.Any(k => k.Name == keyName))
+        {
+            throw new Ec2Error("InvalidKeyPair.NotFound", $"The key pair '{keyName}' does not exist");
+        }
+
+        var (profileArn, profileId) = Profile(ctx, p.Get("IamInstanceProfile.Arn") ?? lt?.IamInstanceProfileArn, p.Get("IamInstanceProfile.Name") ?? lt?.IamInstanceProfileName);
+        var userData = p.Get("UserData") ?? lt?.UserData;
+        CheckUserData(userData);
+
+        return new LaunchPlan(
+            token,
+            fingerprint,
+            image,
+            instanceType,
+            subnet,
+            nic,
+            existingEni,
+            privateIp,
+            count,
+            groupIds,
+            keyName,
+            profileArn,
+            profileId,
+            userData,
+            PlanDevices(ctx, image, p.Members("BlockDeviceMapping")),
+            TagsFor(ctx, "instance", "instance", "volume", "network-interface"),
+            TagsFor(ctx, "volume"),
+            TagsFor(ctx, "network-interface"));
+    }
+
+    private LaunchTemplateData? LaunchTemplateDefaults(Ctx ctx)
+    {
+        var ltp = ctx.P.Sub("LaunchTemplate");
+        if (ltp.IsEmpty)
+        {
+            return null;
+        }
+
+        var template = FindTemplate(ctx, ltp.Get("LaunchTemplateId"), ltp.Get("LaunchTemplateName"));
+        return ResolveVersion(template, ltp.Get("Version") ?? "$Default").Data;
+    }
+
+    /// <summary>Subnet, interface and address of the launch, and how many instances the subnet has room for.</summary>
+    private (Subnet Subnet, NetworkInterface? ExistingEni, string? PrivateIp, int Count) PlanNetwork(Ctx ctx, QueryParams? nic, string instanceType, int min, int max)
+    {
+        var p = ctx.P;
+        var r = ctx.Region;
         NetworkInterface? existingEni = null;
         if (nic?.Get("NetworkInterfaceId") is { } existingId)
         {
@@ -110,8 +197,14 @@ internal sealed partial class Ec2Service
             throw new Ec2Error("InsufficientFreeAddressesInSubnet", $"There are not enough free addresses in subnet '{subnet.Id}' to satisfy the requested number of instances.");
         }
 
-        var count = Math.Min(max, free);
+        return (subnet, existingEni, privateIp, Math.Min(max, free));
+    }
 
+    /// <summary>The security groups: given by id or name, else the interface's, the template's, or the VPC default.</summary>
+    private List<string> PlanSecurityGroups(Ctx ctx, Subnet subnet, QueryParams? nic, NetworkInterface? existingEni, LaunchTemplateData? lt)
+    {
+        var p = ctx.P;
+        var r = ctx.Region;
         var groupIds = p.List("SecurityGroupId").Concat(nic?.List("SecurityGroupId") ?? []).ToList();
         foreach (var name in p.List("SecurityGroup"))
         {
@@ -142,134 +235,119 @@ internal sealed partial class Ec2Service
             groupIds.Add(r.SecurityGroups.Values.First(g => g.VpcId == subnet.VpcId && g.Name == "default").Id);
         }
 
-        groupIds = groupIds.Distinct().ToList();
+        return groupIds.Distinct().ToList();
+    }
 
-        var keyName = p.Get("KeyName") ?? lt?.KeyName;
-        if (keyName is not null && !r.KeyPairs.Values.Any(k => k.Name == keyName))
+    private static void CheckUserData(string? userData)
+    {
+        if (userData is null)
         {
-            throw new Ec2Error("InvalidKeyPair.NotFound", $"The key pair '{keyName}' does not exist");
+            return;
         }
 
-        var (profileArn, profileId) = Profile(ctx, p.Get("IamInstanceProfile.Arn") ?? lt?.IamInstanceProfileArn, p.Get("IamInstanceProfile.Name") ?? lt?.IamInstanceProfileName);
-
-        var userData = p.Get("UserData") ?? lt?.UserData;
-        if (userData is not null)
+        try
         {
-            try
-            {
-                _ = Convert.FromBase64String(userData);
-            }
-            catch (FormatException)
-            {
-                throw Ec2Error.InvalidValue("Invalid BASE64 encoding of user data.");
-            }
-
-            if (userData.Length > 21848)
-            {
-                throw Ec2Error.InvalidValue("User data is limited to 16384 bytes");
-            }
+            _ = Convert.FromBase64String(userData);
+        }
+        catch (FormatException)
+        {
+            throw Ec2Error.InvalidValue("Invalid BASE64 encoding of user data.");
         }
 
-        var devices = PlanDevices(ctx, image, p.Members("BlockDeviceMapping"));
-        var instanceTags = TagsFor(ctx, "instance", "instance", "volume", "network-interface");
-        var volumeTags = TagsFor(ctx, "volume");
-        var eniTags = TagsFor(ctx, "network-interface");
-
-        var reservationId = ctx.World.NewId("r", false);
-        var launched = new List<Instance>();
-        for (var n = 0; n < count; n++)
+        if (userData.Length > 21848)
         {
-            var instanceId = ctx.World.NewId("i");
-            NetworkInterface eni;
-            if (existingEni is not null)
-            {
-                eni = existingEni;
-                eni.InstanceId = instanceId;
-                eni.DeviceIndex = 0;
-                eni.AttachmentId = ctx.World.NewId("eni-attach", false);
-                eni.AttachTime = ctx.Now;
-                eni.DeleteOnTermination = nic!.Bool("DeleteOnTermination") ?? false;
-            }
-            else
-            {
-                var newIp = n == 0 && privateIp is not null ? privateIp : NextFreeAddress(r, subnet);
-                eni = new NetworkInterface
-                {
-                    Id = ctx.World.NewId("eni"),
-                    SubnetId = subnet.Id,
-                    VpcId = subnet.VpcId,
-                    AvailabilityZone = subnet.AvailabilityZone,
-                    MacAddress = ctx.World.NewMac(),
-                    GroupIds = new List<string>(groupIds),
-                    InstanceId = instanceId,
-                    AttachmentId = ctx.World.NewId("eni-attach", false),
-                    AttachTime = ctx.Now,
-                    DeleteOnTermination = true,
-                };
-                eni.PrivateIps.Add(new PrivateIp { Address = newIp, Primary = true });
-            }
+            throw Ec2Error.InvalidValue("User data is limited to 16384 bytes");
+        }
+    }
 
-            var ip = eni.PrimaryIp;
-            foreach (var (k, v) in eniTags)
+    /// <summary>Creates instance number <paramref name="n"/> of the reservation: its interface, the instance and its volumes.</summary>
+    private Instance LaunchOne(Ctx ctx, LaunchPlan plan, string reservationId, int n)
+    {
+        var r = ctx.Region;
+        var subnet = plan.Subnet;
+        var instanceId = ctx.World.NewId("i");
+        NetworkInterface eni;
+        if (plan.ExistingEni is not null)
+        {
+            eni = plan.ExistingEni;
+            eni.InstanceId = instanceId;
+            eni.DeviceIndex = 0;
+            eni.AttachmentId = ctx.World.NewId("eni-attach", false);
+            eni.AttachTime = ctx.Now;
+            eni.DeleteOnTermination = plan.Nic!.Bool("DeleteOnTermination") ?? false;
+        }
+        else
+        {
+            var newIp = n == 0 && plan.PrivateIp is not null ? plan.PrivateIp : NextFreeAddress(r, subnet);
+            eni = new NetworkInterface
             {
-                eni.Tags[k] = v;
-            }
-
-            r.NetworkInterfaces[eni.Id] = eni;
-
-            var inst = new Instance
-            {
-                Id = instanceId,
-                ReservationId = reservationId,
-                ImageId = image.Id,
-                InstanceType = instanceType,
+                Id = ctx.World.NewId("eni"),
                 SubnetId = subnet.Id,
                 VpcId = subnet.VpcId,
                 AvailabilityZone = subnet.AvailabilityZone,
-                NetworkInterfaceId = eni.Id,
-                PrivateIpAddress = ip,
-                GroupIds = new List<string>(groupIds),
-                KeyName = keyName,
-                IamProfileArn = profileArn,
-                IamProfileId = profileId,
-                UserData = userData,
-                RootDeviceName = image.RootDeviceName,
-                Architecture = image.Architecture,
-                EnaSupport = image.EnaSupport,
-                VirtualizationType = image.VirtualizationType,
-                ClientToken = token,
-                LaunchIndex = n,
-                LaunchTime = ctx.Now,
-                State = InstanceStates.Pending,
-                StateDueAt = ctx.Now.AddSeconds(ctx.World.Durations.InstancePending),
+                MacAddress = ctx.World.NewMac(),
+                GroupIds = new List<string>(plan.GroupIds),
+                InstanceId = instanceId,
+                AttachmentId = ctx.World.NewId("eni-attach", false),
+                AttachTime = ctx.Now,
+                DeleteOnTermination = true,
             };
-            foreach (var (k, v) in instanceTags)
-            {
-                inst.Tags[k] = v;
-            }
-
-            foreach (var d in devices)
-            {
-                var vol = NewVolume(ctx, d.Size, d.Type, d.Iops, d.Throughput, d.Encrypted, d.KmsKeyId, subnet.AvailabilityZone, d.SnapshotId, "in-use");
-                vol.Attachment = new VolumeAttachment { InstanceId = instanceId, Device = d.Device, State = "attached", AttachTime = ctx.Now, DeleteOnTermination = d.DeleteOnTermination };
-                foreach (var (k, v) in volumeTags)
-                {
-                    vol.Tags[k] = v;
-                }
-
-                inst.BlockDevices.Add(new InstanceBlockDevice { DeviceName = d.Device, VolumeId = vol.Id, AttachTime = ctx.Now, DeleteOnTermination = d.DeleteOnTermination });
-            }
-
-            r.Instances[inst.Id] = inst;
-            launched.Add(inst);
+            eni.PrivateIps.Add(new PrivateIp { Address = newIp, Primary = true });
         }
 
-        if (token is { Length: > 0 })
+        foreach (var (k, v) in plan.EniTags)
         {
-            r.RunTokens[token] = (fingerprint, reservationId);
+            eni.Tags[k] = v;
         }
 
-        return ReservationContent(ctx, reservationId, launched);
+        r.NetworkInterfaces[eni.Id] = eni;
+
+        var image = plan.Image;
+        var inst = new Instance
+        {
+            Id = instanceId,
+            ReservationId = reservationId,
+            ImageId = image.Id,
+            InstanceType = plan.InstanceType,
+            SubnetId = subnet.Id,
+            VpcId = subnet.VpcId,
+            AvailabilityZone = subnet.AvailabilityZone,
+            NetworkInterfaceId = eni.Id,
+            PrivateIpAddress = eni.PrimaryIp,
+            GroupIds = new List<string>(plan.GroupIds),
+            KeyName = plan.KeyName,
+            IamProfileArn = plan.ProfileArn,
+            IamProfileId = plan.ProfileId,
+            UserData = plan.UserData,
+            RootDeviceName = image.RootDeviceName,
+            Architecture = image.Architecture,
+            EnaSupport = image.EnaSupport,
+            VirtualizationType = image.VirtualizationType,
+            ClientToken = plan.Token,
+            LaunchIndex = n,
+            LaunchTime = ctx.Now,
+            State = InstanceStates.Pending,
+            StateDueAt = ctx.Now.AddSeconds(ctx.World.Durations.InstancePending),
+        };
+        foreach (var (k, v) in plan.InstanceTags)
+        {
+            inst.Tags[k] = v;
+        }
+
+        foreach (var d in plan.Devices)
+        {
+            var vol = NewVolume(ctx, d.Size, d.Type, d.Iops, d.Throughput, d.Encrypted, d.KmsKeyId, subnet.AvailabilityZone, d.SnapshotId, "in-use");
+            vol.Attachment = new VolumeAttachment { InstanceId = instanceId, Device = d.Device, State = "attached", AttachTime = ctx.Now, DeleteOnTermination = d.DeleteOnTermination };
+            foreach (var (k, v) in plan.VolumeTags)
+            {
+                vol.Tags[k] = v;
+            }
+
+            inst.BlockDevices.Add(new InstanceBlockDevice { DeviceName = d.Device, VolumeId = vol.Id, AttachTime = ctx.Now, DeleteOnTermination = d.DeleteOnTermination });
+        }
+
+        r.Instances[inst.Id] = inst;
+        return inst;
     }
 
     internal static Ec2Error ZoneError(RegionState r, Zone zone, string instanceType)
