@@ -68,7 +68,7 @@ Describe 'Copy-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
         $eu.CopiedFrom | Should -Be "us-west-2/$($rp.RecoveryPointId)"
         @(Get-SimulatorRequest $sim CopySnapshot | Where-Object { $_.parameters.SourceRegion -eq 'us-west-2' }).Count | Should -Be 2
 
-        Get-CcieSnapshot -Region us-west-2 | Remove-CcieSnapshot -Force -Confirm:$false
+        Get-CcieSnapshot -Region us-west-2 | Remove-CcieSnapshot -IncludeNewest -Force -Confirm:$false
         @(Get-CcieSnapshot -Region us-west-2).Count | Should -Be 0
         (Get-CcieSnapshot $rp.RecoveryPointId).State | Should -Be 'completed'    # the us-east-1 original stays
         (Get-CcieSnapshot -Region eu-west-1 -Latest).RecoveryPointId | Should -Be $rp.RecoveryPointId
@@ -80,6 +80,8 @@ Describe 'Copy-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
         $out = Invoke-SnapshotChildScript $sim "Copy-CcieSnapshot $($rp.RecoveryPointId) -DestinationRegion us-west-2 -WhatIf"
         $out | Should -Match 'What if: Copy-CcieSnapshot on rp-\S+ \(us-east-1 -> us-west-2\)'
         $out | Should -Match 'ec2:CopySnapshot\s+in us-west-2: SourceRegion=us-east-1 SourceSnapshotId=snap-'
+        $out | Should -Match "ec2:DeleteSnapshot\s+in us-west-2: delete duplicates created by this run's lost responses \(if any\)"
+        $out | Should -Match 'ec2:DeleteSnapshot\s+in us-west-2: earlier copies that failed'
         @(Get-SimulatorRequest $sim CopySnapshot).Count | Should -Be 0
         @(Get-CcieSnapshot -Region us-west-2).Count | Should -Be 0
     }
