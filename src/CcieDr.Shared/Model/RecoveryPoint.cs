@@ -71,14 +71,16 @@ namespace CcieDr
 
         /// <summary>
         /// The ccie:run-id of the New-/Copy-CcieSnapshot run that produced this object: the snapshots that run
-        /// created carry it (reused ones keep their own run's). Null from Get-/Wait-CcieSnapshot.
+        /// created carry it (reused ones keep their own run's). Null when the run created nothing (New-CcieSnapshot
+        /// reused a pending point), and from Get-/Wait-CcieSnapshot.
         /// </summary>
         public string? RunId { get; internal set; }
 
         /// <summary>
         /// Snapshots of this point that the producing run deleted, and why: only duplicates the run itself made
         /// (tagged with its <see cref="RunId"/>: EC2 made a second one when the SDK retried a call whose response
-        /// was lost). Empty when there were none, and from Get-/Wait-CcieSnapshot.
+        /// was lost), and for Copy-CcieSnapshot earlier copies that had failed (state error, no data) and were
+        /// replaced. Empty when there were none, and from Get-/Wait-CcieSnapshot.
         /// </summary>
         public IReadOnlyList<DuplicateSnapshot> DeletedDuplicates { get; internal set; } = Array.Empty<DuplicateSnapshot>();
 

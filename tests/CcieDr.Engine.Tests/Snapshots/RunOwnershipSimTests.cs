@@ -214,6 +214,30 @@ public class RunOwnershipSimTests
     }
 
     [Fact]
+    public async Task A_rerun_lists_the_failed_earlier_copy_it_replaced()
+    {
+        await using SnapshotSim sim = await SnapshotSim.StartAsync();
+        IAmazonEC2 east = sim.Ec2();
+        IAmazonEC2 west = sim.Ec2(SnapshotSim.DrRegion);
+        RecoveryPoint p = await TakeAsync(sim, east);
+        sim.Control.FailNextSnapshots(1);
+        await Assert.ThrowsAsync<CcieException>(() => new SnapshotCopier(east, SnapshotSim.Region, west).CopyAsync(p, CopyTo(SnapshotSim.DrRegion), Ct));
+        Snapshot failed = Assert.Single(await sim.SnapshotsAsync(west, Ec2Extensions.Filter("status", "error")));
+
+        RecoveryPoint copy = await new SnapshotCopier(east, SnapshotSim.Region, west).CopyAsync(p, CopyTo(SnapshotSim.DrRegion), Ct);
+
+        Assert.True(copy.IsComplete);
+        DuplicateSnapshot d = Assert.Single(copy.DeletedDuplicates);
+        Assert.Equal(failed.SnapshotId, d.SnapshotId);
+        Assert.True(d.Deleted);
+        Assert.Equal(Tag(failed, "ccie:run-id"), d.RunId);
+        Assert.NotEqual(copy.RunId, d.RunId);
+        Assert.Contains("failed", d.Reason, StringComparison.Ordinal);
+        Assert.Equal(Tag(failed, "ccie:source-snapshot-id"), d.SourceSnapshotId);
+        Assert.DoesNotContain(failed.SnapshotId, (await sim.SnapshotsAsync(west)).Select(s => s.SnapshotId));
+    }
+
+    [Fact]
     public async Task WhatIf_lists_the_deletion_of_this_runs_duplicates()
     {
         await using SnapshotSim sim = await SnapshotSim.StartAsync();
