@@ -227,21 +227,21 @@ namespace CcieDr.Engine.Recovery
                     {
                         await _destination.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = s.SnapshotId }, ct).ConfigureAwait(false);
                         _reporter.Verbose($"Deleted failed copy {s.SnapshotId} of {from}; copying it again.");
-                        replaced.Add(new DuplicateSnapshot
-                        {
-                            SnapshotId = s.SnapshotId,
-                            Region = destRegion,
-                            RunId = RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.RunId),
-                            SourceSnapshotId = from,
-                            Deleted = true,
-                            Reason = "an earlier copy of " + from + " that failed (state error, no data): replaced by a new copy",
-                        });
                     }
                     catch (Exception e) when (e is not OperationCanceledException)
                     {
                         throw AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", s.SnapshotId);
                     }
 
+                    replaced.Add(new DuplicateSnapshot
+                    {
+                        SnapshotId = s.SnapshotId,
+                        Region = destRegion,
+                        RunId = RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.RunId),
+                        SourceSnapshotId = from,
+                        Deleted = true,
+                        Reason = "an earlier copy of " + from + " that failed (state error, no data): replaced by a new copy",
+                    });
                     continue;
                 }
 
