@@ -66,6 +66,7 @@ Describe 'New-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
             $s.Tags['ccie:device-name'] | Should -BeIn '/dev/sda1', '/dev/xvdf'
             $s.Tags['ccie:iam-instance-profile'] | Should -Match 'instance-profile/'
             $s.Tags['ccie:created-by'] | Should -Match '^CcieDr \d+\.\d+\.\d+$'
+            $s.Tags['ccie:run-id'] | Should -Be $rp.RunId
             $s.Tags['Name'] | Should -Be "circleci_services $($s.Tags['ccie:device-name']) $($rp.RecoveryPointId)"
             $s.Tags.Keys | Where-Object { $_ -notlike 'ccie:*' -and $_ -ne 'Name' } | Should -BeNullOrEmpty
         }
@@ -112,11 +113,29 @@ Describe 'New-CcieSnapshot' -Tag 'Snapshot', 'Simulator' {
         @($rp.Snapshots).Count | Should -Be 2
     }
 
+    It 'deletes the duplicates of a lost CreateSnapshots response, and only those, and lists them' {
+        $null = Invoke-CcieSimulatorControl $sim POST faults -Body @{ kind = 'drop-after'; action = 'CreateSnapshots'; count = 1 }
+        $rp = New-CcieSnapshot -Wait
+        @(Get-SimulatorRequest $sim CreateSnapshots).Count | Should -Be 2
+        @($rp.DeletedDuplicates).Count | Should -Be 2
+        @($rp.LeftAlone).Count | Should -Be 0
+        foreach ($d in $rp.DeletedDuplicates) {
+            $d.Deleted | Should -BeTrue
+            $d.RunId | Should -Be $rp.RunId
+            $d.Reason | Should -Match 'response was lost'
+            $d.SnapshotId | Should -Not -BeIn $rp.SnapshotIds
+        }
+        @(Get-RawSnapshot $sim -Filter @{ 'tag:ccie:recovery-point' = $rp.RecoveryPointId }).SnapshotId | Sort-Object | Should -Be @($rp.SnapshotIds | Sort-Object)
+        ($rp | Format-List | Out-String -Width 300) | Should -Match 'DeletedDuplicates\s*:\s*snap-\w+: a duplicate this run made'
+    }
+
     It 'changes nothing with -WhatIf and shows the calls it would make' {
         $out = Invoke-SnapshotChildScript $sim 'New-CcieSnapshot -Label nightly -WhatIf'
         $out | Should -Match 'What if: New-CcieSnapshot on i-'
         $out | Should -Match 'ec2:CreateSnapshots\s+InstanceId=i-\w+, all 2 volumes together'
         $out | Should -Match '/dev/xvdf=vol-'
+        $out | Should -Match "ec2:DeleteSnapshot\s+delete duplicates created by this run's lost responses \(if any\)"
+        $out | Should -Match "another run's snapshots of the point are left alone"
         @(Get-SimulatorRequest $sim CreateSnapshots).Count | Should -Be 0
         @(Get-RawSnapshot $sim -Filter @{ 'tag-key' = 'ccie:recovery-point' }).Count | Should -Be 0
     }

@@ -30,6 +30,12 @@ namespace CcieDr.Engine.Recovery
         /// </summary>
         public const string CreatedAt = "ccie:created-at";
 
+        /// <summary>
+        /// The New-/Copy-CcieSnapshot run that created the snapshot (random per run, set at creation): a run deletes
+        /// only duplicates carrying its own run id, never another run's snapshots. Copies get the copying run's.
+        /// </summary>
+        public const string RunId = "ccie:run-id";
+
         // ---- the box (same on every snapshot of the point) ----
         public const string SourceInstanceId = "ccie:source-instance-id";
         public const string BoxName = "ccie:box-name";

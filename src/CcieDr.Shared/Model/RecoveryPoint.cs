@@ -69,6 +69,27 @@ namespace CcieDr
         /// <summary>What the producing operation did, when (New-, Wait-, Copy-CcieSnapshot); empty from Get-CcieSnapshot.</summary>
         public IReadOnlyList<TimelineEntry> Timeline { get; internal set; } = Array.Empty<TimelineEntry>();
 
+        /// <summary>
+        /// The ccie:run-id of the New-/Copy-CcieSnapshot run that produced this object: the snapshots that run
+        /// created carry it (reused ones keep their own run's). Null when the run created nothing (New-CcieSnapshot
+        /// reused a pending point), and from Get-/Wait-CcieSnapshot.
+        /// </summary>
+        public string? RunId { get; internal set; }
+
+        /// <summary>
+        /// Snapshots of this point that the producing run deleted, and why: only duplicates the run itself made
+        /// (tagged with its <see cref="RunId"/>: EC2 made a second one when the SDK retried a call whose response
+        /// was lost), and for Copy-CcieSnapshot earlier copies that had failed (state error, no data) and were
+        /// replaced. Empty when there were none, and from Get-/Wait-CcieSnapshot.
+        /// </summary>
+        public IReadOnlyList<DuplicateSnapshot> DeletedDuplicates { get; internal set; } = Array.Empty<DuplicateSnapshot>();
+
+        /// <summary>
+        /// Snapshots with this point's id that the producing run found but did not make (another run creating or
+        /// copying the same point, or a tool), or could not delete: left alone, never deleted by this run.
+        /// </summary>
+        public IReadOnlyList<DuplicateSnapshot> LeftAlone { get; internal set; } = Array.Empty<DuplicateSnapshot>();
+
         public IReadOnlyList<string> SnapshotIds
         {
             get
@@ -84,6 +105,35 @@ namespace CcieDr
         }
 
         public override string ToString() => RecoveryPointId;
+    }
+
+    /// <summary>
+    /// A snapshot with a recovery point's id that New-/Copy-CcieSnapshot did not return as part of the point: either
+    /// deleted (a duplicate the run itself made) or left alone (another run's, or a tool's).
+    /// </summary>
+    public sealed class DuplicateSnapshot
+    {
+        internal DuplicateSnapshot()
+        {
+        }
+
+        public string SnapshotId { get; internal set; } = string.Empty;
+
+        public string Region { get; internal set; } = string.Empty;
+
+        /// <summary>The snapshot's ccie:run-id tag, or null (made by a tool, or by a version before the tag).</summary>
+        public string? RunId { get; internal set; }
+
+        /// <summary>For a copy: the snapshot it was copied from (tag ccie:source-snapshot-id).</summary>
+        public string? SourceSnapshotId { get; internal set; }
+
+        /// <summary>True when the run deleted it.</summary>
+        public bool Deleted { get; internal set; }
+
+        /// <summary>Why it was deleted or left alone.</summary>
+        public string Reason { get; internal set; } = string.Empty;
+
+        public override string ToString() => SnapshotId;
     }
 
     /// <summary>One volume's snapshot within a recovery point.</summary>

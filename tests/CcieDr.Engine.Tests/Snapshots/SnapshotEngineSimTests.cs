@@ -62,7 +62,8 @@ public class SnapshotEngineSimTests
         foreach (Snapshot s in await sim.SnapshotsAsync(ec2, Ec2Extensions.Filter("tag:ccie:recovery-point", p.RecoveryPointId)))
         {
             var tags = s.Tags.ToDictionary(t => t.Key, t => t.Value);
-            Assert.Equal(28 + 1, tags.Count); // 28 schema keys + label
+            Assert.Equal(28 + 1 + 1, tags.Count); // 28 schema keys + label + the run id
+            Assert.Equal(p.RunId, tags[RecoveryTags.RunId]);
             Assert.NotNull(p.CreatedAt);
             Assert.Equal(p.CreatedAt, RecoveryTags.ParseCreatedAt(tags[RecoveryTags.CreatedAt]));
             Assert.Equal($"circleci_services {tags["ccie:device-name"]} {p.RecoveryPointId}", tags["Name"]);

@@ -66,6 +66,7 @@ namespace CcieDr.Engine.Recovery
             }
 
             plan.Add("ec2:DescribeSnapshots", $"in {request.DestinationRegion}: copies made by an earlier run (reused)");
+            plan.Add("ec2:DeleteSnapshot", $"in {request.DestinationRegion}: earlier copies that failed (state error, no data), if any; each is copied again");
             foreach (RecoveryPointSnapshot s in point.Snapshots)
             {
                 bool encrypt = s.Encrypted || request.KmsKeyId is not null;
@@ -73,6 +74,12 @@ namespace CcieDr.Engine.Recovery
                     "ec2:CopySnapshot",
                     $"in {request.DestinationRegion}: SourceRegion={_sourceRegion} SourceSnapshotId={s.SnapshotId} ({s.DeviceName}){(encrypt ? " Encrypted=true" : string.Empty)}{(request.KmsKeyId is null ? string.Empty : " KmsKeyId=" + request.KmsKeyId)}, with the recovery-point tags",
                     s.SnapshotId);
+            }
+
+            if (point.Origin != "Seed")
+            {
+                plan.Add("ec2:DescribeSnapshots", $"in {request.DestinationRegion}: look for duplicates a lost response could have caused (snapshots with the point's id that this run did not get back)");
+                plan.Add("ec2:DeleteSnapshot", $"in {request.DestinationRegion}: {RunDuplicates.PlanText}");
             }
 
             if (request.Wait)
@@ -125,9 +132,11 @@ namespace CcieDr.Engine.Recovery
             }
 
             // Copies from an earlier run: reuse completed and pending ones, replace failed ones.
+            string runId = RunDuplicates.NewRunId();
+            var replaced = new List<DuplicateSnapshot>();
             Dictionary<string, Snapshot> existing = await timeline.RunAsync("ec2:DescribeSnapshots", destRegion, async entry =>
             {
-                Dictionary<string, Snapshot> found = await FindCopiesAsync(source, ct).ConfigureAwait(false);
+                Dictionary<string, Snapshot> found = await FindCopiesAsync(source, destRegion, replaced, ct).ConfigureAwait(false);
                 timeline.Complete(entry, found.Count == 0 ? "Succeeded" : "Reused", detail: found.Count == 0 ? "no earlier copies" : "earlier copies: " + string.Join(", ", found.Values.Select(s => s.SnapshotId)));
                 return found;
             }).ConfigureAwait(false);
@@ -144,23 +153,28 @@ namespace CcieDr.Engine.Recovery
 
                 Snapshot copy = await timeline.RunAsync("ec2:CopySnapshot", s.SnapshotId, async entry =>
                 {
-                    Snapshot c = await CopyOneAsync(source, s, request, ct).ConfigureAwait(false);
+                    Snapshot c = await CopyOneAsync(source, s, request, runId, ct).ConfigureAwait(false);
                     timeline.Complete(entry, target: c.SnapshotId, detail: $"{_sourceRegion}/{s.SnapshotId} -> {destRegion}/{c.SnapshotId}");
                     return c;
                 }).ConfigureAwait(false);
                 copies.Add(copy);
             }
 
+            // Only this run's own duplicates (its run id) are deleted: a concurrent run's copies of the same point,
+            // or the point's originals when it is copied back to the region it came from, are left alone.
             var ours = new HashSet<string>(copies.Select(c => c.SnapshotId!), StringComparer.Ordinal);
+            var sweep = new RunDuplicates.Result();
             if (source.Origin != "Seed")
             {
-                await timeline.RunAsync("ec2:DescribeSnapshots", destRegion, async entry =>
+                sweep = await timeline.RunAsync("ec2:DescribeSnapshots", destRegion, async entry =>
                 {
-                    IReadOnlyList<string> removed = await SnapshotCalls.RemoveDuplicatesAsync(_destination, source.RecoveryPointId, ours, null, _reporter, ct).ConfigureAwait(false);
-                    timeline.Complete(entry, detail: removed.Count == 0 ? "no duplicates" : "deleted duplicates " + string.Join(", ", removed));
+                    RunDuplicates.Result r = await RunDuplicates.SweepAsync(_destination, destRegion, source.RecoveryPointId, runId, ours, "copying", _reporter, ct).ConfigureAwait(false);
+                    timeline.Complete(entry, detail: r.Detail);
+                    return r;
                 }).ConfigureAwait(false);
             }
 
+            sweep.Deleted.InsertRange(0, replaced);
             RecoveryPoint result = source.Origin == "Seed"
                 ? RecoveryPointCatalog.BuildSeedPoint(copies[0], destRegion)
                 : RecoveryPointCatalog.BuildPoint(source.RecoveryPointId, copies, destRegion);
@@ -170,11 +184,12 @@ namespace CcieDr.Engine.Recovery
                 result = await new SnapshotWaiter(_destination, destRegion, _reporter).WaitAsync(result, request.WaitOptions, null, timeline, ct).ConfigureAwait(false);
             }
 
+            sweep.ApplyTo(result, runId);
             result.Timeline = timeline.Entries;
             return result;
         }
 
-        private async Task<Dictionary<string, Snapshot>> FindCopiesAsync(RecoveryPoint source, CancellationToken ct)
+        private async Task<Dictionary<string, Snapshot>> FindCopiesAsync(RecoveryPoint source, string destRegion, List<DuplicateSnapshot> replaced, CancellationToken ct)
         {
             IReadOnlyList<Snapshot> found;
             try
@@ -218,6 +233,15 @@ namespace CcieDr.Engine.Recovery
                         throw AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", s.SnapshotId);
                     }
 
+                    replaced.Add(new DuplicateSnapshot
+                    {
+                        SnapshotId = s.SnapshotId,
+                        Region = destRegion,
+                        RunId = RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.RunId),
+                        SourceSnapshotId = from,
+                        Deleted = true,
+                        Reason = "an earlier copy of " + from + " that failed (state error, no data): replaced by a new copy",
+                    });
                     continue;
                 }
 
@@ -230,7 +254,7 @@ namespace CcieDr.Engine.Recovery
             return result;
         }
 
-        private async Task<Snapshot> CopyOneAsync(RecoveryPoint source, RecoveryPointSnapshot s, CopyRecoveryPointRequest request, CancellationToken ct)
+        private async Task<Snapshot> CopyOneAsync(RecoveryPoint source, RecoveryPointSnapshot s, CopyRecoveryPointRequest request, string runId, CancellationToken ct)
         {
             Snapshot original = await DescribeOneAsync(s.SnapshotId, ct).ConfigureAwait(false);
             var tags = new Dictionary<string, string>(StringComparer.Ordinal);
@@ -246,6 +270,7 @@ namespace CcieDr.Engine.Recovery
             bool encrypt = s.Encrypted || request.KmsKeyId is not null;
             tags[RecoveryTags.SourceRegion] = _sourceRegion;
             tags[RecoveryTags.SourceSnapshotId] = s.SnapshotId;
+            tags[RecoveryTags.RunId] = runId; // this run's, not the original's: in the call itself, so a retried call's duplicate carries it too
             if (source.Origin != "Seed")
             {
                 tags[RecoveryTags.Encrypted] = encrypt ? "true" : "false";

@@ -103,7 +103,8 @@ namespace CcieDr.Engine.Recovery
                 plan.Add("ec2:CreateTags", $"per snapshot: ccie:device-name, volume type/size/IOPS/throughput, encryption, Name ({box.Volumes.Count} calls)");
             }
 
-            plan.Add("ec2:DescribeSnapshots", "check for duplicates a lost response could have caused");
+            plan.Add("ec2:DescribeSnapshots", "look for duplicates a lost response could have caused (snapshots with the new point's id that this run did not get back)");
+            plan.Add("ec2:DeleteSnapshot", RunDuplicates.PlanText);
             if (request.Wait)
             {
                 plan.Add("wait", "until every snapshot is completed (ec2:DescribeSnapshots, with backoff)");
@@ -148,7 +149,11 @@ namespace CcieDr.Engine.Recovery
             point.Timeline = timeline.Entries;
             if (request.Wait && point.State is RecoveryPointStates.Pending or RecoveryPointStates.Completed)
             {
+                RecoveryPoint created = point;
                 point = await new SnapshotWaiter(_ec2, _region, _reporter).WaitAsync(point, request.WaitOptions, null, timeline, ct).ConfigureAwait(false);
+                point.RunId = created.RunId;
+                point.DeletedDuplicates = created.DeletedDuplicates;
+                point.LeftAlone = created.LeftAlone;
             }
 
             point.Timeline = timeline.Entries;
@@ -225,7 +230,8 @@ namespace CcieDr.Engine.Recovery
             DateTime now = _clock();
             string rpId = RecoveryTags.NewRecoveryPointId(now);
             string description = RecoveryTags.Description(now);
-            _reporter.Verbose($"Taking recovery point {rpId} of {box.InstanceId}: {box.Volumes.Count} volumes ({string.Join(", ", box.Volumes.Select(v => v.DeviceName))}).");
+            string runId = RunDuplicates.NewRunId();
+            _reporter.Verbose($"Taking recovery point {rpId} of {box.InstanceId}: {box.Volumes.Count} volumes ({string.Join(", ", box.Volumes.Select(v => v.DeviceName))}), run {runId}.");
 
             var created = new List<Snapshot>();
             var failures = new List<string>();
@@ -235,7 +241,7 @@ namespace CcieDr.Engine.Recovery
                 TimelineEntry entry = timeline.Begin("ec2:CreateSnapshots", box.InstanceId);
                 try
                 {
-                    created.AddRange(await CreateMultiVolumeAsync(box, rpId, now, description, request.Label, ct).ConfigureAwait(false));
+                    created.AddRange(await CreateMultiVolumeAsync(box, rpId, runId, now, description, request.Label, ct).ConfigureAwait(false));
                     timeline.Complete(entry, target: rpId, detail: string.Join(", ", created.Select(s => s.SnapshotId)));
                 }
                 catch (CcieException e) when (request.Method == SnapshotMethod.Auto && e.InnerException is Amazon.Runtime.AmazonServiceException s && NoMultiVolume.Contains(s.ErrorCode ?? string.Empty))
@@ -258,7 +264,7 @@ namespace CcieDr.Engine.Recovery
                     TimelineEntry entry = timeline.Begin("ec2:CreateSnapshot", v.VolumeId);
                     try
                     {
-                        Snapshot s = await CreateOneAsync(box, v, rpId, now, description, request.Label, ct).ConfigureAwait(false);
+                        Snapshot s = await CreateOneAsync(box, v, rpId, runId, now, description, request.Label, ct).ConfigureAwait(false);
                         created.Add(s);
                         timeline.Complete(entry, target: s.SnapshotId, detail: v.DeviceName);
                     }
@@ -295,14 +301,17 @@ namespace CcieDr.Engine.Recovery
                 }).ConfigureAwait(false);
             }
 
+            // Only this run's own duplicates (its run id) are deleted; anything else with the point's id is left alone.
             var ours = new HashSet<string>(created.Select(s => s.SnapshotId!), StringComparer.Ordinal);
-            await timeline.RunAsync("ec2:DescribeSnapshots", rpId, async entry =>
+            RunDuplicates.Result sweep = await timeline.RunAsync("ec2:DescribeSnapshots", rpId, async entry =>
             {
-                IReadOnlyList<string> removed = await SnapshotCalls.RemoveDuplicatesAsync(_ec2, rpId, ours, null, _reporter, ct).ConfigureAwait(false);
-                timeline.Complete(entry, detail: removed.Count == 0 ? "no duplicates" : "deleted duplicates " + string.Join(", ", removed));
+                RunDuplicates.Result r = await RunDuplicates.SweepAsync(_ec2, _region, rpId, runId, ours, "creating", _reporter, ct).ConfigureAwait(false);
+                timeline.Complete(entry, detail: r.Detail);
+                return r;
             }).ConfigureAwait(false);
 
             RecoveryPoint point = RecoveryPointCatalog.BuildPoint(rpId, created, _region);
+            sweep.ApplyTo(point, runId);
             if (failures.Count > 0)
             {
                 point.StateMessage = (point.StateMessage is null ? string.Empty : point.StateMessage + " ") + "Failed: " + string.Join("; ", failures);
@@ -311,9 +320,10 @@ namespace CcieDr.Engine.Recovery
             return point;
         }
 
-        private async Task<IReadOnlyList<Snapshot>> CreateMultiVolumeAsync(ServicesBox box, string rpId, DateTime createdUtc, string description, string? label, CancellationToken ct)
+        private async Task<IReadOnlyList<Snapshot>> CreateMultiVolumeAsync(ServicesBox box, string rpId, string runId, DateTime createdUtc, string description, string? label, CancellationToken ct)
         {
             IDictionary<string, string> pointTags = RecoveryTags.ForPoint(box, rpId, label, createdUtc);
+            pointTags[RecoveryTags.RunId] = runId; // in the call itself: a retried call's duplicate carries it too
             var request = new CreateSnapshotsRequest
             {
                 InstanceSpecification = new InstanceSpecification { InstanceId = box.InstanceId, ExcludeBootVolume = false },
@@ -348,9 +358,10 @@ namespace CcieDr.Engine.Recovery
                 .ToList();
         }
 
-        private async Task<Snapshot> CreateOneAsync(ServicesBox box, ServicesBoxVolume v, string rpId, DateTime createdUtc, string description, string? label, CancellationToken ct)
+        private async Task<Snapshot> CreateOneAsync(ServicesBox box, ServicesBoxVolume v, string rpId, string runId, DateTime createdUtc, string description, string? label, CancellationToken ct)
         {
             IDictionary<string, string> tags = RecoveryTags.ForSnapshot(box, v, rpId, label, createdUtc);
+            tags[RecoveryTags.RunId] = runId; // in the call itself: a retried call's duplicate carries it too
             var request = new CreateSnapshotRequest
             {
                 VolumeId = v.VolumeId,
