@@ -176,9 +176,12 @@ public class PathRaceRestoreTests
         }
     }
 
-    [Fact]
-    public async Task A_name_created_concurrently_at_a_swap_destination_is_never_replaced()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task A_name_created_concurrently_at_a_swap_destination_is_never_replaced(bool renameFallback)
     {
+        SafeExtractNative.ForceRenameFallback = renameFallback; // true: as on kernels without renameat2
         using var f = new DataRestoreFixture();
         var target = Path.Combine(f.Data, "secret.key"); // only in the new data: moved in, never aside
         bool created = false;
@@ -200,5 +203,102 @@ public class PathRaceRestoreTests
         File.Delete(target);
         Assert.Equal(f.OldSnapshot, f.DataSnapshot());
         f.AssertNoLeftovers();
+    }
+
+    [Theory]
+    [InlineData(false, "file")]
+    [InlineData(false, "symlink")]
+    [InlineData(false, "dir")]
+    [InlineData(true, "file")]
+    [InlineData(true, "symlink")]
+    [InlineData(true, "dir")]
+    public void RenameNoReplace_never_replaces_an_existing_name_and_moves_otherwise(bool fallback, string kind)
+    {
+        SafeExtractNative.ForceRenameFallback = fallback;
+        var root = RestoreTestKit.NewTempDir("race-mv");
+        try
+        {
+            var from = Path.Combine(root, "from");
+            switch (kind)
+            {
+                case "file":
+                    File.WriteAllText(from, "new");
+                    break;
+                case "symlink":
+                    File.CreateSymbolicLink(from, "somewhere");
+                    break;
+                default:
+                    Directory.CreateDirectory(from);
+                    File.WriteAllText(Path.Combine(from, "inner"), "new");
+                    break;
+            }
+
+            // Existing destinations rename(2) would replace silently: a file, a symlink and an empty directory (for a directory).
+            var file = Path.Combine(root, "existing-file");
+            File.WriteAllText(file, "old");
+            var link = Path.Combine(root, "existing-link");
+            File.CreateSymbolicLink(link, "elsewhere");
+            var emptyDir = Path.Combine(root, "existing-empty-dir");
+            Directory.CreateDirectory(emptyDir);
+            foreach (var to in kind == "dir" ? new[] { emptyDir } : new[] { file, link })
+            {
+                Assert.Equal(SafeExtractNative.ErrnoExists, SafeExtractNative.RenameNoReplace(from, to));
+            }
+
+            Assert.Equal("old", File.ReadAllText(file));
+            Assert.Equal("elsewhere", new FileInfo(link).LinkTarget);
+            Assert.Empty(Directory.EnumerateFileSystemEntries(emptyDir));
+            Assert.True(SafeExtractNative.Lexists(from));
+
+            var dest = Path.Combine(root, "dest");
+            Assert.Equal(0, SafeExtractNative.RenameNoReplace(from, dest));
+            Assert.False(SafeExtractNative.Lexists(from));
+            Assert.True(SafeExtractNative.Lexists(dest));
+            Assert.Equal(SafeExtractNative.ErrnoNoEntry, SafeExtractNative.RenameNoReplace(from, Path.Combine(root, "again")));
+            if (kind == "symlink")
+            {
+                Assert.Equal("somewhere", new FileInfo(dest).LinkTarget);
+            }
+        }
+        finally
+        {
+            SafeExtractNative.ForceRenameFallback = false;
+            RestoreTestKit.DeleteTree(root);
+        }
+    }
+
+    [Fact]
+    public void DeleteTree_removes_unreadable_directories_and_symlinks_to_outside_without_touching_the_outside()
+    {
+        var root = RestoreTestKit.NewTempDir("race-ro");
+        try
+        {
+            var outside = Path.Combine(root, "outside");
+            Directory.CreateDirectory(outside);
+            File.WriteAllText(Path.Combine(outside, "keep"), "keep");
+            var tree = Path.Combine(root, "tree");
+            Directory.CreateDirectory(Path.Combine(tree, "a/b"));
+            File.WriteAllText(Path.Combine(tree, "a/b/f"), "x");
+            File.CreateSymbolicLink(Path.Combine(tree, "a/to-outside"), outside);
+            File.CreateSymbolicLink(Path.Combine(tree, "a/to-outside-file"), Path.Combine(outside, "keep"));
+            File.SetUnixFileMode(Path.Combine(tree, "a/b"), UnixFileMode.None);
+            File.SetUnixFileMode(Path.Combine(tree, "a"), UnixFileMode.UserRead | UnixFileMode.UserExecute);
+
+            DataRestore.DeleteTree(tree);
+
+            Assert.False(Directory.Exists(tree));
+            Assert.Equal("keep", File.ReadAllText(Path.Combine(outside, "keep")));
+
+            // A symlink given as the tree itself is removed as a link; its target stays.
+            var link = Path.Combine(root, "link");
+            File.CreateSymbolicLink(link, outside);
+            DataRestore.DeleteTree(link);
+            Assert.False(SafeExtractNative.Lexists(link));
+            Assert.Equal("keep", File.ReadAllText(Path.Combine(outside, "keep")));
+        }
+        finally
+        {
+            RestoreTestKit.DeleteTree(root);
+        }
     }
 }
