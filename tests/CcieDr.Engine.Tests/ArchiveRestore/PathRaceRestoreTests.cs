@@ -301,4 +301,26 @@ public class PathRaceRestoreTests
             RestoreTestKit.DeleteTree(root);
         }
     }
+
+    [Fact]
+    public void DeleteTree_removes_a_tree_as_deep_as_a_path_allows()
+    {
+        var root = RestoreTestKit.NewTempDir("race-deep");
+        try
+        {
+            var tree = Path.Combine(root, "tree");
+            var deepest = tree + string.Concat(Enumerable.Repeat("/d", 1500)); // one descriptor per level while deleting
+            Directory.CreateDirectory(deepest);
+            File.WriteAllText(Path.Combine(deepest, "f"), "x");
+
+            DataRestore.DeleteTree(tree);
+
+            Assert.False(Directory.Exists(tree));
+            Assert.True(Directory.Exists(root));
+        }
+        finally
+        {
+            RestoreTestKit.DeleteTree(root);
+        }
+    }
 }
