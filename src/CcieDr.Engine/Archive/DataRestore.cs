@@ -398,9 +398,9 @@ namespace CcieDr.Engine.Archive
 
             if (j.State == JournalState.MovingAside)
             {
-                if (j.MoveAside.Count > 0 && !Directory.Exists(aside))
+                if (j.MoveAside.Count > 0)
                 {
-                    Directory.CreateDirectory(aside);
+                    SafeExtractNative.EnsurePrivateDirectory(aside); // a real directory, never a symlink planted at its name
                     SafeExtractNative.FsyncDirectory(path);
                 }
 
@@ -418,9 +418,8 @@ namespace CcieDr.Engine.Archive
                         continue; // moved before the interruption
                     }
 
-                    if (SafeExtractNative.Lexists(from))
+                    if (MoveNoReplace(from, to, path))
                     {
-                        SafeExtractNative.Rename(from, to);
                         hook?.Invoke("aside:" + name);
                     }
                 }
@@ -449,8 +448,14 @@ namespace CcieDr.Engine.Archive
                             throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"'{to}' exists, so the staged '{name}' cannot be moved into place: the data directory changed during the restore; inspect it by hand (journal {RestoreJournal.FilePath(path)}).", path);
                         }
 
-                        SafeExtractNative.Rename(from, to);
-                        hook?.Invoke("in:" + name);
+                        if (MoveNoReplace(from, to, path))
+                        {
+                            hook?.Invoke("in:" + name);
+                        }
+                        else if (!SafeExtractNative.Lexists(to))
+                        {
+                            throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"The staged entry '{name}' vanished from '{staging}' while it was being moved into place; inspect the data directory by hand (journal {RestoreJournal.FilePath(path)}).", path);
+                        }
                     }
                     else if (!SafeExtractNative.Lexists(to))
                     {
@@ -490,15 +495,24 @@ namespace CcieDr.Engine.Archive
             if (j.State == JournalState.MovingIn)
             {
                 // Every old entry is aside, so whatever of MoveIn is in the data directory is new.
-                Directory.CreateDirectory(staging);
+                SafeExtractNative.EnsurePrivateDirectory(staging);
                 foreach (var name in j.MoveIn)
                 {
                     string from = Path.Combine(path, name);
                     string to = Path.Combine(staging, name);
                     if (SafeExtractNative.Lexists(from) && !SafeExtractNative.Lexists(to))
                     {
-                        SafeExtractNative.Rename(from, to);
-                        hook?.Invoke("back-out:" + name);
+                        BeforeSwapRename?.Invoke(from, to);
+                        int rc = SafeExtractNative.RenameNoReplace(from, to);
+                        if (rc == 0)
+                        {
+                            hook?.Invoke("back-out:" + name);
+                        }
+                        else if (rc != SafeExtractNative.ErrnoExists && rc != SafeExtractNative.ErrnoNoEntry)
+                        {
+                            // EEXIST: still staged, so what is in the data directory is not ours; ENOENT: gone. Either way it stays.
+                            throw new IOException($"Cannot move '{from}' -> '{to}' (errno {rc}).", rc);
+                        }
                     }
                 }
 
@@ -521,8 +535,10 @@ namespace CcieDr.Engine.Archive
                             throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"Both '{from}' and '{to}' exist: cannot put the previous entry back; inspect the data directory by hand (journal {RestoreJournal.FilePath(path)}).", path);
                         }
 
-                        SafeExtractNative.Rename(from, to);
-                        hook?.Invoke("back-in:" + name);
+                        if (MoveNoReplace(from, to, path))
+                        {
+                            hook?.Invoke("back-in:" + name);
+                        }
                     }
                 }
 
@@ -533,43 +549,43 @@ namespace CcieDr.Engine.Archive
             }
 
             DeleteTree(staging);
-            if (Directory.Exists(aside) && !Directory.EnumerateFileSystemEntries(aside).Any())
-            {
-                Directory.Delete(aside);
-            }
+            _ = SafeExtractNative.TryRemoveEmptyDirectory(aside); // rmdir: only when empty, never through a symlink
 
             RestoreJournal.Delete(path);
             hook?.Invoke("cleaned");
         }
 
-        /// <summary>Deletes a tree without following symlinks, making read-only directories writable first.</summary>
-        internal static void DeleteTree(string dir)
+        /// <summary>
+        /// Deletes a tree descriptor-relatively: never follows a symlink, even one swapped in for a directory
+        /// while it runs (see <see cref="SafeExtractNative.DeleteTree"/>); read-only directories are made writable first.
+        /// </summary>
+        internal static void DeleteTree(string dir) => SafeExtractNative.DeleteTree(dir);
+
+        /// <summary>
+        /// One rename of the swap that never replaces an existing name (renameat2 RENAME_NOREPLACE or its checked
+        /// fallback); false when <paramref name="from"/> is not there.
+        /// </summary>
+        /// <exception cref="CcieException">RestoreJournalConflict: <paramref name="to"/> was created meanwhile (it is left as it is).</exception>
+        private static bool MoveNoReplace(string from, string to, string path)
         {
-            if (SafeExtractNative.IsSymlink(dir))
+            BeforeSwapRename?.Invoke(from, to);
+            int rc = SafeExtractNative.RenameNoReplace(from, to);
+            if (rc == 0)
             {
-                File.Delete(dir);
-                return;
+                return true;
             }
 
-            if (!Directory.Exists(dir))
+            if (rc == SafeExtractNative.ErrnoExists)
             {
-                return;
+                throw new CcieException("RestoreJournalConflict", CcieErrorCategory.InvalidOperation, $"'{to}' was created while the restore was moving '{from}' there, so it was not replaced: something is writing to the data directory during the restore (stop the application first); inspect it by hand (journal {RestoreJournal.FilePath(path)}).", to);
             }
 
-            SafeExtractNative.Chmod(dir, 0x1C0); // 0700
-            foreach (var entry in Directory.EnumerateFileSystemEntries(dir).ToList())
+            if (rc == SafeExtractNative.ErrnoNoEntry && !SafeExtractNative.Lexists(from))
             {
-                if (SafeExtractNative.IsSymlink(entry) || !Directory.Exists(entry))
-                {
-                    File.Delete(entry);
-                }
-                else
-                {
-                    DeleteTree(entry);
-                }
+                return false;
             }
 
-            Directory.Delete(dir);
+            throw new IOException($"Cannot move '{from}' -> '{to}' (errno {rc}).", rc);
         }
 
         private static bool IsKept(string name) =>
@@ -617,6 +633,18 @@ namespace CcieDr.Engine.Archive
         }
 
         private static readonly AsyncLocal<bool> s_simulateUnsupported = new AsyncLocal<bool>();
+
+        /// <summary>
+        /// Test hook: called with (from, to) right before each rename of the swap, after its checks, so a
+        /// test can create the destination "concurrently" at the worst moment.
+        /// </summary>
+        internal static Action<string, string>? BeforeSwapRename
+        {
+            get => s_beforeSwapRename.Value;
+            set => s_beforeSwapRename.Value = value;
+        }
+
+        private static readonly AsyncLocal<Action<string, string>?> s_beforeSwapRename = new AsyncLocal<Action<string, string>?>();
 
         /// <summary>
         /// Restores write POSIX modes, owners and links with libc: on Windows every entry point refuses with a

@@ -73,6 +73,11 @@ namespace CcieDr.Engine.Archive
         public static RestoreJournal? Read(string dataPath)
         {
             string file = FilePath(dataPath);
+            if (SafeExtractNative.IsSymlink(file))
+            {
+                throw new CcieException("RestoreJournalUnreadable", CcieErrorCategory.InvalidData, $"The restore journal '{file}' is a symbolic link, which the restore never writes; it is not followed. Inspect the data directory by hand.", file);
+            }
+
             if (!File.Exists(file))
             {
                 return null;
@@ -116,12 +121,32 @@ namespace CcieDr.Engine.Archive
             }
         }
 
-        /// <summary>Writes the journal atomically and durably.</summary>
+        /// <summary>
+        /// Writes the journal atomically and durably: a new temp file (O_CREAT|O_EXCL|O_NOFOLLOW, 0600; a stale
+        /// one, or a symlink planted at its name, is unlinked first, never written through), fsync, rename over
+        /// the journal, fsync of the directory.
+        /// </summary>
+        /// <exception cref="CcieException">The temp file cannot be created (RestoreJournalWriteFailed).</exception>
         public void Write()
         {
             string file = FilePath(Path);
             string tmp = file + TempSuffix;
-            using (var fs = new FileStream(tmp, FileMode.Create, FileAccess.Write, FileShare.None))
+            FileStream created;
+            try
+            {
+                if (SafeExtractNative.Lexists(tmp))
+                {
+                    File.Delete(tmp); // unlink(2): removes a symlink itself, never its target
+                }
+
+                created = SafeExtractNative.CreatePrivateFileNoFollow(tmp, 1 << 12);
+            }
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException)
+            {
+                throw new CcieException("RestoreJournalWriteFailed", CcieErrorCategory.WriteError, $"Cannot write the restore journal's temp file '{tmp}' ({ex.Message}); if something else is creating files in {Path}, stop it, then run Restore-CcieData -Path {Path} -Recover.", tmp, ex);
+            }
+
+            using (var fs = created)
             {
                 using (var w = new Utf8JsonWriter(fs, new JsonWriterOptions { Indented = true }))
                 {

@@ -7,7 +7,7 @@ using Microsoft.Win32.SafeHandles;
 namespace CcieDr.Engine.Archive
 {
     /// <summary>The few POSIX calls extraction and the restore swap need (Linux and macOS).</summary>
-    internal static class SafeExtractNative
+    internal static partial class SafeExtractNative
     {
         private const string Libc = "libc";
         private const int AtFdCwd = -100;
