@@ -374,18 +374,7 @@ namespace CcieDr.Engine.Recovery.Restore
         {
             try
             {
-                var result = new List<Subnet>();
-                var request = new DescribeSubnetsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("vpc-id", vpcId) } };
-                string? token = null;
-                do
-                {
-                    request.NextToken = token;
-                    DescribeSubnetsResponse page = await _ec2.DescribeSubnetsAsync(request, ct).ConfigureAwait(false);
-                    result.AddRange(page.Subnets ?? new List<Subnet>());
-                    token = page.NextToken;
-                }
-                while (!string.IsNullOrEmpty(token));
-                return result;
+                return await _ec2.DescribeAllSubnetsAsync(new DescribeSubnetsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("vpc-id", vpcId) } }, ct).ConfigureAwait(false);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -598,17 +587,7 @@ namespace CcieDr.Engine.Recovery.Restore
             List<SecurityGroup> groups;
             try
             {
-                groups = new List<SecurityGroup>();
-                var request = new DescribeSecurityGroupsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("group-id", t.SecurityGroupIds.ToArray()) } };
-                string? token = null;
-                do
-                {
-                    request.NextToken = token;
-                    DescribeSecurityGroupsResponse page = await _ec2.DescribeSecurityGroupsAsync(request, ct).ConfigureAwait(false);
-                    groups.AddRange(page.SecurityGroups ?? new List<SecurityGroup>());
-                    token = page.NextToken;
-                }
-                while (!string.IsNullOrEmpty(token));
+                groups = (await _ec2.DescribeAllSecurityGroupsAsync(new DescribeSecurityGroupsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("group-id", t.SecurityGroupIds.ToArray()) } }, ct).ConfigureAwait(false)).ToList();
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
@@ -692,25 +671,16 @@ namespace CcieDr.Engine.Recovery.Restore
             };
             try
             {
-                string? token = null;
-                do
+                foreach (NetworkInterface n in await ec2.DescribeAllNetworkInterfacesAsync(request, ct).ConfigureAwait(false))
                 {
-                    request.NextToken = token;
-                    DescribeNetworkInterfacesResponse page = await ec2.DescribeNetworkInterfacesAsync(request, ct).ConfigureAwait(false);
-                    foreach (NetworkInterface n in page.NetworkInterfaces ?? new List<NetworkInterface>())
+                    foreach (NetworkInterfacePrivateIpAddress a in n.PrivateIpAddresses ?? new List<NetworkInterfacePrivateIpAddress>())
                     {
-                        foreach (NetworkInterfacePrivateIpAddress a in n.PrivateIpAddresses ?? new List<NetworkInterfacePrivateIpAddress>())
+                        if (addresses.Contains(a.PrivateIpAddress, StringComparer.Ordinal))
                         {
-                            if (addresses.Contains(a.PrivateIpAddress, StringComparer.Ordinal))
-                            {
-                                result.Add(new IpHolding(a.PrivateIpAddress, n.NetworkInterfaceId, n.Attachment?.InstanceId, n.Description, n.InterfaceType?.Value));
-                            }
+                            result.Add(new IpHolding(a.PrivateIpAddress, n.NetworkInterfaceId, n.Attachment?.InstanceId, n.Description, n.InterfaceType?.Value));
                         }
                     }
-
-                    token = page.NextToken;
                 }
-                while (!string.IsNullOrEmpty(token));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {
