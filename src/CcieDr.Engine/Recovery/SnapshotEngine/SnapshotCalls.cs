@@ -95,31 +95,25 @@ namespace CcieDr.Engine.Recovery
                 filters.AddRange(extra);
             }
 
-            try
-            {
-                return await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { OwnerIds = new List<string> { "self" }, Filters = filters }, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", recoveryPointId);
-            }
+            return await AwsCall.RunAsync(
+                "ec2:DescribeSnapshots",
+                recoveryPointId,
+                token => ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { OwnerIds = new List<string> { "self" }, Filters = filters }, token),
+                ct).ConfigureAwait(false);
         }
 
         /// <summary>Tags one resource, retrying while EC2 does not know the new id yet.</summary>
         public static async Task TagAsync(IAmazonEC2 ec2, string resourceId, IEnumerable<KeyValuePair<string, string>> tags, CancellationToken ct)
         {
             var request = new CreateTagsRequest { Resources = new List<string> { resourceId }, Tags = RecoveryTags.ToTagList(tags) };
-            try
-            {
-                await AwsRetryPolicy.Default(NotFoundRetries + 1).RunAsync(
-                    token => ec2.CreateTagsAsync(request, token),
-                    e => AwsRetry.IsNotFound(e) || AwsRetry.IsTransient(e, ct),
-                    ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:CreateTags", resourceId);
-            }
+            await AwsCall.RunAsync(
+                "ec2:CreateTags",
+                resourceId,
+                token => AwsRetryPolicy.Default(NotFoundRetries + 1).RunAsync(
+                    t => ec2.CreateTagsAsync(request, t),
+                    e => AwsRetry.IsNotFound(e) || AwsRetry.IsTransient(e, token),
+                    token),
+                ct).ConfigureAwait(false);
         }
 
         /// <summary>AMIs (owned by this account) that use each snapshot: snapshot id → image ids.</summary>
@@ -130,17 +124,13 @@ namespace CcieDr.Engine.Recovery
             for (int i = 0; i < ids.Count; i += 100)
             {
                 List<string> chunk = ids.Skip(i).Take(100).ToList();
-                IReadOnlyList<Image> images;
-                try
-                {
-                    images = await ec2.DescribeAllImagesAsync(
+                IReadOnlyList<Image> images = await AwsCall.RunAsync(
+                    "ec2:DescribeImages",
+                    string.Join(",", chunk),
+                    token => ec2.DescribeAllImagesAsync(
                         new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("block-device-mapping.snapshot-id", chunk.ToArray()) } },
-                        ct).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    throw AwsErrorMapper.Map(e, "ec2:DescribeImages", string.Join(",", chunk));
-                }
+                        token),
+                    ct).ConfigureAwait(false);
 
                 foreach (Image image in images)
                 {
