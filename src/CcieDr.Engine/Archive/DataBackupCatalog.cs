@@ -11,6 +11,7 @@ using System.Threading.Tasks;
 using Amazon.S3;
 using Amazon.S3.Model;
 using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Aws;
 using ICSharpCode.SharpZipLib.BZip2;
 
 namespace CcieDr.Engine.Archive
@@ -259,57 +260,56 @@ namespace CcieDr.Engine.Archive
         {
             var s3 = RequireS3();
             var result = new List<DataBackupArchiveInfo>();
-            var request = new ListObjectsV2Request { BucketName = loc.BucketName, Prefix = loc.Prefix, Delimiter = "/" };
-            do
+            var objects = await AwsPager.AllAsync(
+                new ListObjectsV2Request { BucketName = loc.BucketName, Prefix = loc.Prefix, Delimiter = "/" },
+                s3.ListObjectsV2Async,
+                page => page.S3Objects,
+                page => page.IsTruncated == true ? page.NextContinuationToken : null,
+                (request, token) => request.ContinuationToken = token,
+                cancellationToken).ConfigureAwait(false);
+            foreach (var o in objects)
             {
-                var page = await s3.ListObjectsV2Async(request, cancellationToken).ConfigureAwait(false);
-                foreach (var o in page.S3Objects ?? new List<S3Object>())
+                var name = o.Key.Substring(loc.Prefix.Length);
+                if (!IsArchiveName(name))
                 {
-                    var name = o.Key.Substring(loc.Prefix.Length);
-                    if (!IsArchiveName(name))
-                    {
-                        continue;
-                    }
-
-                    var size = o.Size ?? 0;
-                    var modified = o.LastModified.HasValue ? new DateTimeOffset(o.LastModified.Value.ToUniversalTime(), TimeSpan.Zero) : DateTimeOffset.MinValue;
-                    var head = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = loc.BucketName, Key = o.Key }, cancellationToken).ConfigureAwait(false);
-                    ArchiveManifest? manifest = null;
-                    var hasManifest = string.Equals(head.Metadata["ccie-manifest"], "yes", StringComparison.OrdinalIgnoreCase);
-                    if (!hasManifest && size > 0)
-                    {
-                        // Not uploaded by CcieDr (or metadata lost in a copy): look at the end of the object itself.
-                        var n = Math.Min(size, InitialTail);
-                        using var tailResponse = await s3.GetObjectAsync(new GetObjectRequest { BucketName = loc.BucketName, Key = o.Key, ByteRange = new ByteRange(size - n, size - 1) }, cancellationToken).ConfigureAwait(false);
-                        using var ms = new MemoryStream();
-                        await tailResponse.ResponseStream.CopyToAsync(ms, 81920, cancellationToken).ConfigureAwait(false);
-                        manifest = TryReadManifestFromTail(ms.ToArray(), out _);
-                        hasManifest = manifest != null;
-                    }
-
-                    DateTimeOffset? createdMeta = null;
-                    var createdText = head.Metadata["ccie-created"];
-                    if (!string.IsNullOrEmpty(createdText) && DateTimeOffset.TryParse(createdText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var c))
-                    {
-                        createdMeta = c;
-                    }
-
-                    // The compression by content: the object's first bytes (its name may say otherwise).
-                    CompressionKind? kind = null;
-                    if (size >= 4)
-                    {
-                        using var headResponse = await s3.GetObjectAsync(new GetObjectRequest { BucketName = loc.BucketName, Key = o.Key, ByteRange = new ByteRange(0, 3) }, cancellationToken).ConfigureAwait(false);
-                        using var hs = new MemoryStream();
-                        await headResponse.ResponseStream.CopyToAsync(hs, 81920, cancellationToken).ConfigureAwait(false);
-                        kind = KindOf(hs.ToArray(), (int)hs.Length);
-                    }
-
-                    result.Add(new DataBackupArchiveInfo(name, loc.UriFor(o.Key), size, createdMeta ?? CreatedOf(name, manifest, modified), modified, hasManifest, manifest, loc.BucketName, o.Key) { Compression = kind });
+                    continue;
                 }
 
-                request.ContinuationToken = page.IsTruncated == true ? page.NextContinuationToken : null;
+                var size = o.Size ?? 0;
+                var modified = o.LastModified.HasValue ? new DateTimeOffset(o.LastModified.Value.ToUniversalTime(), TimeSpan.Zero) : DateTimeOffset.MinValue;
+                var head = await s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = loc.BucketName, Key = o.Key }, cancellationToken).ConfigureAwait(false);
+                ArchiveManifest? manifest = null;
+                var hasManifest = string.Equals(head.Metadata["ccie-manifest"], "yes", StringComparison.OrdinalIgnoreCase);
+                if (!hasManifest && size > 0)
+                {
+                    // Not uploaded by CcieDr (or metadata lost in a copy): look at the end of the object itself.
+                    var n = Math.Min(size, InitialTail);
+                    using var tailResponse = await s3.GetObjectAsync(new GetObjectRequest { BucketName = loc.BucketName, Key = o.Key, ByteRange = new ByteRange(size - n, size - 1) }, cancellationToken).ConfigureAwait(false);
+                    using var ms = new MemoryStream();
+                    await tailResponse.ResponseStream.CopyToAsync(ms, 81920, cancellationToken).ConfigureAwait(false);
+                    manifest = TryReadManifestFromTail(ms.ToArray(), out _);
+                    hasManifest = manifest != null;
+                }
+
+                DateTimeOffset? createdMeta = null;
+                var createdText = head.Metadata["ccie-created"];
+                if (!string.IsNullOrEmpty(createdText) && DateTimeOffset.TryParse(createdText, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var c))
+                {
+                    createdMeta = c;
+                }
+
+                // The compression by content: the object's first bytes (its name may say otherwise).
+                CompressionKind? kind = null;
+                if (size >= 4)
+                {
+                    using var headResponse = await s3.GetObjectAsync(new GetObjectRequest { BucketName = loc.BucketName, Key = o.Key, ByteRange = new ByteRange(0, 3) }, cancellationToken).ConfigureAwait(false);
+                    using var hs = new MemoryStream();
+                    await headResponse.ResponseStream.CopyToAsync(hs, 81920, cancellationToken).ConfigureAwait(false);
+                    kind = KindOf(hs.ToArray(), (int)hs.Length);
+                }
+
+                result.Add(new DataBackupArchiveInfo(name, loc.UriFor(o.Key), size, createdMeta ?? CreatedOf(name, manifest, modified), modified, hasManifest, manifest, loc.BucketName, o.Key) { Compression = kind });
             }
-            while (request.ContinuationToken != null);
 
             return result.OrderByDescending(a => a.Created).ThenByDescending(a => a.Name, StringComparer.Ordinal).ToList();
         }

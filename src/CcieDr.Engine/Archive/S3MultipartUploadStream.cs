@@ -8,6 +8,7 @@ using System.Threading.Tasks;
 using Amazon.Runtime;
 using Amazon.S3;
 using Amazon.S3.Model;
+using CcieDr.Engine.Aws;
 
 namespace CcieDr.Engine.Archive
 {
@@ -26,7 +27,7 @@ namespace CcieDr.Engine.Archive
         /// <summary>Attempts per part (default 4) before the whole upload is aborted.</summary>
         public int MaxAttempts { get; set; } = 4;
 
-        /// <summary>Delay before the first retry; doubled for each further retry.</summary>
+        /// <summary>Backoff before the first retry, doubled for each further one (at most 30 s); each delay is jittered between half and all of it (<see cref="Aws.AwsRetryPolicy"/>).</summary>
         public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
         /// <summary>Server-side encryption: "AES256" (default), "aws:kms" (set with <see cref="KmsKeyId"/>) or null for none.</summary>
@@ -61,6 +62,7 @@ namespace CcieDr.Engine.Archive
 
         private readonly IAmazonS3 _s3;
         private readonly S3UploadOptions _options;
+        private const int AbortAttempts = 5;
         private static readonly TimeSpan AbortGracePeriod = TimeSpan.FromSeconds(30);
 
         private readonly CancellationTokenSource _cts;
@@ -303,48 +305,55 @@ namespace CcieDr.Engine.Archive
                 return;
             }
 
-            // S3: parts still uploading while the abort happens may survive it; abort again until ListParts says NoSuchUpload.
+            // S3: parts still uploading while the abort happens may survive it; abort again until ListParts says
+            // NoSuchUpload. This runs after a cancellation too (it is the clean-up), so it is not cancellable, but
+            // it is bounded: AbortAttempts tries with short backoff.
             Exception? last = null;
-            for (var attempt = 0; attempt < 5; attempt++)
+            var policy = new AwsRetryPolicy { MaxAttempts = AbortAttempts, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(2) };
+            try
             {
-                try
-                {
-                    await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
-                }
-                catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
-                {
-                    return;
-                }
-#pragma warning disable CA1031 // Retried; the last failure is reported below.
-                catch (Exception ex)
-#pragma warning restore CA1031
-                {
-                    last = ex;
-                    await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1))).ConfigureAwait(false);
-                    continue;
-                }
-
-                try
-                {
-                    var parts = await _s3.ListPartsAsync(new ListPartsRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
-                    if (parts.Parts is null || parts.Parts.Count == 0)
-                    {
-                        return;
-                    }
-                }
-                catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
-                {
-                    return;
-                }
-#pragma warning disable CA1031 // Best effort check; the abort itself succeeded.
-                catch (Exception)
-#pragma warning restore CA1031
+                if (await policy.UntilAsync((_, _) => AbortOnceAsync(), gone => gone, ex => AwsRetry.IsTransient(ex, CancellationToken.None), CancellationToken.None).ConfigureAwait(false))
                 {
                     return;
                 }
             }
+#pragma warning disable CA1031 // Reported below with the advice to remove the upload by hand.
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                last = ex;
+            }
 
             throw new IOException($"Could not abort the multipart upload {_uploadId} of s3://{BucketName}/{Key}; remove it with AbortMultipartUpload (or a bucket lifecycle rule).", last);
+        }
+
+        /// <summary>One AbortMultipartUpload and a ListParts check: true when the upload is gone.</summary>
+        private async Task<bool> AbortOnceAsync()
+        {
+            try
+            {
+                await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+            {
+                return true;
+            }
+
+            try
+            {
+                var parts = await _s3.ListPartsAsync(new ListPartsRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
+                return parts.Parts is null || parts.Parts.Count == 0;
+            }
+            catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
+            {
+                return true;
+            }
+#pragma warning disable CA1031 // Best effort check; the abort itself succeeded.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                return true;
+            }
         }
 
         /// <inheritdoc/>
@@ -476,67 +485,49 @@ namespace CcieDr.Engine.Archive
         private async Task<PartETag> UploadPartWithRetriesAsync(int partNumber, byte[] data, int length, bool isLast)
         {
             var token = _cts.Token;
-            var delay = _options.RetryDelay;
-            for (var attempt = 1; ; attempt++)
+            var policy = new AwsRetryPolicy { MaxAttempts = _options.MaxAttempts, BaseDelay = _options.RetryDelay, MaxDelay = TimeSpan.FromSeconds(30) };
+            var attempts = 0;
+            try
             {
-                token.ThrowIfCancellationRequested();
-                try
-                {
-                    if (_options.BeforePartAttempt != null)
+                return await policy.UntilAsync(
+                    async (attempt, _) =>
                     {
-                        await _options.BeforePartAttempt(partNumber, attempt).ConfigureAwait(false);
-                    }
-
-                    using var body = new MemoryStream(data, 0, length, writable: false);
-                    var response = await _s3.UploadPartAsync(
-                        new UploadPartRequest
+                        attempts = attempt;
+                        if (_options.BeforePartAttempt != null)
                         {
-                            BucketName = BucketName,
-                            Key = Key,
-                            UploadId = _uploadId,
-                            PartNumber = partNumber,
-                            PartSize = length,
-                            InputStream = body,
-                            IsLastPart = isLast,
-                            UseChunkEncoding = false,
-                        },
-                        _hardCts.Token).ConfigureAwait(false);
-                    var etag = new PartETag(partNumber, response.ETag);
-                    lock (_done)
-                    {
-                        _done.Add(etag);
-                    }
+                            await _options.BeforePartAttempt(partNumber, attempt).ConfigureAwait(false);
+                        }
 
-                    return etag;
-                }
-                catch (OperationCanceledException) when (token.IsCancellationRequested)
-                {
-                    throw;
-                }
-                catch (Exception ex) when (attempt < _options.MaxAttempts && IsRetryable(ex))
-                {
-                    await Task.Delay(delay, token).ConfigureAwait(false);
-                    delay = TimeSpan.FromTicks(Math.Min(delay.Ticks * 2, TimeSpan.FromSeconds(30).Ticks));
-                }
-                catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
-                {
-                    throw new IOException($"Uploading part {partNumber} of s3://{BucketName}/{Key} failed after {attempt} attempt(s): {ex.Message}", ex);
-                }
+                        using var body = new MemoryStream(data, 0, length, writable: false);
+                        var response = await _s3.UploadPartAsync(
+                            new UploadPartRequest
+                            {
+                                BucketName = BucketName,
+                                Key = Key,
+                                UploadId = _uploadId,
+                                PartNumber = partNumber,
+                                PartSize = length,
+                                InputStream = body,
+                                IsLastPart = isLast,
+                                UseChunkEncoding = false,
+                            },
+                            _hardCts.Token).ConfigureAwait(false);
+                        var etag = new PartETag(partNumber, response.ETag);
+                        lock (_done)
+                        {
+                            _done.Add(etag);
+                        }
+
+                        return etag;
+                    },
+                    null,
+                    ex => AwsRetry.IsTransient(ex, token),
+                    token).ConfigureAwait(false);
             }
-        }
-
-        private static bool IsRetryable(Exception ex)
-        {
-            if (ex is AmazonServiceException service)
+            catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
             {
-                var status = (int)service.StatusCode;
-                return status >= 500 || status == 408 || status == 429 || status == 0
-                    || string.Equals(service.ErrorCode, "RequestTimeout", StringComparison.Ordinal)
-                    || string.Equals(service.ErrorCode, "SlowDown", StringComparison.Ordinal);
+                throw new IOException($"Uploading part {partNumber} of s3://{BucketName}/{Key} failed after {attempts} attempt(s): {ex.Message}", ex);
             }
-
-            // Network errors, timeouts (a cancellation not requested by us) and test-injected faults.
-            return true;
         }
     }
 }

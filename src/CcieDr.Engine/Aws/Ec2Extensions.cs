@@ -13,69 +13,33 @@ namespace CcieDr.Engine.Aws
     {
         public static Filter Filter(string name, params string[] values) => new Filter { Name = name, Values = values.ToList() };
 
-        public static async Task<IReadOnlyList<Instance>> DescribeAllInstancesAsync(this IAmazonEC2 ec2, DescribeInstancesRequest request, CancellationToken ct)
-        {
-            var result = new List<Instance>();
-            string? token = null;
-            do
-            {
-                request.NextToken = token;
-                DescribeInstancesResponse page = await ec2.DescribeInstancesAsync(request, ct).ConfigureAwait(false);
-                foreach (Reservation r in page.Reservations ?? new List<Reservation>())
-                {
-                    result.AddRange(r.Instances ?? new List<Instance>());
-                }
+        /// <summary>Every instance of every page (reservations flattened).</summary>
+        public static Task<IReadOnlyList<Instance>> DescribeAllInstancesAsync(this IAmazonEC2 ec2, DescribeInstancesRequest request, CancellationToken ct)
+            => AwsPager.AllAsync(request, ec2.DescribeInstancesAsync, p => p.Reservations?.SelectMany(r => r.Instances ?? new List<Instance>()), p => p.NextToken, (r, t) => r.NextToken = t, ct);
 
-                token = page.NextToken;
-            }
-            while (!string.IsNullOrEmpty(token));
-            return result;
-        }
+        /// <summary>Every volume of every page.</summary>
+        public static Task<IReadOnlyList<Volume>> DescribeAllVolumesAsync(this IAmazonEC2 ec2, DescribeVolumesRequest request, CancellationToken ct)
+            => AwsPager.AllAsync(request, ec2.DescribeVolumesAsync, p => p.Volumes, p => p.NextToken, (r, t) => r.NextToken = t, ct);
 
-        public static async Task<IReadOnlyList<Volume>> DescribeAllVolumesAsync(this IAmazonEC2 ec2, DescribeVolumesRequest request, CancellationToken ct)
-        {
-            var result = new List<Volume>();
-            string? token = null;
-            do
-            {
-                request.NextToken = token;
-                DescribeVolumesResponse page = await ec2.DescribeVolumesAsync(request, ct).ConfigureAwait(false);
-                result.AddRange(page.Volumes ?? new List<Volume>());
-                token = page.NextToken;
-            }
-            while (!string.IsNullOrEmpty(token));
-            return result;
-        }
+        /// <summary>Every snapshot of every page.</summary>
+        public static Task<IReadOnlyList<Snapshot>> DescribeAllSnapshotsAsync(this IAmazonEC2 ec2, DescribeSnapshotsRequest request, CancellationToken ct)
+            => AwsPager.AllAsync(request, ec2.DescribeSnapshotsAsync, p => p.Snapshots, p => p.NextToken, (r, t) => r.NextToken = t, ct);
 
-        public static async Task<IReadOnlyList<Snapshot>> DescribeAllSnapshotsAsync(this IAmazonEC2 ec2, DescribeSnapshotsRequest request, CancellationToken ct)
-        {
-            var result = new List<Snapshot>();
-            string? token = null;
-            do
-            {
-                request.NextToken = token;
-                DescribeSnapshotsResponse page = await ec2.DescribeSnapshotsAsync(request, ct).ConfigureAwait(false);
-                result.AddRange(page.Snapshots ?? new List<Snapshot>());
-                token = page.NextToken;
-            }
-            while (!string.IsNullOrEmpty(token));
-            return result;
-        }
+        /// <summary>Every image of every page.</summary>
+        public static Task<IReadOnlyList<Image>> DescribeAllImagesAsync(this IAmazonEC2 ec2, DescribeImagesRequest request, CancellationToken ct)
+            => AwsPager.AllAsync(request, ec2.DescribeImagesAsync, p => p.Images, p => p.NextToken, (r, t) => r.NextToken = t, ct);
 
-        public static async Task<IReadOnlyList<Image>> DescribeAllImagesAsync(this IAmazonEC2 ec2, DescribeImagesRequest request, CancellationToken ct)
-        {
-            var result = new List<Image>();
-            string? token = null;
-            do
-            {
-                request.NextToken = token;
-                DescribeImagesResponse page = await ec2.DescribeImagesAsync(request, ct).ConfigureAwait(false);
-                result.AddRange(page.Images ?? new List<Image>());
-                token = page.NextToken;
-            }
-            while (!string.IsNullOrEmpty(token));
-            return result;
-        }
+        /// <summary>Every subnet of every page.</summary>
+        public static Task<IReadOnlyList<Subnet>> DescribeAllSubnetsAsync(this IAmazonEC2 ec2, DescribeSubnetsRequest request, CancellationToken ct)
+            => AwsPager.AllAsync(request, ec2.DescribeSubnetsAsync, p => p.Subnets, p => p.NextToken, (r, t) => r.NextToken = t, ct);
+
+        /// <summary>Every security group of every page.</summary>
+        public static Task<IReadOnlyList<SecurityGroup>> DescribeAllSecurityGroupsAsync(this IAmazonEC2 ec2, DescribeSecurityGroupsRequest request, CancellationToken ct)
+            => AwsPager.AllAsync(request, ec2.DescribeSecurityGroupsAsync, p => p.SecurityGroups, p => p.NextToken, (r, t) => r.NextToken = t, ct);
+
+        /// <summary>Every network interface of every page.</summary>
+        public static Task<IReadOnlyList<NetworkInterface>> DescribeAllNetworkInterfacesAsync(this IAmazonEC2 ec2, DescribeNetworkInterfacesRequest request, CancellationToken ct)
+            => AwsPager.AllAsync(request, ec2.DescribeNetworkInterfacesAsync, p => p.NetworkInterfaces, p => p.NextToken, (r, t) => r.NextToken = t, ct);
 
         public static IReadOnlyDictionary<string, string> ToDictionary(this List<Tag>? tags)
         {

@@ -370,17 +370,8 @@ namespace CcieDr.Engine.Recovery
                 ct).ConfigureAwait(false);
         }
 
-        private static async Task<IReadOnlyList<Snapshot>> DescribeAsync(IAmazonEC2 ec2, DescribeSnapshotsRequest request, string target, CancellationToken ct)
-        {
-            try
-            {
-                return await ec2.DescribeAllSnapshotsAsync(request, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", target);
-            }
-        }
+        private static Task<IReadOnlyList<Snapshot>> DescribeAsync(IAmazonEC2 ec2, DescribeSnapshotsRequest request, string target, CancellationToken ct)
+            => AwsCall.RunAsync("ec2:DescribeSnapshots", target, token => ec2.DescribeAllSnapshotsAsync(request, token), ct);
 
         private static DateTime ToUtc(DateTime t) => t.Kind switch
         {

@@ -110,15 +110,7 @@ namespace CcieDr.Engine.Recovery
                 request.Filters = null;
             }
 
-            IReadOnlyList<Instance> instances;
-            try
-            {
-                instances = await _ec2.DescribeAllInstancesAsync(request, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeInstances", target);
-            }
+            IReadOnlyList<Instance> instances = await AwsCall.RunAsync("ec2:DescribeInstances", target, token => _ec2.DescribeAllInstancesAsync(request, token), ct).ConfigureAwait(false);
 
             if (instances.Count == 0)
             {
@@ -146,14 +138,11 @@ namespace CcieDr.Engine.Recovery
                 return Array.Empty<Volume>();
             }
 
-            try
-            {
-                return await _ec2.DescribeAllVolumesAsync(new DescribeVolumesRequest { Filters = new List<Filter> { Ec2Extensions.Filter("volume-id", ids.ToArray()) } }, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeVolumes", string.Join(",", ids));
-            }
+            return await AwsCall.RunAsync(
+                "ec2:DescribeVolumes",
+                string.Join(",", ids),
+                token => _ec2.DescribeAllVolumesAsync(new DescribeVolumesRequest { Filters = new List<Filter> { Ec2Extensions.Filter("volume-id", ids.ToArray()) } }, token),
+                ct).ConfigureAwait(false);
         }
 
         internal ServicesBox Describe(Instance i, IReadOnlyList<Volume> volumes)

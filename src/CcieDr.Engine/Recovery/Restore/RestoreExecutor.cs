@@ -542,23 +542,11 @@ namespace CcieDr.Engine.Recovery.Restore
             {
                 return await poll().ConfigureAwait(false);
             }
-            catch (AmazonServiceException e) when (IsTransient(e))
+            catch (Exception e) when (AwsRetry.IsNotFound(e) || AwsRetry.IsTransient(e))
             {
-                _reporter.Verbose($"Poll: {e.ErrorCode ?? ((int)e.StatusCode).ToString(CultureInfo.InvariantCulture)} ({e.Message}); polling again.");
+                _reporter.Verbose($"Poll: {(e is AmazonServiceException s ? s.ErrorCode ?? ((int)s.StatusCode).ToString(CultureInfo.InvariantCulture) : e.GetType().Name)} ({e.Message}); polling again.");
                 return null;
             }
-            catch (Exception e) when (e is System.Net.Http.HttpRequestException or System.IO.IOException or AmazonClientException && e is not AmazonServiceException)
-            {
-                _reporter.Verbose($"Poll: {e.Message}; polling again.");
-                return null;
-            }
-        }
-
-        internal static bool IsTransient(AmazonServiceException e)
-        {
-            string code = e.ErrorCode ?? string.Empty;
-            return code.EndsWith(".NotFound", StringComparison.Ordinal)
-                || AwsErrorMapper.Categorize(code, e.StatusCode) is CcieErrorCategory.LimitsExceeded or CcieErrorCategory.ResourceUnavailable;
         }
 
         private PollSchedule Schedule => Polling ?? PollSchedule.Default();

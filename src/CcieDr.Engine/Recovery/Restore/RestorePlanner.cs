@@ -265,15 +265,7 @@ namespace CcieDr.Engine.Recovery.Restore
             }
 
             List<string> ids = t.Devices.Select(d => d.SnapshotId).ToList();
-            IReadOnlyList<Snapshot> found;
-            try
-            {
-                found = await _ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("snapshot-id", ids.ToArray()) } }, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", string.Join(",", ids));
-            }
+            IReadOnlyList<Snapshot> found = await AwsCall.RunAsync("ec2:DescribeSnapshots", string.Join(",", ids), token => _ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("snapshot-id", ids.ToArray()) } }, token), ct).ConfigureAwait(false);
 
             foreach (RestoreDevice d in t.Devices)
             {
@@ -312,29 +304,14 @@ namespace CcieDr.Engine.Recovery.Restore
 
         private async Task<Subnet?> DescribeSubnetAsync(string subnetId, CancellationToken ct)
         {
-            try
-            {
-                DescribeSubnetsResponse response = await _ec2.DescribeSubnetsAsync(new DescribeSubnetsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("subnet-id", subnetId) } }, ct).ConfigureAwait(false);
-                return response.Subnets?.FirstOrDefault(s => s.SubnetId == subnetId);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSubnets", subnetId);
-            }
+            DescribeSubnetsResponse response = await AwsCall.RunAsync("ec2:DescribeSubnets", subnetId, token => _ec2.DescribeSubnetsAsync(new DescribeSubnetsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("subnet-id", subnetId) } }, token), ct).ConfigureAwait(false);
+            return response.Subnets?.FirstOrDefault(s => s.SubnetId == subnetId);
         }
 
         private async Task CheckZoneAsync(RestorePlan plan, Subnet subnet, CancellationToken ct)
         {
-            List<AvailabilityZone> zones;
-            try
-            {
-                DescribeAvailabilityZonesResponse response = await _ec2.DescribeAvailabilityZonesAsync(new DescribeAvailabilityZonesRequest(), ct).ConfigureAwait(false);
-                zones = response.AvailabilityZones ?? new List<AvailabilityZone>();
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeAvailabilityZones", subnet.AvailabilityZone);
-            }
+            DescribeAvailabilityZonesResponse response = await AwsCall.RunAsync("ec2:DescribeAvailabilityZones", subnet.AvailabilityZone, token => _ec2.DescribeAvailabilityZonesAsync(new DescribeAvailabilityZonesRequest(), token), ct).ConfigureAwait(false);
+            List<AvailabilityZone> zones = response.AvailabilityZones ?? new List<AvailabilityZone>();
 
             AvailabilityZone? zone = zones.FirstOrDefault(z => z.ZoneName == subnet.AvailabilityZone);
             string state = zone?.State?.Value ?? "unknown";
@@ -372,25 +349,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
         private async Task<IReadOnlyList<Subnet>> DescribeSubnetsInVpcAsync(string vpcId, CancellationToken ct)
         {
-            try
-            {
-                var result = new List<Subnet>();
-                var request = new DescribeSubnetsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("vpc-id", vpcId) } };
-                string? token = null;
-                do
-                {
-                    request.NextToken = token;
-                    DescribeSubnetsResponse page = await _ec2.DescribeSubnetsAsync(request, ct).ConfigureAwait(false);
-                    result.AddRange(page.Subnets ?? new List<Subnet>());
-                    token = page.NextToken;
-                }
-                while (!string.IsNullOrEmpty(token));
-                return result;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSubnets", vpcId);
-            }
+            return await AwsCall.RunAsync("ec2:DescribeSubnets", vpcId, token => _ec2.DescribeAllSubnetsAsync(new DescribeSubnetsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("vpc-id", vpcId) } }, token), ct).ConfigureAwait(false);
         }
 
         private static void DecideAddress(RestorePlan plan, Subnet subnet, bool subnetChanged)
@@ -581,39 +540,14 @@ namespace CcieDr.Engine.Recovery.Restore
 
         private async Task<Instance?> DescribeInstanceAsync(string instanceId, CancellationToken ct)
         {
-            try
-            {
-                IReadOnlyList<Instance> found = await _ec2.DescribeAllInstancesAsync(new DescribeInstancesRequest { Filters = new List<Filter> { Ec2Extensions.Filter("instance-id", instanceId) } }, ct).ConfigureAwait(false);
-                return found.Count > 0 ? found[0] : null;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeInstances", instanceId);
-            }
+            IReadOnlyList<Instance> found = await AwsCall.RunAsync("ec2:DescribeInstances", instanceId, token => _ec2.DescribeAllInstancesAsync(new DescribeInstancesRequest { Filters = new List<Filter> { Ec2Extensions.Filter("instance-id", instanceId) } }, token), ct).ConfigureAwait(false);
+            return found.Count > 0 ? found[0] : null;
         }
 
         private async Task CheckGroupsAsync(RestorePlan plan, Subnet subnet, CancellationToken ct)
         {
             RestoreTarget t = plan.Target;
-            List<SecurityGroup> groups;
-            try
-            {
-                groups = new List<SecurityGroup>();
-                var request = new DescribeSecurityGroupsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("group-id", t.SecurityGroupIds.ToArray()) } };
-                string? token = null;
-                do
-                {
-                    request.NextToken = token;
-                    DescribeSecurityGroupsResponse page = await _ec2.DescribeSecurityGroupsAsync(request, ct).ConfigureAwait(false);
-                    groups.AddRange(page.SecurityGroups ?? new List<SecurityGroup>());
-                    token = page.NextToken;
-                }
-                while (!string.IsNullOrEmpty(token));
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSecurityGroups", string.Join(",", t.SecurityGroupIds));
-            }
+            List<SecurityGroup> groups = (await AwsCall.RunAsync("ec2:DescribeSecurityGroups", string.Join(",", t.SecurityGroupIds), token => _ec2.DescribeAllSecurityGroupsAsync(new DescribeSecurityGroupsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("group-id", t.SecurityGroupIds.ToArray()) } }, token), ct).ConfigureAwait(false)).ToList();
 
             bool ok = true;
             foreach (string id in t.SecurityGroupIds)
@@ -646,16 +580,8 @@ namespace CcieDr.Engine.Recovery.Restore
                 return;
             }
 
-            List<KeyPairInfo> keys;
-            try
-            {
-                DescribeKeyPairsResponse response = await _ec2.DescribeKeyPairsAsync(new DescribeKeyPairsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("key-name", t.KeyName!) } }, ct).ConfigureAwait(false);
-                keys = response.KeyPairs ?? new List<KeyPairInfo>();
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeKeyPairs", t.KeyName);
-            }
+            DescribeKeyPairsResponse keyResponse = await AwsCall.RunAsync("ec2:DescribeKeyPairs", t.KeyName, token => _ec2.DescribeKeyPairsAsync(new DescribeKeyPairsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("key-name", t.KeyName!) } }, token), ct).ConfigureAwait(false);
+            List<KeyPairInfo> keys = keyResponse.KeyPairs ?? new List<KeyPairInfo>();
 
             plan.Findings.Add(keys.Any(k => k.KeyName == t.KeyName)
                 ? new PreflightFinding("key-pair", PreflightStatus.Ok, $"key pair {t.KeyName} exists")
@@ -692,25 +618,16 @@ namespace CcieDr.Engine.Recovery.Restore
             };
             try
             {
-                string? token = null;
-                do
+                foreach (NetworkInterface n in await ec2.DescribeAllNetworkInterfacesAsync(request, ct).ConfigureAwait(false))
                 {
-                    request.NextToken = token;
-                    DescribeNetworkInterfacesResponse page = await ec2.DescribeNetworkInterfacesAsync(request, ct).ConfigureAwait(false);
-                    foreach (NetworkInterface n in page.NetworkInterfaces ?? new List<NetworkInterface>())
+                    foreach (NetworkInterfacePrivateIpAddress a in n.PrivateIpAddresses ?? new List<NetworkInterfacePrivateIpAddress>())
                     {
-                        foreach (NetworkInterfacePrivateIpAddress a in n.PrivateIpAddresses ?? new List<NetworkInterfacePrivateIpAddress>())
+                        if (addresses.Contains(a.PrivateIpAddress, StringComparer.Ordinal))
                         {
-                            if (addresses.Contains(a.PrivateIpAddress, StringComparer.Ordinal))
-                            {
-                                result.Add(new IpHolding(a.PrivateIpAddress, n.NetworkInterfaceId, n.Attachment?.InstanceId, n.Description, n.InterfaceType?.Value));
-                            }
+                            result.Add(new IpHolding(a.PrivateIpAddress, n.NetworkInterfaceId, n.Attachment?.InstanceId, n.Description, n.InterfaceType?.Value));
                         }
                     }
-
-                    token = page.NextToken;
                 }
-                while (!string.IsNullOrEmpty(token));
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

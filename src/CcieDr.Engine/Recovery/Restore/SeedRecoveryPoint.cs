@@ -59,15 +59,11 @@ namespace CcieDr.Engine.Recovery.Restore
                 throw new ArgumentNullException(nameof(assumptions));
             }
 
-            IReadOnlyList<Snapshot> found;
-            try
-            {
-                found = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("snapshot-id", snapshotId) } }, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", snapshotId);
-            }
+            IReadOnlyList<Snapshot> found = await AwsCall.RunAsync(
+                "ec2:DescribeSnapshots",
+                snapshotId,
+                token => ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { Filters = new List<Filter> { Ec2Extensions.Filter("snapshot-id", snapshotId) } }, token),
+                ct).ConfigureAwait(false);
 
             Snapshot? s = found.FirstOrDefault(x => x.SnapshotId == snapshotId);
             if (s is null)

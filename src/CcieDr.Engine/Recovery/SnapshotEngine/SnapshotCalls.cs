@@ -19,79 +19,71 @@ namespace CcieDr.Engine.Recovery
         /// <summary>How many times a just-created id is looked up again while EC2 still says NotFound.</summary>
         internal const int NotFoundRetries = 8;
 
-        public static bool IsNotFound(Exception e)
-            => e is Amazon.Runtime.AmazonServiceException s && (s.ErrorCode ?? string.Empty).EndsWith(".NotFound", StringComparison.Ordinal);
-
-        public static bool IsTransient(CcieException e)
-            => e.Category is CcieErrorCategory.LimitsExceeded or CcieErrorCategory.ResourceUnavailable or CcieErrorCategory.ConnectionError;
-
-        /// <summary>Short delays between retries of eventual-consistency misses (scaled by CCIEDR_POLL_SCALE).</summary>
-        public static TimeSpan RetryDelay(int attempt)
-        {
-            WaitOptions o = WaitOptions.Default();
-            double ms = Math.Min(o.MaxDelay.TotalMilliseconds, o.InitialDelay.TotalMilliseconds * Math.Pow(1.6, attempt));
-            return TimeSpan.FromMilliseconds(ms);
-        }
+        /// <summary>How many times the clean-up of duplicates lists a point's snapshots (tag filters lag).</summary>
+        internal const int DuplicateLooks = 3;
 
         /// <summary>Describes snapshots by id; ids EC2 does not know yet (eventual consistency) are retried, then reported missing.</summary>
         public static async Task<(IReadOnlyList<Snapshot> Found, IReadOnlyList<string> Missing)> DescribeByIdsAsync(IAmazonEC2 ec2, IReadOnlyCollection<string> ids, int notFoundRetries, CancellationToken ct)
         {
             var found = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
             var pending = new List<string>(ids.Distinct(StringComparer.Ordinal));
-            for (int attempt = 0; pending.Count > 0; attempt++)
+            if (pending.Count > 0)
             {
-                try
-                {
-                    IReadOnlyList<Snapshot> page = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = pending.ToList() }, ct).ConfigureAwait(false);
-                    foreach (Snapshot s in page.Where(s => s.SnapshotId is not null))
+                await AwsRetryPolicy.Default(notFoundRetries + 1).UntilAsync(
+                    async (_, token) =>
                     {
-                        found[s.SnapshotId!] = s;
-                    }
-
-                    pending.RemoveAll(found.ContainsKey);
-                    if (pending.Count == 0)
-                    {
-                        break;
-                    }
-                }
-                catch (Exception e) when (IsNotFound(e))
-                {
-                    // One unknown id fails the whole call: ask for the ids one by one.
-                    foreach (string id in pending.ToList())
-                    {
-                        try
-                        {
-                            IReadOnlyList<Snapshot> one = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = new List<string> { id } }, ct).ConfigureAwait(false);
-                            foreach (Snapshot s in one.Where(s => s.SnapshotId is not null))
-                            {
-                                found[s.SnapshotId!] = s;
-                                pending.Remove(id);
-                            }
-                        }
-                        catch (Exception inner) when (IsNotFound(inner))
-                        {
-                            // still unknown
-                        }
-                        catch (Exception inner) when (inner is not OperationCanceledException)
-                        {
-                            throw AwsErrorMapper.Map(inner, "ec2:DescribeSnapshots", id);
-                        }
-                    }
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", string.Join(",", pending));
-                }
-
-                if (pending.Count == 0 || attempt >= notFoundRetries)
-                {
-                    break;
-                }
-
-                await Task.Delay(RetryDelay(attempt), ct).ConfigureAwait(false);
+                        await DescribePassAsync(ec2, found, pending, token).ConfigureAwait(false);
+                        return pending.Count;
+                    },
+                    left => left == 0,
+                    null,
+                    ct).ConfigureAwait(false);
             }
 
             return (found.Values.ToList(), pending);
+        }
+
+        /// <summary>One look-up of the <paramref name="pending"/> ids; what EC2 knows moves to <paramref name="found"/>.</summary>
+        private static async Task DescribePassAsync(IAmazonEC2 ec2, Dictionary<string, Snapshot> found, List<string> pending, CancellationToken ct)
+        {
+            try
+            {
+                IReadOnlyList<Snapshot> page = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = pending.ToList() }, ct).ConfigureAwait(false);
+                foreach (Snapshot s in page.Where(s => s.SnapshotId is not null))
+                {
+                    found[s.SnapshotId!] = s;
+                }
+
+                pending.RemoveAll(found.ContainsKey);
+            }
+            catch (Exception e) when (AwsRetry.IsNotFound(e))
+            {
+                // One unknown id fails the whole call: ask for the ids one by one.
+                foreach (string id in pending.ToList())
+                {
+                    try
+                    {
+                        IReadOnlyList<Snapshot> one = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = new List<string> { id } }, ct).ConfigureAwait(false);
+                        foreach (Snapshot s in one.Where(s => s.SnapshotId is not null))
+                        {
+                            found[s.SnapshotId!] = s;
+                            pending.Remove(id);
+                        }
+                    }
+                    catch (Exception inner) when (AwsRetry.IsNotFound(inner))
+                    {
+                        // still unknown
+                    }
+                    catch (Exception inner) when (inner is not OperationCanceledException)
+                    {
+                        throw AwsErrorMapper.Map(inner, "ec2:DescribeSnapshots", id);
+                    }
+                }
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", string.Join(",", pending));
+            }
         }
 
         /// <summary>Snapshots tagged with the recovery point id (a tag filter: new ones may show up late).</summary>
@@ -103,36 +95,25 @@ namespace CcieDr.Engine.Recovery
                 filters.AddRange(extra);
             }
 
-            try
-            {
-                return await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { OwnerIds = new List<string> { "self" }, Filters = filters }, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", recoveryPointId);
-            }
+            return await AwsCall.RunAsync(
+                "ec2:DescribeSnapshots",
+                recoveryPointId,
+                token => ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { OwnerIds = new List<string> { "self" }, Filters = filters }, token),
+                ct).ConfigureAwait(false);
         }
 
         /// <summary>Tags one resource, retrying while EC2 does not know the new id yet.</summary>
         public static async Task TagAsync(IAmazonEC2 ec2, string resourceId, IEnumerable<KeyValuePair<string, string>> tags, CancellationToken ct)
         {
             var request = new CreateTagsRequest { Resources = new List<string> { resourceId }, Tags = RecoveryTags.ToTagList(tags) };
-            for (int attempt = 0; ; attempt++)
-            {
-                try
-                {
-                    await ec2.CreateTagsAsync(request, ct).ConfigureAwait(false);
-                    return;
-                }
-                catch (Exception e) when (IsNotFound(e) && attempt < NotFoundRetries)
-                {
-                    await Task.Delay(RetryDelay(attempt), ct).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    throw AwsErrorMapper.Map(e, "ec2:CreateTags", resourceId);
-                }
-            }
+            await AwsCall.RunAsync(
+                "ec2:CreateTags",
+                resourceId,
+                token => AwsRetryPolicy.Default(NotFoundRetries + 1).RunAsync(
+                    t => ec2.CreateTagsAsync(request, t),
+                    e => AwsRetry.IsNotFound(e) || AwsRetry.IsTransient(e, token),
+                    token),
+                ct).ConfigureAwait(false);
         }
 
         /// <summary>AMIs (owned by this account) that use each snapshot: snapshot id → image ids.</summary>
@@ -143,17 +124,13 @@ namespace CcieDr.Engine.Recovery
             for (int i = 0; i < ids.Count; i += 100)
             {
                 List<string> chunk = ids.Skip(i).Take(100).ToList();
-                IReadOnlyList<Image> images;
-                try
-                {
-                    images = await ec2.DescribeAllImagesAsync(
+                IReadOnlyList<Image> images = await AwsCall.RunAsync(
+                    "ec2:DescribeImages",
+                    string.Join(",", chunk),
+                    token => ec2.DescribeAllImagesAsync(
                         new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("block-device-mapping.snapshot-id", chunk.ToArray()) } },
-                        ct).ConfigureAwait(false);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    throw AwsErrorMapper.Map(e, "ec2:DescribeImages", string.Join(",", chunk));
-                }
+                        token),
+                    ct).ConfigureAwait(false);
 
                 foreach (Image image in images)
                 {
@@ -185,17 +162,23 @@ namespace CcieDr.Engine.Recovery
         {
             var strays = new HashSet<string>(StringComparer.Ordinal);
 
-            // Tag filters are eventually consistent: look a few times so a late duplicate is still seen.
-            for (int look = 0; look < 3; look++)
-            {
-                foreach (Snapshot s in await DescribeByPointAsync(ec2, recoveryPointId, scope, ct).ConfigureAwait(false))
+            // Tag filters are eventually consistent: look a few times, backing off, so a late duplicate is still seen.
+            await AwsRetryPolicy.Default(DuplicateLooks).UntilAsync(
+                async (_, token) =>
                 {
-                    if (s.SnapshotId is not null && !ours.Contains(s.SnapshotId))
+                    foreach (Snapshot s in await DescribeByPointAsync(ec2, recoveryPointId, scope, token).ConfigureAwait(false))
                     {
-                        strays.Add(s.SnapshotId);
+                        if (s.SnapshotId is not null && !ours.Contains(s.SnapshotId))
+                        {
+                            strays.Add(s.SnapshotId);
+                        }
                     }
-                }
-            }
+
+                    return strays.Count;
+                },
+                _ => false,
+                null,
+                ct).ConfigureAwait(false);
 
             var deleted = new List<string>();
             foreach (string id in strays)
@@ -206,7 +189,7 @@ namespace CcieDr.Engine.Recovery
                     deleted.Add(id);
                     reporter.Verbose($"Deleted duplicate snapshot {id} of {recoveryPointId} (an AWS response was lost and the call was retried).");
                 }
-                catch (Exception e) when (IsNotFound(e))
+                catch (Exception e) when (AwsRetry.IsNotFound(e))
                 {
                     deleted.Add(id);
                 }

@@ -280,7 +280,7 @@ namespace CcieDr.Engine.Recovery
                     await _ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, ct).ConfigureAwait(false);
                     _reporter.Verbose($"Deleted snapshot {id} of {decision.RecoveryPointId}.");
                 }
-                catch (Exception e) when (SnapshotCalls.IsNotFound(e))
+                catch (Exception e) when (Aws.AwsRetry.IsNotFound(e))
                 {
                     _reporter.Verbose($"Snapshot {id} of {decision.RecoveryPointId} was already gone.");
                 }

@@ -87,7 +87,7 @@ namespace CcieDr.Engine.Recovery
                         {
                             current = await RefreshAsync(current, token).ConfigureAwait(false);
                         }
-                        catch (CcieException e) when (SnapshotCalls.IsTransient(e))
+                        catch (CcieException e) when (Aws.AwsRetry.IsTransient(e, token))
                         {
                             _reporter.Verbose($"Polling {point.RecoveryPointId}: {e.Message} Retrying.");
                             return null;
