@@ -68,7 +68,7 @@ namespace CcieDr.Engine.Recovery
                     result.Deleted.Add(Describe(s, region, runId, true, $"a duplicate this run made (tagged {RecoveryTags.RunId}={runId}): an AWS response was lost and the call was retried"));
                     reporter.Verbose($"Deleted duplicate snapshot {id} of {recoveryPointId} in {region} (made by this run: an AWS response was lost and the call was retried).");
                 }
-                catch (Exception e) when (SnapshotCalls.IsNotFound(e))
+                catch (Exception e) when (AwsRetry.IsNotFound(e))
                 {
                     result.Deleted.Add(Describe(s, region, runId, true, "a duplicate this run made; already gone"));
                 }
