@@ -37,26 +37,33 @@ namespace CcieDr.Engine.Recovery
             var own = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
             var foreign = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
 
-            // Tag filters are eventually consistent: look a few times so a late duplicate is still seen.
-            for (int look = 0; look < 3; look++)
-            {
-                foreach (Snapshot s in await SnapshotCalls.DescribeByPointAsync(ec2, recoveryPointId, null, ct).ConfigureAwait(false))
+            // Tag filters are eventually consistent: look a few times, backing off (the shared policy), so a late
+            // duplicate is still seen.
+            await AwsRetryPolicy.Default(SnapshotCalls.DuplicateLooks).UntilAsync(
+                async (_, token) =>
                 {
-                    if (s.SnapshotId is null || ours.Contains(s.SnapshotId))
+                    foreach (Snapshot s in await SnapshotCalls.DescribeByPointAsync(ec2, recoveryPointId, null, token).ConfigureAwait(false))
                     {
-                        continue;
+                        if (s.SnapshotId is null || ours.Contains(s.SnapshotId))
+                        {
+                            continue;
+                        }
+
+                        if (string.Equals(RunOf(s), runId, StringComparison.Ordinal))
+                        {
+                            own[s.SnapshotId] = s;
+                        }
+                        else
+                        {
+                            foreign[s.SnapshotId] = s;
+                        }
                     }
 
-                    if (string.Equals(RunOf(s), runId, StringComparison.Ordinal))
-                    {
-                        own[s.SnapshotId] = s;
-                    }
-                    else
-                    {
-                        foreign[s.SnapshotId] = s;
-                    }
-                }
-            }
+                    return own.Count + foreign.Count;
+                },
+                _ => false,
+                null,
+                ct).ConfigureAwait(false);
 
             var result = new Result();
             foreach (Snapshot s in own.Values.OrderBy(s => s.SnapshotId, StringComparer.Ordinal))

@@ -153,53 +153,5 @@ namespace CcieDr.Engine.Recovery
 
             return result;
         }
-
-        /// <summary>
-        /// Deletes snapshots of <paramref name="recoveryPointId"/> that this run did not create: the SDK retried a
-        /// create call whose first response was lost, so EC2 made a second set. Returns the ids deleted.
-        /// </summary>
-        public static async Task<IReadOnlyList<string>> RemoveDuplicatesAsync(IAmazonEC2 ec2, string recoveryPointId, IReadOnlyCollection<string> ours, IEnumerable<Filter>? scope, IOperationReporter reporter, CancellationToken ct)
-        {
-            var strays = new HashSet<string>(StringComparer.Ordinal);
-
-            // Tag filters are eventually consistent: look a few times, backing off, so a late duplicate is still seen.
-            await AwsRetryPolicy.Default(DuplicateLooks).UntilAsync(
-                async (_, token) =>
-                {
-                    foreach (Snapshot s in await DescribeByPointAsync(ec2, recoveryPointId, scope, token).ConfigureAwait(false))
-                    {
-                        if (s.SnapshotId is not null && !ours.Contains(s.SnapshotId))
-                        {
-                            strays.Add(s.SnapshotId);
-                        }
-                    }
-
-                    return strays.Count;
-                },
-                _ => false,
-                null,
-                ct).ConfigureAwait(false);
-
-            var deleted = new List<string>();
-            foreach (string id in strays)
-            {
-                try
-                {
-                    await ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, ct).ConfigureAwait(false);
-                    deleted.Add(id);
-                    reporter.Verbose($"Deleted duplicate snapshot {id} of {recoveryPointId} (an AWS response was lost and the call was retried).");
-                }
-                catch (Exception e) when (AwsRetry.IsNotFound(e))
-                {
-                    deleted.Add(id);
-                }
-                catch (Exception e) when (e is not OperationCanceledException)
-                {
-                    reporter.Warning($"Could not delete duplicate snapshot {id} of {recoveryPointId}: {AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", id).Message}");
-                }
-            }
-
-            return deleted;
-        }
     }
 }
