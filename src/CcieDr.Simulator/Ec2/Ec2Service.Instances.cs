@@ -13,7 +13,6 @@ internal sealed partial class Ec2Service
     /// </summary>
     private sealed record LaunchPlan(
         string? Token,
-        string Fingerprint,
         Image Image,
         string InstanceType,
         Subnet Subnet,
@@ -48,7 +47,7 @@ internal sealed partial class Ec2Service
             return ReservationContent(ctx, prior.ReservationId, existing);
         }
 
-        LaunchPlan plan = PlanLaunch(ctx, token, fingerprint);
+        LaunchPlan plan = PlanLaunch(ctx, token);
         var reservationId = ctx.World.NewId("r", false);
         var launched = new List<Instance>();
         for (var n = 0; n < plan.Count; n++)
@@ -64,7 +63,7 @@ internal sealed partial class Ec2Service
         return ReservationContent(ctx, reservationId, launched);
     }
 
-    private LaunchPlan PlanLaunch(Ctx ctx, string? token, string fingerprint)
+    private LaunchPlan PlanLaunch(Ctx ctx, string? token)
     {
         var p = ctx.P;
         LaunchTemplateData? lt = LaunchTemplateDefaults(ctx);
@@ -105,7 +104,6 @@ internal sealed partial class Ec2Service
 
         return new LaunchPlan(
             token,
-            fingerprint,
             image,
             instanceType,
             subnet,
