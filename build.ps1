@@ -94,12 +94,13 @@ function Invoke-BuildSimulator {
 
 function Invoke-XunitTests {
     Write-Host '==> xUnit' -ForegroundColor Cyan
-    $passed = 0; $failed = 0; $skipped = 0
+    $passed = 0; $failed = 0; $skipped = 0; $failures = @()
     $projects = Get-ChildItem (Join-Path $root 'tests') -Recurse -Filter '*.Tests.csproj'
     foreach ($project in $projects) {
         $arguments = @('test', $project.FullName, '-c', $Configuration, '--nologo', '--logger', 'console;verbosity=minimal')
         if ($XunitFilter) { $arguments += @('--filter', $XunitFilter) }
         $lines = & dotnet @arguments 2>&1 | ForEach-Object { $line = "$_"; Write-Host $line; $line }
+        $failures += @($lines | Where-Object { $_ -match '^\s*Failed\s+\S+\s*\[' } | ForEach-Object { $_.Trim() })
         $summary = $lines | Where-Object { $_ -match 'Failed:\s*(\d+),\s*Passed:\s*(\d+),\s*Skipped:\s*(\d+)' } | Select-Object -Last 1
         if ($summary -and $summary -match 'Failed:\s*(\d+),\s*Passed:\s*(\d+),\s*Skipped:\s*(\d+)') {
             $failed += [int]$Matches[1]; $passed += [int]$Matches[2]; $skipped += [int]$Matches[3]
@@ -109,7 +110,7 @@ function Invoke-XunitTests {
             $failed += 1
         }
     }
-    return [pscustomobject]@{ Runner = 'xunit'; Passed = $passed; Failed = $failed; Skipped = $skipped }
+    return [pscustomobject]@{ Runner = 'xunit'; Passed = $passed; Failed = $failed; Skipped = $skipped; Failures = $failures }
 }
 
 function Invoke-PesterTests {
@@ -125,7 +126,7 @@ function Invoke-PesterTests {
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tests/pester/Invoke-Tests.ps1'),
         '-ResultFile', $resultFile, '-Tag', ($PesterTag -join ','))
     $result = Get-Content $resultFile -Raw | ConvertFrom-Json
-    return [pscustomobject]@{ Runner = 'pester'; Passed = $result.Passed; Failed = $result.Failed; Skipped = $result.Skipped }
+    return [pscustomobject]@{ Runner = 'pester'; Passed = $result.Passed; Failed = $result.Failed; Skipped = $result.Skipped; Failures = @($result.Failures) }
 }
 
 function Invoke-TestTask {
@@ -141,6 +142,7 @@ function Invoke-TestTask {
     $bad = $false
     foreach ($r in $results) {
         Write-Host ("{0}: {1} passed, {2} failed" -f $r.Runner, $r.Passed, $r.Failed)
+        foreach ($f in @($r.Failures)) { if ($f) { Write-Host "  FAILED $f" -ForegroundColor Red } }
         if ($r.Failed -gt 0 -or $r.Passed -eq 0) { $bad = $true }
     }
     $total = $results | Measure-Object -Property Passed, Failed -Sum

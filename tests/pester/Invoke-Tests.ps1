@@ -20,7 +20,19 @@ $config.Output.Verbosity = 'Detailed'
 $config.Should.ErrorAction = 'Continue'
 if ($Tag) { $config.Filter.Tag = $Tag -split ',' }
 $result = Invoke-Pester -Configuration $config
+# The names and first error lines of what failed, so build.ps1 can repeat them at the very end
+# of the log (CI shows only the tail).
+$failures = @(
+    foreach ($t in $result.Failed) {
+        $message = if ($t.ErrorRecord) { ("$($t.ErrorRecord[0])" -split "`n")[0] } else { '' }
+        '{0}: {1}' -f $t.ExpandedPath, $message
+    }
+    foreach ($b in @($result.FailedBlocks) + @($result.FailedContainers)) {
+        if ($b) { 'block/container {0}: {1}' -f ($b.ExpandedPath ?? $b.Item), (("$($b.ErrorRecord | Select-Object -First 1)" -split "`n")[0]) }
+    }
+)
 [pscustomobject]@{
+    Failures = $failures
     Passed  = $result.PassedCount
     Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
     Skipped = $result.SkippedCount
