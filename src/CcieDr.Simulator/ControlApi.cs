@@ -49,6 +49,7 @@ internal sealed class ControlApi
                 ("POST", "/_sim/faults/instance-death") => Do(() => control.KillInstance(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), Num(body, "stopAfterSeconds") ?? 10)),
                 ("POST", "/_sim/faults/instance-impaired") => Do(() => control.SetInstanceImpaired(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), body["impaired"]?.GetValue<bool>() ?? true)),
                 ("POST", "/_sim/faults/snapshot-failure") => SnapshotFailure(body),
+                ("POST", "/_sim/faults/image-failure") => ImageFailure(body),
                 ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Str(body, "error") ?? "InsufficientInstanceCapacity")),
                 ("DELETE", "/_sim/faults/az-outage") => Do(() => control.RestoreAvailabilityZone(
                     http.Request.Query["region"].ToString() is { Length: > 0 } r ? r : Str(body, "region") ?? "us-east-1",
@@ -94,6 +95,7 @@ internal sealed class ControlApi
         "POST /_sim/faults/instance-death {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"stopAfterSeconds\":10}",
         "POST /_sim/faults/instance-impaired {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"impaired\":true}",
         "POST /_sim/faults/snapshot-failure {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"} or {\"count\":1}",
+        "POST /_sim/faults/image-failure {\"region\":\"us-east-1\",\"imageId\":\"ami-...\"} or {\"count\":1}",
         "POST /_sim/faults/az-outage {\"region\":\"us-east-1\",\"zone\":\"us-east-1a\",\"error\":\"InsufficientInstanceCapacity|Unsupported\"}",
         "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",
         "POST /_sim/ssm/responses {\"match\":\"replicated apps\",\"instanceId\":null,\"exitCode\":0,\"stdout\":\"...\",\"stderr\":\"\",\"durationSeconds\":null}",
@@ -160,6 +162,20 @@ internal sealed class ControlApi
         else
         {
             control.SetEventualConsistency(calls);
+        }
+
+        return null;
+    }
+
+    private JsonNode? ImageFailure(JsonObject body)
+    {
+        if (Str(body, "imageId") is { } id)
+        {
+            control.FailImage(Str(body, "region") ?? "us-east-1", id);
+        }
+        else
+        {
+            control.FailNextImages((int)(Num(body, "count") ?? 1));
         }
 
         return null;

@@ -56,17 +56,21 @@ internal sealed class Faults
 
     public int PendingSnapshotFailures { get; set; }
 
+    public int PendingImageFailures { get; set; }
+
     public void Clear()
     {
         active.Clear();
         served.Clear();
         PendingSnapshotFailures = 0;
+        PendingImageFailures = 0;
     }
 
     public void ClearPending()
     {
         active.Clear();
         PendingSnapshotFailures = 0;
+        PendingImageFailures = 0;
     }
 
     public void Add(FaultSpec spec)

@@ -342,6 +342,9 @@ internal sealed class Image : Resource
     public string? SourceInstanceId { get; init; }
 
     public string? StateReason { get; set; }
+
+    /// <summary>Set by the image-failure fault: goes to <c>failed</c> instead of <c>available</c> when its time comes.</summary>
+    public bool WillFail { get; set; }
 }
 
 internal sealed class LaunchTemplateData

@@ -168,6 +168,25 @@ public sealed class SimulatorControl
         world.Tick();
     });
 
+    /// <summary>An image that fails: a pending AMI goes to state <c>failed</c> now.</summary>
+    public void FailImage(string region, string imageId) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.Images.TryGetValue(imageId, out var img))
+        {
+            throw new ArgumentException($"no image {imageId} in {region}", nameof(imageId));
+        }
+
+        img.WillFail = true;
+        img.State = "failed";
+        img.StateReason = "Client.InternalError: An internal error has occurred during image registration";
+        world.Faults.Count("image-failure", imageId);
+        world.Tick();
+    });
+
+    /// <summary>The next <paramref name="count"/> images registered (RegisterImage, CreateImage) go to <c>failed</c> instead of <c>available</c> when their time comes.</summary>
+    public void FailNextImages(int count) => Locked(() => world.Faults.PendingImageFailures = Math.Max(0, count));
+
     /// <summary>The next <paramref name="count"/> snapshots created (CreateSnapshot(s), CreateImage, CopySnapshot) fail: pending, then <c>error</c> instead of completed.</summary>
     public void FailNextSnapshots(int count) => Locked(() => world.Faults.PendingSnapshotFailures = Math.Max(0, count));
 

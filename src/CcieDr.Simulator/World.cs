@@ -295,6 +295,11 @@ internal sealed class World
                 img.State = "failed";
                 img.StateReason = "Client.InternalError: A snapshot of the image failed";
             }
+            else if (img.WillFail && img.AvailableAt is { } failAt && failAt <= now)
+            {
+                img.State = "failed";
+                img.StateReason = "Client.InternalError: An internal error has occurred during image registration";
+            }
             else if (img.AvailableAt is { } at && at <= now && snaps.All(s => s!.State == "completed"))
             {
                 img.State = "available";

@@ -106,6 +106,7 @@ internal sealed partial class Ec2Service
             OwnerId = ctx.AccountId,
             CreationDate = ctx.Now,
             AvailableAt = ctx.Now.AddSeconds(ctx.World.Durations.Image),
+            WillFail = TakeImageFailure(ctx),
             Architecture = arch,
             EnaSupport = p.Bool("EnaSupport") ?? false,
             VirtualizationType = virt,
@@ -166,6 +167,7 @@ internal sealed partial class Ec2Service
             OwnerId = ctx.AccountId,
             CreationDate = ctx.Now,
             AvailableAt = ctx.Now.AddSeconds(Math.Max(ctx.World.Durations.Image, ctx.World.Durations.Snapshot)),
+            WillFail = TakeImageFailure(ctx),
             Architecture = i.Architecture,
             EnaSupport = i.EnaSupport,
             VirtualizationType = i.VirtualizationType,
@@ -388,5 +390,17 @@ internal sealed partial class Ec2Service
             V("key", x.Key),
             V("value", x.Value))));
         yield return V("nextToken", next);
+    }
+
+    private static bool TakeImageFailure(Ctx ctx)
+    {
+        if (ctx.World.Faults.PendingImageFailures <= 0)
+        {
+            return false;
+        }
+
+        ctx.World.Faults.PendingImageFailures--;
+        ctx.World.Faults.Count("image-failure", ctx.Action);
+        return true;
     }
 }

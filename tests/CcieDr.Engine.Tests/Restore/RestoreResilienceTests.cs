@@ -170,6 +170,43 @@ public sealed class RestoreResilienceTests
     }
 
     [Fact]
+    public async Task An_image_going_to_failed_leaves_the_old_box_untouched_deregisters_the_ami_and_a_rerun_succeeds()
+    {
+        await using RestoreSim sim = await RestoreSim.StartAsync();
+        RecoveryPoint point = await sim.TakeRecoveryPointAsync();
+        RestoreService service = sim.Service();
+        var request = new RestoreRequest { RecoveryPoint = point, ReplaceExisting = true };
+        RestorePlan plan = await service.PrepareAsync(request, CancellationToken.None);
+        Assert.True(plan.CanProceed, string.Join(" | ", plan.Blockers));
+        Assert.Equal(sim.Seed.ServicesInstanceId, plan.InstanceToReplace?.InstanceId);
+        sim.Control.ClearRequestLog();
+        sim.Control.FailNextImages(1); // RegisterImage succeeds; the AMI then goes pending -> failed
+
+        CcieException error = await Assert.ThrowsAsync<CcieException>(() => service.ExecuteAsync(plan, CancellationToken.None));
+
+        Assert.Equal("ImageRegistrationFailed", error.ErrorId);
+        Assert.Contains($"failed at step '{RestoreSteps.WaitImageAvailable}'", error.Message, StringComparison.Ordinal);
+        Assert.Contains("became failed", error.Message, StringComparison.Ordinal);
+        Assert.Contains("deregistered", error.Message, StringComparison.Ordinal);
+        Assert.Single(sim.Control.RequestLog("RegisterImage"), r => r.Status == 200);
+        Assert.Empty(sim.Control.RequestLog("TerminateInstances"));
+        Assert.Empty(sim.Control.RequestLog("RunInstances"));
+        Assert.Equal("running", (await sim.InstanceAsync(sim.Seed.ServicesInstanceId))!.State.Name.Value);
+        Assert.Empty(await sim.RestoreImagesAsync(point.RecoveryPointId)); // no orphaned failed AMI
+        RestoreResult partial = Assert.IsType<RestoreResult>(error.Target);
+        Assert.Null(partial.ReplacedInstanceId);
+        Assert.True(partial.ImageDeregistered);
+
+        // The fault is spent: the same request now goes through and replaces the box exactly once.
+        RestorePlan again = await service.PrepareAsync(request, CancellationToken.None);
+        Assert.True(again.CanProceed, string.Join(" | ", again.Blockers));
+        RestoreResult result = await service.ExecuteAsync(again, CancellationToken.None);
+        Assert.Equal(sim.Seed.ServicesInstanceId, result.ReplacedInstanceId);
+        Assert.Single(await sim.RestoredInstancesAsync(point.RecoveryPointId));
+        Assert.Equal("available", Assert.Single(await sim.RestoreImagesAsync(point.RecoveryPointId)).State.Value);
+    }
+
+    [Fact]
     public async Task The_plan_registers_and_waits_for_the_ami_before_terminating_the_old_box()
     {
         await using RestoreSim sim = await RestoreSim.StartAsync();

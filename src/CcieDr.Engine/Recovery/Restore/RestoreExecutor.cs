@@ -2,6 +2,7 @@ using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
+using System.Net.Http;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
@@ -185,7 +186,10 @@ namespace CcieDr.Engine.Recovery.Restore
                         run.Progress!.Update($"AMI {run.ImageId} is {state} ({Seconds(started)} s)", run.Percent);
                         if (found?.State?.Value is "failed" or "error" or "invalid" or "deregistered" or "disabled")
                         {
-                            throw new CcieException("ImageRegistrationFailed", CcieErrorCategory.InvalidOperation, $"AMI {run.ImageId} ({t.ImageName}) became {state}: {found.StateReason?.Message ?? "no reason given"}. Check the snapshots (encryption, KMS key access).", run.ImageId);
+                            // A failed AMI can never be used: deregister it now (the snapshots stay), so nothing is
+                            // left behind and a rerun registers a fresh one. The old box has not been touched.
+                            string cleanup = await DeregisterUnusableImageAsync(run, found.State.Value, token).ConfigureAwait(false);
+                            throw new CcieException("ImageRegistrationFailed", CcieErrorCategory.InvalidOperation, $"AMI {run.ImageId} ({t.ImageName}) became {state}: {found.StateReason?.Message ?? "no reason given"}. {cleanup} Check the snapshots (encryption, KMS key access), then rerun.", run.ImageId);
                         }
 
                         return found?.State?.Value == "available" ? found : null;
@@ -498,6 +502,26 @@ namespace CcieDr.Engine.Recovery.Restore
                 run.ImageDeregistered = true;
                 entry.Detail = "snapshots kept";
             }).ConfigureAwait(false);
+        }
+
+        private async Task<string> DeregisterUnusableImageAsync(Run run, string state, CancellationToken ct)
+        {
+            if (state == "deregistered")
+            {
+                run.ImageDeregistered = true;
+                return "It is already deregistered.";
+            }
+
+            try
+            {
+                await DeregisterImageAsync(run.ImageId!, ct).ConfigureAwait(false);
+                run.ImageDeregistered = true;
+                return "The unusable AMI was deregistered (its snapshots are kept).";
+            }
+            catch (Exception e) when (e is AmazonServiceException or HttpRequestException)
+            {
+                return $"Deregistering the unusable AMI failed too ({e.Message.TrimEnd('.')}).";
+            }
         }
 
         private async Task DeregisterImageAsync(string imageId, CancellationToken ct)
