@@ -27,10 +27,12 @@ BeforeAll {
     $src = Join-Path $root 'src'
     $oldTree = Join-Path $root 'old'
     New-Item -ItemType Directory -Force -Path $src, $oldTree | Out-Null
-    # enough entries and bytes that the restore takes a few seconds
+    # Enough entries and bytes that the restore takes a few seconds, and enough top-level entries that the
+    # moving-aside and moving-in phases (one rename each) last long enough for the journal-state kills below
+    # to land on a fast, idle machine too (300 were seen to be missed there).
     $rnd = [Random]::new(7)
-    foreach ($t in 1..300) { Set-Content "$src/top$t.txt" "new $t" }
-    foreach ($t in 1..300) { Set-Content "$oldTree/oldtop$t.txt" "old $t" }
+    foreach ($t in 1..3000) { [IO.File]::WriteAllText("$src/top$t.txt", "new $t`n") }
+    foreach ($t in 1..3000) { [IO.File]::WriteAllText("$oldTree/oldtop$t.txt", "old $t`n") }
     foreach ($d in 1..12) {
         New-Item -ItemType Directory -Path "$src/dir$d" | Out-Null
         foreach ($f in 1..20) {
