@@ -1,8 +1,10 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text;
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Bzip2;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
 
 // CcieDr backup benchmark: our Backup (tar + parallel bzip2) against GNU `tar -cjf` and `tar -I lbzip2 -cf`
 // on the same generated data in the same run, interleaved, several rounds, medians. Our backup runs in a child

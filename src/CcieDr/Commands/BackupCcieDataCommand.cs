@@ -5,8 +5,9 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
 using CcieDr.Engine;
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Storage;
 
 namespace CcieDr.Commands
 {

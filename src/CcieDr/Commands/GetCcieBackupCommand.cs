@@ -4,8 +4,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
 using CcieDr.Engine;
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Storage;
 
 namespace CcieDr.Commands
 {

@@ -6,7 +6,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
 using CcieDr.Engine;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Retention;
+using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Recovery;
 
 namespace CcieDr.Commands

@@ -4,7 +4,8 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
 using CcieDr.Engine;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Restore;
+using CcieDr.Engine.Archive.Storage;
 
 namespace CcieDr.Commands
 {

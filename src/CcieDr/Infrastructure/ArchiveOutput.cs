@@ -1,7 +1,8 @@
 using System;
 using System.Management.Automation;
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
+using CcieDr.Engine.Archive.Storage;
 
 namespace CcieDr.Commands
 {

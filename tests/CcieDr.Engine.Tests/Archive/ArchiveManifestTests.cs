@@ -1,5 +1,5 @@
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Common;
 using Xunit;
 
 namespace CcieDr.Engine.Tests.Archive

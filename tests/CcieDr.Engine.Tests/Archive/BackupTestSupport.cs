@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
 using Xunit;
 
 namespace CcieDr.Engine.Tests.Archive

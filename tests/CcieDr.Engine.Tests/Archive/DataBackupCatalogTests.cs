@@ -1,5 +1,6 @@
 using Amazon.S3.Model;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Tests.Infrastructure;
 using Xunit;
 using static CcieDr.Engine.Tests.Archive.BackupTestSupport;

@@ -1,5 +1,5 @@
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Common;
 using Xunit;
 
 namespace CcieDr.Engine.Tests.Archive

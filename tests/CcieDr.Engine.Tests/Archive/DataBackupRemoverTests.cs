@@ -1,4 +1,5 @@
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Retention;
 using CcieDr.Engine.Recovery;
 using Xunit;
 using static CcieDr.Engine.Tests.Archive.BackupTestSupport;

@@ -1,4 +1,5 @@
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Retention;
+using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Recovery;
 using Xunit;
 

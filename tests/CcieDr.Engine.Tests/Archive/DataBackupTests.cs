@@ -1,5 +1,6 @@
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Common;
 using Xunit;
 using static CcieDr.Engine.Tests.Archive.BackupTestSupport;
 

@@ -1,7 +1,8 @@
 using System.Net;
 using Amazon.S3;
 using Amazon.S3.Model;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Tests.Infrastructure;
 using Xunit;
 using static CcieDr.Engine.Tests.Archive.BackupTestSupport;

@@ -1,4 +1,4 @@
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
 using Xunit;
 
 namespace CcieDr.Engine.Tests.Archive

@@ -1,5 +1,7 @@
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Bzip2;
+using CcieDr.Engine.Archive.Tar;
 using Xunit;
 using static CcieDr.Engine.Tests.Archive.BackupTestSupport;
 

@@ -1,6 +1,6 @@
 #pragma warning disable CA1416 // POSIX-only tests: restore targets Linux
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Bzip2;
 using ICSharpCode.SharpZipLib.BZip2;
 using Xunit;
 

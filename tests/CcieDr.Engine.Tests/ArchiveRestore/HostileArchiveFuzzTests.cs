@@ -1,7 +1,9 @@
 #pragma warning disable CA1416 // POSIX-only tests: restore targets Linux
 using System.Text;
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Bzip2;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
 using CcieDr.Engine.Tests.Archive;
 using Xunit;
 using Xunit.Abstractions;

@@ -1,5 +1,5 @@
 #pragma warning disable CA1416 // POSIX-only tests: restore targets Linux
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Restore;
 using Xunit;
 
 namespace CcieDr.Engine.Tests.ArchiveRestore;

@@ -2,7 +2,9 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Bzip2;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
 using ICSharpCode.SharpZipLib.BZip2;
 
 namespace CcieDr.Engine.Tests.ArchiveRestore;

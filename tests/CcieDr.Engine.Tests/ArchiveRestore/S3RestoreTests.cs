@@ -1,7 +1,9 @@
 #pragma warning disable CA1416 // POSIX-only tests: restore targets Linux
 using Amazon.S3;
 using Amazon.S3.Model;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
+using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Tests.Infrastructure;
 using Xunit;
 

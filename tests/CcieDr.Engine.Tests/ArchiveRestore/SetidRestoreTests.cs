@@ -1,5 +1,6 @@
 #pragma warning disable CA1416 // POSIX-only tests: backup and restore target Linux
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Restore;
 using CcieDr.Engine.Tests.Archive;
 using Xunit;
 

@@ -1,6 +1,8 @@
 #pragma warning disable CA1416 // POSIX-only: restore targets Linux
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
+using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Tests.ArchiveRestore;
 using Xunit;
 using static CcieDr.Engine.Tests.Compression.ZstdTestKit;

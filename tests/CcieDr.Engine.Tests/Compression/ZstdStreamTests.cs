@@ -1,5 +1,5 @@
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Zstd;
 using Xunit;
 using static CcieDr.Engine.Tests.Compression.ZstdTestKit;
 

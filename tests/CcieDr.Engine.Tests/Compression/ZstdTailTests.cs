@@ -1,6 +1,5 @@
 using System.Text;
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Zstd;
 using Xunit;
 using static CcieDr.Engine.Tests.Compression.ZstdTestKit;
 

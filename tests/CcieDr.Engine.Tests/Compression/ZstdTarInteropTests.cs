@@ -1,6 +1,8 @@
 #pragma warning disable CA1416 // POSIX-only: GNU tar interop
-using CcieDr.Engine.Archive;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
+using CcieDr.Engine.Archive.Tar;
+using CcieDr.Engine.Archive.Zstd;
 using Xunit;
 using static CcieDr.Engine.Tests.Compression.ZstdTestKit;
 

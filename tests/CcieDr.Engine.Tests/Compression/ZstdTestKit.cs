@@ -1,7 +1,7 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
-using CcieDr.Engine.Archive.Compression;
+using CcieDr.Engine.Archive.Zstd;
 
 namespace CcieDr.Engine.Tests.Compression;
 
