@@ -27,6 +27,8 @@ public sealed class KmsTests
     {
         await using var sim = await Sim.StartAsync();
         using var kms = Kms(sim);
+        Assert.Contains("DescribeKey", sim.Server.SupportedKmsActions);
+        Assert.DoesNotContain("DescribeKey", sim.Server.SupportedSsmActions);
 
         // An encrypted volume created without a key gets the region's aws/ebs key: it must exist too.
         var created = await sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = sim.Seed.AvailabilityZoneA, Size = 1, Encrypted = true });
