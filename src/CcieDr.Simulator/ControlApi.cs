@@ -56,6 +56,16 @@ internal sealed class ControlApi
                     http.Request.Query["zone"].ToString() is { Length: > 0 } z ? z : Req(body, "zone"))),
                 ("POST", "/_sim/ssm/responses") => Do(() => control.AddSsmResponse(body.Deserialize<SsmResponseRule>(SimulatorControl.Json)!)),
                 ("DELETE", "/_sim/ssm/responses") => Do(control.ClearSsmResponses),
+                ("GET", "/_sim/kms/keys") => JsonSerializer.SerializeToNode(control.KmsKeys(http.Request.Query["region"].ToString() is { Length: > 0 } kr ? kr : "us-east-1"), SimulatorControl.Json),
+                ("POST", "/_sim/kms/keys/state") => JsonSerializer.SerializeToNode(control.SetKmsKeyState(
+                    Str(body, "region") ?? "us-east-1",
+                    Req(body, "keyId"),
+                    Req(body, "state"),
+                    (int)(Num(body, "pendingWindowInDays") ?? 7)), SimulatorControl.Json),
+                ("POST", "/_sim/kms/keys/describe-denied") => Do(() => control.SetKmsDescribeDenied(Str(body, "region") ?? "us-east-1", Req(body, "keyId"), body["denied"]?.GetValue<bool>() ?? true)),
+                ("DELETE", "/_sim/kms/keys") => Do(() => control.DeleteKmsKey(
+                    http.Request.Query["region"].ToString() is { Length: > 0 } dr ? dr : Str(body, "region") ?? "us-east-1",
+                    http.Request.Query["keyId"].ToString() is { Length: > 0 } dk ? dk : Req(body, "keyId"))),
                 ("GET", "/_sim/autoscaling") => JsonSerializer.SerializeToNode(control.AutoScalingGroups(http.Request.Query["region"].ToString() is { Length: > 0 } ar ? ar : "us-east-1"), SimulatorControl.Json),
                 ("POST", "/_sim/autoscaling") => JsonSerializer.SerializeToNode(control.SetAutoScalingGroup(
                     Str(body, "region") ?? "us-east-1",
@@ -100,6 +110,10 @@ internal sealed class ControlApi
         "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",
         "POST /_sim/ssm/responses {\"match\":\"replicated apps\",\"instanceId\":null,\"exitCode\":0,\"stdout\":\"...\",\"stderr\":\"\",\"durationSeconds\":null}",
         "DELETE /_sim/ssm/responses",
+        "GET /_sim/kms/keys?region=us-east-1",
+        "POST /_sim/kms/keys/state {\"region\":\"us-east-1\",\"keyId\":\"<key id, ARN or alias/...>\",\"state\":\"Enabled|Disabled|PendingDeletion|PendingImport|Unavailable\",\"pendingWindowInDays\":7}",
+        "POST /_sim/kms/keys/describe-denied {\"region\":\"us-east-1\",\"keyId\":\"alias/circleci-data\",\"denied\":true}",
+        "DELETE /_sim/kms/keys?region=us-east-1&keyId=<key id, ARN or alias/...>",
         "GET /_sim/autoscaling?region=us-east-1",
         "POST /_sim/autoscaling {\"region\":\"us-east-1\",\"name\":\"circleci-builders\",\"desiredCapacity\":3,\"suspended\":false,\"launchTemplateVersion\":\"$Default\"}",
         "GET /_sim/requests[?action=RunInstances]",

@@ -449,6 +449,12 @@ internal sealed class RegionState
     /// <summary>Default EBS KMS key of the region (aws/ebs).</summary>
     public string DefaultKmsKeyArn { get; set; } = "";
 
+    /// <summary>KMS keys by key id.</summary>
+    public Dictionary<string, KmsKey> KmsKeys { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>KMS aliases ("alias/…") → key id.</summary>
+    public Dictionary<string, string> KmsAliases { get; } = new(StringComparer.Ordinal);
+
     public Zone? FindZone(string name) => Zones.FirstOrDefault(z => z.Name == name);
 
     public IEnumerable<Resource> AllResources() =>

@@ -155,7 +155,7 @@ internal static class Seeder
         };
         r.Images[builderAmi.Id] = builderAmi;
 
-        var kmsKey = $"arn:aws:kms:{r.Name}:{w.AccountId}:key/{World.DeterministicGuid("circleci-data-" + r.Name)}";
+        var kmsKey = Kms.KmsService.AddKey(w, r, World.DeterministicGuid("circleci-data-" + r.Name), "CUSTOMER", "CircleCI Services box data volume", "alias/circleci-data").Arn;
         var profileArn = $"arn:aws:iam::{w.AccountId}:instance-profile/circleci-services";
 
         var services = Launch(w, r, subnetA, servicesAmi, "m5.2xlarge", ServicesIp, [servicesSg.Id], key.Name, profileArn, null, past, new() { ["Name"] = "circleci_services" });

@@ -229,6 +229,71 @@ public sealed class SimulatorControl
     /// <summary>SSM: an in-proc handler consulted before the rules (return null to fall through). Called under the simulator lock: keep it quick.</summary>
     public void SetSsmHandler(Func<SsmCommandRequest, SsmCommandResult?>? handler) => Locked(() => world.SsmHandler = handler);
 
+    /// <summary>KMS: the keys of <paramref name="region"/> (the aws/ebs key and, once seeded, the data volume's key).</summary>
+    public IReadOnlyList<KmsKeyInfo> KmsKeys(string region = "us-east-1") => Locked(() =>
+    {
+        world.Tick();
+        var r = world.Region(region);
+        return r.KmsKeys.Values.OrderBy(k => k.KeyId, StringComparer.Ordinal).Select(k => KmsInfo(r, k)).ToList();
+    });
+
+    /// <summary>
+    /// KMS: sets the state of key <paramref name="keyId"/> (key id, ARN or alias) to one of <see cref="KmsKeyStates"/>.
+    /// PendingDeletion schedules the deletion <paramref name="pendingWindowInDays"/> simulated days from now; the key is
+    /// deleted when the clock passes that date.
+    /// </summary>
+    public KmsKeyInfo SetKmsKeyState(string region, string keyId, string state, int pendingWindowInDays = 7) => Locked(() =>
+    {
+        if (!KmsKeyStates.All.Contains(state))
+        {
+            throw new ArgumentException($"unknown KMS key state '{state}' (known: {string.Join(", ", KmsKeyStates.All)})", nameof(state));
+        }
+
+        if (state == KmsKeyStates.PendingDeletion && pendingWindowInDays is < 7 or > 30)
+        {
+            throw new ArgumentException("pendingWindowInDays must be between 7 and 30", nameof(pendingWindowInDays));
+        }
+
+        var r = world.Region(region);
+        var key = FindKmsKey(r, keyId);
+        key.State = state;
+        key.DeletionDate = state == KmsKeyStates.PendingDeletion ? world.Now.AddDays(pendingWindowInDays) : null;
+        key.PendingWindowInDays = state == KmsKeyStates.PendingDeletion ? pendingWindowInDays : null;
+        world.Faults.Count("kms-key-" + state, key.KeyId);
+        return KmsInfo(r, key);
+    });
+
+    /// <summary>KMS: deletes key <paramref name="keyId"/> (key id, ARN or alias) and its aliases at once; DescribeKey then answers NotFoundException.</summary>
+    public void DeleteKmsKey(string region, string keyId) => Locked(() =>
+    {
+        var r = world.Region(region);
+        var key = FindKmsKey(r, keyId);
+        Kms.KmsService.Delete(r, key);
+        world.Faults.Count("kms-key-deleted", key.KeyId);
+    });
+
+    /// <summary>KMS: kms:DescribeKey on key <paramref name="keyId"/> answers AccessDeniedException (<paramref name="denied"/> true) or works again.</summary>
+    public void SetKmsDescribeDenied(string region, string keyId, bool denied = true) => Locked(() =>
+    {
+        var key = FindKmsKey(world.Region(region), keyId);
+        key.DescribeDenied = denied;
+    });
+
+    private KmsKey FindKmsKey(RegionState r, string keyId)
+    {
+        try
+        {
+            return Kms.KmsService.Find(world, r, keyId);
+        }
+        catch (Kms.KmsError e)
+        {
+            throw new ArgumentException($"no KMS key {keyId} in {r.Name}: {e.Message}", nameof(keyId));
+        }
+    }
+
+    private static KmsKeyInfo KmsInfo(RegionState r, KmsKey k) =>
+        new(r.Name, k.KeyId, k.Arn, k.State, k.KeyManager, k.Description, Kms.KmsService.AliasesOf(r, k), k.DeletionDate, k.DescribeDenied);
+
     /// <summary>
     /// Auto Scaling (simulated, no API): changes a group's desired capacity, launch template version and/or
     /// suspends/resumes it. A resumed group replaces stopped/impaired/terminated members from its launch template.
@@ -397,6 +462,15 @@ internal static class StateDump
                     launchTemplateId = g.LaunchTemplateId,
                     launchTemplateVersion = g.LaunchTemplateVersion,
                     instanceIds = AutoScaler.Members(r, g).Select(i => i.Id),
+                }),
+                kmsKeys = r.KmsKeys.Values.Select(k => new
+                {
+                    keyId = k.KeyId,
+                    arn = k.Arn,
+                    state = k.State,
+                    keyManager = k.KeyManager,
+                    aliases = Kms.KmsService.AliasesOf(r, k),
+                    deletionDate = k.DeletionDate,
                 }),
                 launchTemplates = r.LaunchTemplates.Values.Select(t => new
                 {

@@ -20,6 +20,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
     private readonly World world;
     private readonly Ec2Service ec2 = new();
     private readonly Ssm.SsmService ssm = new();
+    private readonly Kms.KmsService kms = new();
     private readonly ControlApi controlApi;
 
     private SimulatorServer(WebApplication app, World world)
@@ -41,6 +42,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
     /// <summary>SSM actions the simulator implements (JSON 1.1 protocol, same endpoint).</summary>
     public IReadOnlyCollection<string> SupportedSsmActions => ssm.Actions;
+
+    /// <summary>KMS actions the simulator implements (JSON 1.1 protocol, same endpoint, SigV4 service <c>kms</c>).</summary>
+    public IReadOnlyCollection<string> SupportedKmsActions => kms.Actions;
 
     /// <summary>Starts an empty simulator on a free port of 127.0.0.1 with a manual clock.</summary>
     public static Task<SimulatorServer> StartAsync() => StartAsync(new SimulatorOptions());
@@ -261,7 +265,11 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         var prefix = dot > 0 ? target[..dot] : target;
         var action = dot > 0 ? target[(dot + 1)..] : "";
         var regionName = RegionOf(http.Request);
-        if (prefix != "AmazonSSM")
+
+        // The SigV4 scope names the service (ssm, kms); an unsigned request falls back to the target's prefix.
+        var service = ServiceOf(http.Request) ?? prefix switch { "AmazonSSM" => "ssm", "TrentService" => "kms", _ => null };
+        var expectedPrefix = service switch { "ssm" => "AmazonSSM", "kms" => "TrentService", _ => null };
+        if (service is null || expectedPrefix is null || prefix != expectedPrefix)
         {
             await WriteJsonError(http, HttpStatusCode.BadRequest, "UnknownOperationException", $"The simulator does not implement {target}", requestId).ConfigureAwait(false);
             return;
@@ -298,12 +306,12 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         lock (world.Sync)
         {
             fault = world.Faults.Take(action, regionName);
-            entry = new RequestLogEntry { Service = "ssm", Region = regionName, Action = action, Parameters = parameters, Time = world.Now, Fault = fault?.Kind };
+            entry = new RequestLogEntry { Service = service, Region = regionName, Action = action, Parameters = parameters, Time = world.Now, Fault = fault?.Kind };
             world.Log(entry);
         }
 
         http.Items[typeof(RequestLogEntry)] = entry;
-        if (await ServeFaultAsync(http, entry, fault, SsmFaults, WriteJsonError, requestId).ConfigureAwait(false))
+        if (await ServeFaultAsync(http, entry, fault, service == "kms" ? KmsFaults : SsmFaults, WriteJsonError, requestId).ConfigureAwait(false))
         {
             return;
         }
@@ -317,9 +325,16 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             try
             {
                 world.Tick();
-                result = ssm.Execute(world, region, action, body);
+                result = service == "kms" ? kms.Execute(world, region, action, body) : ssm.Execute(world, region, action, body);
             }
             catch (Ssm.SsmError e)
+            {
+                status = e.Status;
+                errorType = e.Type;
+                errorMessage = e.Message;
+                result = new();
+            }
+            catch (Kms.KmsError e)
             {
                 status = e.Status;
                 errorType = e.Type;
@@ -332,7 +347,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
                 errorType = "InternalServerError";
                 errorMessage = "Simulator bug: " + e.Message;
                 result = new();
-                Console.Error.WriteLine($"simulator: ssm {action} failed: {e}");
+                Console.Error.WriteLine($"simulator: {service} {action} failed: {e}");
             }
 
             entry.Status = (int)status;
@@ -365,6 +380,11 @@ public sealed partial class SimulatorServer : IAsyncDisposable
     private static readonly ProtocolFaults SsmFaults = new(
         (HttpStatusCode.BadRequest, "ThrottlingException", "Rate exceeded"),
         (HttpStatusCode.InternalServerError, "InternalServerError", "An internal error occurred."),
+        (HttpStatusCode.ServiceUnavailable, "ServiceUnavailable", "Service is unavailable."));
+
+    private static readonly ProtocolFaults KmsFaults = new(
+        (HttpStatusCode.BadRequest, "ThrottlingException", "Rate exceeded"),
+        (HttpStatusCode.InternalServerError, "KMSInternalException", "An internal error occurred."),
         (HttpStatusCode.ServiceUnavailable, "ServiceUnavailable", "Service is unavailable."));
 
     /// <summary>

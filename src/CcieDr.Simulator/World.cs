@@ -85,10 +85,8 @@ internal sealed class World
         Regions.Clear();
         foreach (var (name, code) in KnownRegions)
         {
-            var r = new RegionState(name, code)
-            {
-                DefaultKmsKeyArn = $"arn:aws:kms:{name}:{AccountId}:key/{DeterministicGuid("kms-default-" + name)}",
-            };
+            var r = new RegionState(name, code);
+            r.DefaultKmsKeyArn = Kms.KmsService.AddKey(this, r, DeterministicGuid("kms-default-" + name), "AWS", "Default key that protects my EBS volumes when no other key is defined", "alias/aws/ebs").Arn;
             Regions[name] = r;
             SeedRegionBasics(r);
         }
@@ -236,6 +234,7 @@ internal sealed class World
         while (changed);
 
         AutoScaler.Reconcile(this, r, now);
+        Kms.KmsService.Expire(r, now);
 
         foreach (var v in r.Volumes.Values)
         {
@@ -361,7 +360,7 @@ public sealed class RequestLogEntry
 {
     public required DateTime Time { get; init; }
 
-    /// <summary>"ec2" or "ssm".</summary>
+    /// <summary>"ec2", "ssm" or "kms".</summary>
     public string Service { get; init; } = "ec2";
 
     public required string Region { get; init; }

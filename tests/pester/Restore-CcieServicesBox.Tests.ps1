@@ -129,11 +129,42 @@ Restore-CcieServicesBox -RecoveryPointId $rpId -ReplaceExisting -EndpointUrl $($
         $out | Should -Match 'ec2:RunInstances\s+ImageId=<the AMI> InstanceType=m5.2xlarge SubnetId=subnet-[0-9a-f]+ \(us-east-1a\) PrivateIpAddress=10.0.1.10 SecurityGroupIds=sg-'
         $out | Should -Match 'ClientToken=ccie-restore-[0-9a-f]{24}'
         $out | Should -Match 'wait:instance-status-ok'
-        $out | Should -Match 'pre-flight unchecked: KMS key'
+        $out | Should -Match 'pre-flight ok: KMS key arn:aws:kms:us-east-1:\d+:key/[0-9a-f-]+ is enabled for ENCRYPT_DECRYPT \(/dev/xvdf\)'
         $after = Invoke-CcieSimulatorControl $sim GET state
         @($after.regions.'us-east-1'.instances).Count | Should -Be @($before.regions.'us-east-1'.instances).Count
         @($after.regions.'us-east-1'.images).Count | Should -Be @($before.regions.'us-east-1'.images).Count
         (Get-CcieServicesBox).InstanceId | Should -Be $old.InstanceId
+    }
+
+    It 'refuses before any change when the data volume''s KMS key is disabled, and -WhatIf shows why' {
+        Remove-TestInstance $sim $old.InstanceId
+        $key = ($old.Volumes | Where-Object Encrypted).KmsKeyId
+        $key | Should -Match '^arn:aws:kms:us-east-1:'
+        $null = Invoke-CcieSimulatorControl $sim POST kms/keys/state -Body @{ region = 'us-east-1'; keyId = $key; state = 'Disabled' }
+        $null = Invoke-CcieSimulatorControl $sim DELETE requests
+
+        $r = Restore-CcieServicesBox -RecoveryPointId $rpId -Confirm:$false -ErrorVariable err -ErrorAction SilentlyContinue
+
+        $r | Should -BeNullOrEmpty
+        $err.Count | Should -Be 1
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'KmsKeyDisabled*'
+        $err[0].CategoryInfo.Category | Should -Be 'ResourceUnavailable'
+        $err[0].TargetObject | Should -Be $key
+        $err[0].Exception.Message | Should -Match 'stopped before any change'
+        $err[0].Exception.Message | Should -Match ([regex]::Escape("aws kms enable-key --key-id $($key.Split('/')[-1])"))
+        # Invoke-RestMethod hands a JSON array over as one object: enumerate it.
+        $log = @(Invoke-CcieSimulatorControl $sim GET requests | ForEach-Object { $_ })
+        @($log | Where-Object action -eq 'DescribeKey').Count | Should -Be 1
+        @($log | Where-Object action -in 'RegisterImage', 'RunInstances').Count | Should -Be 0
+        @($log | Where-Object { $_.action -notmatch '^(Describe|Get|List)' }).Count | Should -Be 0
+
+        $child = Invoke-CcieChildPwsh -Script @"
+Import-Module '$(Get-CcieTestModulePath)'
+Restore-CcieServicesBox -RecoveryPointId $rpId -EndpointUrl $($sim.Url) -Region us-east-1 -WhatIf
+"@ -Environment @{ AWS_ACCESS_KEY_ID = 'AKIDCCIEDRTEST'; AWS_SECRET_ACCESS_KEY = 'x'; AWS_REGION = 'us-east-1' }
+        $child.ExitCode | Should -Be 0 -Because $child.Error
+        $child.Output | Should -Match ('pre-flight BLOCKED: KMS key ' + [regex]::Escape($key) + ' of snapshot\(s\) snap-[0-9a-f]+ \(/dev/xvdf\) is disabled')
+        @(Invoke-CcieSimulatorControl $sim GET 'requests?action=RunInstances' | ForEach-Object { $_ }).Count | Should -Be 0
     }
 
     It 'refuses while the old box holds the IP, naming it, with a stable error id' {

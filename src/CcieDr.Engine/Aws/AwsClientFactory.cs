@@ -1,6 +1,7 @@
 using System;
 using Amazon;
 using Amazon.EC2;
+using Amazon.KeyManagementService;
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
 using Amazon.S3;
@@ -48,6 +49,14 @@ namespace CcieDr.Engine.Aws
             var config = new AmazonEC2Config();
             Configure(config, region ?? Region);
             return _profileCredentials is null ? new AmazonEC2Client(config) : new AmazonEC2Client(_profileCredentials, config);
+        }
+
+        /// <summary>A KMS client (the restore pre-flight's DescribeKey), configured like the EC2 client.</summary>
+        public IAmazonKeyManagementService CreateKms(string? region = null)
+        {
+            var config = new AmazonKeyManagementServiceConfig();
+            Configure(config, region ?? Region);
+            return _profileCredentials is null ? new AmazonKeyManagementServiceClient(config) : new AmazonKeyManagementServiceClient(_profileCredentials, config);
         }
 
         public IAmazonS3 CreateS3(string? region = null)

@@ -35,6 +35,7 @@ namespace CcieDr.Engine.Aws
             "InternalError",
             "InternalFailure",
             "InternalServerError",
+            "KMSInternalException",
             "ServiceUnavailable",
             "Unavailable",
             "RequestTimeout",

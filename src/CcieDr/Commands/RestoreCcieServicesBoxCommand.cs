@@ -5,6 +5,7 @@ using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
+using Amazon.KeyManagementService;
 using CcieDr.Engine;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery.Restore;
@@ -119,7 +120,8 @@ namespace CcieDr.Commands
         {
             var timeline = new Timeline();
             using IAmazonEC2 ec2 = Aws.CreateEc2();
-            var service = new RestoreService(ec2, Aws.Region, new CatalogRecoveryPointSource(ec2, Aws.Region), Reporter);
+            using IAmazonKeyManagementService kms = Aws.CreateKms();
+            var service = new RestoreService(ec2, Aws.Region, new CatalogRecoveryPointSource(ec2, Aws.Region), Reporter, kms);
             var request = new RestoreRequest
             {
                 ReplaceExisting = ReplaceExisting.IsPresent,

@@ -1,5 +1,6 @@
 using Amazon.EC2;
 using Amazon.EC2.Model;
+using Amazon.KeyManagementService;
 using Amazon.Runtime;
 using CcieDr.Engine.Aws;
 using CcieDr.Engine.Operations;
@@ -19,12 +20,14 @@ internal sealed class RestoreSim : IAsyncDisposable
     public const string Region = "us-east-1";
     public const double Transition = 0.3;
     private readonly List<IAmazonEC2> clients = new();
+    private readonly List<IAmazonKeyManagementService> kmsClients = new();
 
     private RestoreSim(SimulatorServer server, SeedResult seed)
     {
         Server = server;
         Seed = seed;
         Ec2 = Client();
+        Kms = KmsClient();
     }
 
     public SimulatorServer Server { get; }
@@ -34,6 +37,9 @@ internal sealed class RestoreSim : IAsyncDisposable
     public SeedResult Seed { get; }
 
     public IAmazonEC2 Ec2 { get; }
+
+    /// <summary>The KMS client the restore pre-flight uses (kms:DescribeKey).</summary>
+    public IAmazonKeyManagementService Kms { get; }
 
     public static async Task<RestoreSim> StartAsync(double transitionSeconds = Transition)
     {
@@ -57,6 +63,22 @@ internal sealed class RestoreSim : IAsyncDisposable
         };
         var client = new AmazonEC2Client(new BasicAWSCredentials("AKIDSIM", "secret"), config);
         clients.Add(client);
+        return client;
+    }
+
+    /// <summary>A KMS client configured as AwsClientFactory does.</summary>
+    public IAmazonKeyManagementService KmsClient(int maxErrorRetry = 8)
+    {
+        var config = new AmazonKeyManagementServiceConfig
+        {
+            ServiceURL = Server.Url.ToString(),
+            AuthenticationRegion = Region,
+            RetryMode = RequestRetryMode.Standard,
+            MaxErrorRetry = maxErrorRetry,
+            Timeout = TimeSpan.FromSeconds(10),
+        };
+        var client = new AmazonKeyManagementServiceClient(new BasicAWSCredentials("AKIDSIM", "secret"), config);
+        kmsClients.Add(client);
         return client;
     }
 
@@ -122,7 +144,7 @@ internal sealed class RestoreSim : IAsyncDisposable
         => await Ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = ["self"], Filters = [Ec2Extensions.Filter("name", RestoreNaming.ImageName(pointId))] }, CancellationToken.None);
 
     public RestoreService Service(IAmazonEC2? ec2 = null, IOperationReporter? reporter = null, Func<string, bool, Task>? hook = null)
-        => new(ec2 ?? Ec2, Region, null, reporter)
+        => new(ec2 ?? Ec2, Region, null, reporter, Kms)
         {
             StepHook = hook,
             Polling = new PollSchedule { MinDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(100) },
@@ -166,6 +188,11 @@ internal sealed class RestoreSim : IAsyncDisposable
         foreach (IAmazonEC2 c in clients)
         {
             c.Dispose();
+        }
+
+        foreach (IAmazonKeyManagementService k in kmsClients)
+        {
+            k.Dispose();
         }
 
         await Server.DisposeAsync();

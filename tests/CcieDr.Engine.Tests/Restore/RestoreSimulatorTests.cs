@@ -168,8 +168,9 @@ public sealed class RestoreSimulatorTests
             CancellationToken.None);
 
         Assert.Equal(new[] { "PrivateIpNotInSubnet", "SecurityGroupNotFound", "KeyPairNotFound" }, plan.Blockers.Select(b => b.ErrorId));
-        Assert.Contains(plan.Findings, f => f.Status == PreflightStatus.Unchecked && f.Check == "kms-key" && f.Message.Contains(sim.Seed.DataVolumeKmsKeyId, StringComparison.Ordinal));
+        Assert.Contains(plan.Findings, f => f.Status == PreflightStatus.Ok && f.Check == "kms-key" && f.Message.Contains(sim.Seed.DataVolumeKmsKeyId, StringComparison.Ordinal));
         Assert.Contains(plan.Findings, f => f.Status == PreflightStatus.Unchecked && f.Check == "iam-instance-profile");
+        Assert.Single(sim.Control.RequestLog("DescribeKey"));
         Assert.DoesNotContain(sim.Control.RequestLog(), e => !e.Action.StartsWith("Describe", StringComparison.Ordinal));
     }
 

@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
 using Amazon.EC2.Model;
+using Amazon.KeyManagementService;
 using CcieDr.Engine.Aws;
 using CcieDr.Engine.Operations;
 
@@ -22,9 +23,11 @@ namespace CcieDr.Engine.Recovery.Restore
         private readonly IAmazonEC2 _ec2;
         private readonly string _region;
         private readonly IOperationReporter _reporter;
+        private readonly IAmazonKeyManagementService? _kms;
 
-        public RestorePlanner(IAmazonEC2 ec2, string region, IOperationReporter? reporter = null)
+        public RestorePlanner(IAmazonEC2 ec2, string region, IOperationReporter? reporter = null, IAmazonKeyManagementService? kms = null)
         {
+            _kms = kms;
             _ec2 = ec2 ?? throw new ArgumentNullException(nameof(ec2));
             _region = region;
             _reporter = reporter ?? NullReporter.Instance;
@@ -252,6 +255,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
             // 8. What cannot be checked from EC2.
             CheckProfileAndKeys(plan);
+            await new KmsPreflight(_kms, _region).CheckAsync(plan, ct).ConfigureAwait(false);
             progress.Update("Pre-flight done", 100);
         }
 
@@ -594,11 +598,6 @@ namespace CcieDr.Engine.Recovery.Restore
             if (!string.IsNullOrEmpty(t.IamInstanceProfile))
             {
                 plan.Findings.Add(new PreflightFinding("iam-instance-profile", PreflightStatus.Unchecked, $"instance profile {t.IamInstanceProfile} not checked (CcieDr does not call IAM); RunInstances rejects it if it is gone"));
-            }
-
-            foreach (IGrouping<string, RestoreDevice> key in t.Devices.Where(d => d.Encrypted && !string.IsNullOrEmpty(d.KmsKeyId)).GroupBy(d => d.KmsKeyId!, StringComparer.Ordinal))
-            {
-                plan.Findings.Add(new PreflightFinding("kms-key", PreflightStatus.Unchecked, $"KMS key {key.Key} ({string.Join(", ", key.Select(d => d.DeviceName))}) not checked (CcieDr does not call KMS): it must be enabled and usable by this role, or the instance stops right after launch with Client.InvalidKMSKey.InvalidState"));
             }
         }
 

@@ -3,6 +3,7 @@ using System.Collections.Generic;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
+using Amazon.KeyManagementService;
 using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Recovery.Restore
@@ -33,9 +34,12 @@ namespace CcieDr.Engine.Recovery.Restore
         private readonly string _region;
         private readonly IRecoveryPointSource _points;
         private readonly IOperationReporter _reporter;
+        private readonly IAmazonKeyManagementService? _kms;
 
-        public RestoreService(IAmazonEC2 ec2, string region, IRecoveryPointSource? points = null, IOperationReporter? reporter = null)
+        /// <param name="kms">KMS client for the pre-flight's key check (kms:DescribeKey); null leaves the keys unchecked.</param>
+        public RestoreService(IAmazonEC2 ec2, string region, IRecoveryPointSource? points = null, IOperationReporter? reporter = null, IAmazonKeyManagementService? kms = null)
         {
+            _kms = kms;
             _ec2 = ec2 ?? throw new ArgumentNullException(nameof(ec2));
             _region = region;
             _points = points ?? new CatalogRecoveryPointSource(ec2, region);
@@ -85,7 +89,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
         /// <summary>Plans and pre-flights (read-only). Check <see cref="RestorePlan.CanProceed"/> before executing.</summary>
         public Task<RestorePlan> PrepareAsync(RestoreRequest request, CancellationToken ct, Timeline? timeline = null)
-            => new RestorePlanner(_ec2, _region, _reporter).PlanAsync(request, ct, timeline);
+            => new RestorePlanner(_ec2, _region, _reporter, _kms).PlanAsync(request, ct, timeline);
 
         /// <summary>Carries out the plan; throws a CcieException whose Target is the failed RestoreResult.</summary>
         public Task<RestoreResult> ExecuteAsync(RestorePlan plan, CancellationToken ct)
