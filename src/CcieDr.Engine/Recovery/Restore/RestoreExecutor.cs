@@ -48,7 +48,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 throw plan.Blockers.First().ToException();
             }
 
-            var run = new Run(plan, DateTime.UtcNow + plan.Request.Timeout);
+            var run = new Run(plan, DateTime.UtcNow + plan.Request.Timeout) { Cancellation = ct };
             int total = plan.Operation.Steps.Count;
             using var progress = new ProgressActivity(_reporter, $"Restoring the Services box from {plan.Target.RecoveryPointId}", "Starting");
             run.Progress = progress;
@@ -71,12 +71,12 @@ namespace CcieDr.Engine.Recovery.Restore
                 _reporter.Warning($"Restore of {plan.Target.RecoveryPointId} stopped. {WhatExists(run)} Rerun the same command to resume.");
                 throw;
             }
-            catch (Exception e)
+            catch (CcieException inner)
             {
-                CcieException inner = AwsErrorMapper.Map(e, run.CurrentStep ?? "Restore-CcieServicesBox", run.CurrentTarget ?? plan.Target.RecoveryPointId);
+                // Every step runs through AwsCall (StepAsync): its failure is already mapped, naming the step.
                 RestoreResult failed = Result(run, "Failed");
                 string message = $"Restore of {plan.Target.RecoveryPointId} failed at step '{run.CurrentStep}': {inner.Message.TrimEnd()} {WhatExists(run)} {HowToGoOn(run, inner)}";
-                throw new CcieException(inner.ErrorId, inner.Category, message, failed, e);
+                throw new CcieException(inner.ErrorId, inner.Category, message, failed, inner);
             }
         }
 
@@ -482,7 +482,12 @@ namespace CcieDr.Engine.Recovery.Restore
             if (imageId is null)
             {
                 // The instance was reused: find the AMI by its name.
-                IReadOnlyList<Image> images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", run.Plan.Target.ImageName) } }, ct).ConfigureAwait(false);
+                run.CurrentStep = RestoreSteps.DeregisterImage;
+                IReadOnlyList<Image> images = await AwsCall.RunAsync(
+                    "ec2:DescribeImages",
+                    run.Plan.Target.ImageName,
+                    token => _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", run.Plan.Target.ImageName) } }, token),
+                    ct).ConfigureAwait(false);
                 imageId = images.Count > 0 ? images[0].ImageId : null;
             }
 
@@ -514,21 +519,29 @@ namespace CcieDr.Engine.Recovery.Restore
 
         // ------------------------------------------------------------------ helpers
 
-        private async Task StepAsync(Run run, string action, string? target, Func<TimelineEntry, Task> body)
+        /// <summary>Runs one step through <see cref="AwsCall"/>: any failure in it becomes the step's mapped error.</summary>
+        private Task StepAsync(Run run, string action, string? target, Func<TimelineEntry, Task> body)
         {
             run.CurrentStep = action;
             run.CurrentTarget = target;
             run.StepIndex++;
-            if (StepHook is not null)
-            {
-                await StepHook(action, false).ConfigureAwait(false);
-            }
+            return AwsCall.RunAsync(
+                action,
+                target ?? run.Plan.Target.RecoveryPointId,
+                async _ =>
+                {
+                    if (StepHook is not null)
+                    {
+                        await StepHook(action, false).ConfigureAwait(false);
+                    }
 
-            await run.Plan.Timeline.RunAsync(action, target, body).ConfigureAwait(false);
-            if (StepHook is not null)
-            {
-                await StepHook(action, true).ConfigureAwait(false);
-            }
+                    await run.Plan.Timeline.RunAsync(action, target, body).ConfigureAwait(false);
+                    if (StepHook is not null)
+                    {
+                        await StepHook(action, true).ConfigureAwait(false);
+                    }
+                },
+                run.Cancellation);
         }
 
         /// <summary>
@@ -639,6 +652,8 @@ namespace CcieDr.Engine.Recovery.Restore
             public RestorePlan Plan { get; }
 
             public DateTime Deadline { get; }
+
+            public CancellationToken Cancellation { get; set; }
 
             public ProgressActivity? Progress { get; set; }
 

@@ -69,19 +69,19 @@ namespace CcieDr.Engine.Recovery
             foreach (Snapshot s in own.Values.OrderBy(s => s.SnapshotId, StringComparer.Ordinal))
             {
                 string id = s.SnapshotId!;
-                try
+                CcieException? error = await AwsCall.TryRunAsync("ec2:DeleteSnapshot", id, token => ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, token), ct).ConfigureAwait(false);
+                if (error is null)
                 {
-                    await ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, ct).ConfigureAwait(false);
                     result.Deleted.Add(Describe(s, region, runId, true, $"a duplicate this run made (tagged {RecoveryTags.RunId}={runId}): an AWS response was lost and the call was retried"));
                     reporter.Verbose($"Deleted duplicate snapshot {id} of {recoveryPointId} in {region} (made by this run: an AWS response was lost and the call was retried).");
                 }
-                catch (Exception e) when (AwsRetry.IsNotFound(e))
+                else if (AwsRetry.IsNotFound(error))
                 {
                     result.Deleted.Add(Describe(s, region, runId, true, "a duplicate this run made; already gone"));
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                else
                 {
-                    string message = AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", id).Message;
+                    string message = error.Message;
                     result.LeftAlone.Add(Describe(s, region, runId, false, "a duplicate this run made that could not be deleted: " + message));
                     reporter.Warning($"Could not delete duplicate snapshot {id} of {recoveryPointId} in {region} (made by this run): {message} Delete it with: aws ec2 delete-snapshot --snapshot-id {id} --region {region}");
                 }
