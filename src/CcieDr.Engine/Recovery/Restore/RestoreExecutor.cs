@@ -33,8 +33,8 @@ namespace CcieDr.Engine.Recovery.Restore
         /// <summary>Test hook: called before (false) and after (true) each step, by step name.</summary>
         internal Func<string, bool, Task>? StepHook { get; set; }
 
-        /// <summary>Polling schedule of the waits (null: <see cref="PollSchedule.Default"/>).</summary>
-        internal PollSchedule? Polling { get; set; }
+        /// <summary>Polling schedule of the waits (null: <see cref="WaitOptions.Default"/>); the timeout is the restore's.</summary>
+        internal WaitOptions? Polling { get; set; }
 
         public async Task<RestoreResult> ExecuteAsync(RestorePlan plan, CancellationToken ct)
         {
@@ -116,17 +116,14 @@ namespace CcieDr.Engine.Recovery.Restore
             await StepAsync(run, RestoreSteps.WaitIpReleased, old.IpAddress, async entry =>
             {
                 List<string> addresses = old.IpAddress.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries).ToList();
-                DateTime started = DateTime.UtcNow;
-                await RestorePolling.UntilAsync<object>(
-                    async token =>
-                    {
-                        IReadOnlyList<IpHolding> held = await TolerantAsync<IReadOnlyList<IpHolding>>(async () => await RestorePlanner.FindHoldersAsync(_ec2, run.Plan.Target.SubnetId, addresses, token).ConfigureAwait(false)).ConfigureAwait(false) ?? new[] { new IpHolding(old.IpAddress, old.NetworkInterfaceId, old.InstanceId, null, null) };
-                        run.Progress!.Update($"Waiting for {old.IpAddress} to be released by {old.InstanceId} ({Seconds(started)} s)", run.Percent);
-                        return held.Count == 0 ? new object() : null;
-                    },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
+                await WaitAsync<IReadOnlyList<IpHolding>?>(
+                    run,
                     $"{old.IpAddress} to be released by {old.InstanceId}",
                     old.IpAddress,
+                    async token => await RestorePlanner.FindHoldersAsync(_ec2, run.Plan.Target.SubnetId, addresses, token).ConfigureAwait(false),
+                    held => held is { Count: 0 },
+                    held => held is null ? "not looked at yet" : held.Count == 0 ? "released" : "held by " + string.Join(", ", held.Select(h => h.InstanceId ?? h.NetworkInterfaceId)),
+                    p => run.Progress!.Update($"Waiting for {old.IpAddress} to be released by {old.InstanceId} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
                 entry.Detail = $"released by {old.InstanceId}";
             }).ConfigureAwait(false);
@@ -172,29 +169,26 @@ namespace CcieDr.Engine.Recovery.Restore
 
             await StepAsync(run, RestoreSteps.WaitImageAvailable, run.ImageId, async entry =>
             {
-                DateTime started = DateTime.UtcNow;
-                Image image = await RestorePolling.UntilAsync(
-                    async token =>
-                    {
-                        Image? found = await TolerantAsync(async () =>
-                        {
-                            DescribeImagesResponse r = await _ec2.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { run.ImageId! } }, token).ConfigureAwait(false);
-                            return r.Images?.FirstOrDefault();
-                        }).ConfigureAwait(false);
-                        string state = found?.State?.Value ?? "not visible yet";
-                        run.Progress!.Update($"AMI {run.ImageId} is {state} ({Seconds(started)} s)", run.Percent);
-                        if (found?.State?.Value is "failed" or "error" or "invalid" or "deregistered" or "disabled")
-                        {
-                            throw new CcieException("ImageRegistrationFailed", CcieErrorCategory.InvalidOperation, $"AMI {run.ImageId} ({t.ImageName}) became {state}: {found.StateReason?.Message ?? "no reason given"}. Check the snapshots (encryption, KMS key access).", run.ImageId);
-                        }
-
-                        return found?.State?.Value == "available" ? found : null;
-                    },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
+                Image? image = await WaitAsync(
+                    run,
                     $"AMI {run.ImageId} to become available",
                     run.ImageId,
+                    async token =>
+                    {
+                        DescribeImagesResponse r = await _ec2.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { run.ImageId! } }, token).ConfigureAwait(false);
+                        Image? found = r.Images?.FirstOrDefault();
+                        if (found?.State?.Value is "failed" or "error" or "invalid" or "deregistered" or "disabled")
+                        {
+                            throw new CcieException("ImageRegistrationFailed", CcieErrorCategory.InvalidOperation, $"AMI {run.ImageId} ({t.ImageName}) became {found.State.Value}: {found.StateReason?.Message ?? "no reason given"}. Check the snapshots (encryption, KMS key access).", run.ImageId);
+                        }
+
+                        return found;
+                    },
+                    found => found?.State?.Value == "available",
+                    ImageState,
+                    p => run.Progress!.Update($"AMI {run.ImageId} is {ImageState(p.Last)} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
-                entry.Detail = image.Name;
+                entry.Detail = image!.Name;
             }).ConfigureAwait(false);
         }
 
@@ -235,17 +229,20 @@ namespace CcieDr.Engine.Recovery.Restore
             catch (AmazonEC2Exception e) when (e.ErrorCode == "InvalidAMIName.Duplicate")
             {
                 // A retried call whose first attempt went through, or a concurrent run: find it and reuse it.
-                Image found = await RestorePolling.UntilAsync(
+                Image? found = await WaitAsync(
+                    run,
+                    $"the AMI named {t.ImageName} to become visible",
+                    t.ImageName,
                     async token =>
                     {
                         IReadOnlyList<Image> images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", t.ImageName) } }, token).ConfigureAwait(false);
                         return images.FirstOrDefault(i => i.Name == t.ImageName);
                     },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
-                    $"the AMI named {t.ImageName} to become visible",
-                    t.ImageName,
+                    i => i is not null,
+                    ImageState,
+                    null,
                     ct).ConfigureAwait(false);
-                return (found.ImageId, true);
+                return (found!.ImageId, true);
             }
         }
 
@@ -366,32 +363,30 @@ namespace CcieDr.Engine.Recovery.Restore
             Instance? running = null;
             await StepAsync(run, RestoreSteps.WaitRunning, run.InstanceId, async entry =>
             {
-                DateTime started = DateTime.UtcNow;
-                running = await RestorePolling.UntilAsync(
+                running = await WaitAsync(
+                    run,
+                    $"instance {run.InstanceId} to be running",
+                    run.InstanceId,
                     async token =>
                     {
-                        // Right after RunInstances the id may be unknown for a moment (eventual consistency).
-                        Instance? i = await TolerantAsync(async () =>
-                        {
-                            DescribeInstancesResponse r = await _ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new List<string> { run.InstanceId! } }, token).ConfigureAwait(false);
-                            return r.Reservations?.SelectMany(x => x.Instances ?? new List<Instance>()).FirstOrDefault();
-                        }).ConfigureAwait(false);
-                        string state = i?.State?.Name?.Value ?? "not visible yet";
+                        // Right after RunInstances the id may be unknown for a moment (eventual consistency): "not yet".
+                        DescribeInstancesResponse r = await _ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new List<string> { run.InstanceId! } }, token).ConfigureAwait(false);
+                        Instance? i = r.Reservations?.SelectMany(x => x.Instances ?? new List<Instance>()).FirstOrDefault();
+                        string state = InstanceState(i);
                         run.InstanceState = i is null ? run.InstanceState : state;
-                        run.Progress!.Update($"Instance {run.InstanceId} is {state} ({Seconds(started)} s)", run.Percent);
                         if (state is "shutting-down" or "terminated" or "stopping" or "stopped")
                         {
                             string reason = i!.StateReason?.Message ?? i.StateTransitionReason ?? "no reason given";
                             throw new CcieException("InstanceLaunchFailed", CcieErrorCategory.InvalidOperation, $"Instance {run.InstanceId} went {state} instead of running: {reason}.", run.InstanceId);
                         }
 
-                        return state == "running" ? i : null;
+                        return i;
                     },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
-                    $"instance {run.InstanceId} to be running",
-                    run.InstanceId,
+                    i => InstanceState(i) == "running",
+                    InstanceState,
+                    p => run.Progress!.Update($"Instance {run.InstanceId} is {InstanceState(p.Last)} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
-                entry.Detail = $"{running.PrivateIpAddress} in {running.Placement?.AvailabilityZone}";
+                entry.Detail = $"{running!.PrivateIpAddress} in {running.Placement?.AvailabilityZone}";
             }).ConfigureAwait(false);
             run.PrivateIpAddress = running!.PrivateIpAddress;
             run.SubnetId = running.SubnetId;
@@ -434,19 +429,17 @@ namespace CcieDr.Engine.Recovery.Restore
         {
             await StepAsync(run, RestoreSteps.WaitStatusOk, run.InstanceId, async entry =>
             {
-                DateTime started = DateTime.UtcNow;
-                InstanceStatus status = await RestorePolling.UntilAsync(
+                await WaitAsync(
+                    run,
+                    $"the status checks of instance {run.InstanceId} to pass",
+                    run.InstanceId,
                     async token =>
                     {
-                        InstanceStatus? s = await TolerantAsync(async () =>
-                        {
-                            DescribeInstanceStatusResponse r = await _ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = new List<string> { run.InstanceId! }, IncludeAllInstances = true }, token).ConfigureAwait(false);
-                            return r.InstanceStatuses?.FirstOrDefault();
-                        }).ConfigureAwait(false);
+                        DescribeInstanceStatusResponse r = await _ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = new List<string> { run.InstanceId! }, IncludeAllInstances = true }, token).ConfigureAwait(false);
+                        InstanceStatus? s = r.InstanceStatuses?.FirstOrDefault();
                         string system = s?.SystemStatus?.Status?.Value ?? "unknown";
                         string inst = s?.Status?.Status?.Value ?? "unknown";
                         string state = s?.InstanceState?.Name?.Value ?? "unknown";
-                        run.Progress!.Update($"Status checks of {run.InstanceId}: system {system}, instance {inst} ({Seconds(started)} s)", run.Percent);
                         if (s is not null && state is "shutting-down" or "terminated" or "stopping" or "stopped")
                         {
                             throw new CcieException("InstanceLaunchFailed", CcieErrorCategory.InvalidOperation, $"Instance {run.InstanceId} went {state} while its status checks ran.", run.InstanceId);
@@ -461,11 +454,11 @@ namespace CcieDr.Engine.Recovery.Restore
                                 run.InstanceId);
                         }
 
-                        return system == "ok" && inst == "ok" ? s : null;
+                        return s;
                     },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
-                    $"the status checks of instance {run.InstanceId} to pass",
-                    run.InstanceId,
+                    s => s?.SystemStatus?.Status?.Value == "ok" && s.Status?.Status?.Value == "ok",
+                    StatusChecks,
+                    p => run.Progress!.Update($"Status checks of {run.InstanceId}: {StatusChecks(p.Last)} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
                 entry.Detail = "system ok, instance ok";
             }).ConfigureAwait(false);
@@ -545,26 +538,43 @@ namespace CcieDr.Engine.Recovery.Restore
         }
 
         /// <summary>
-        /// Runs one poll; "not found" (eventual consistency) and transient errors the SDK already retried
-        /// (throttling, 5xx, a dropped connection) count as "not yet": the waiter's deadline bounds them.
+        /// One of the restore's waits: the engine's <see cref="Waiter"/>, bounded by what is left of the restore's
+        /// overall deadline. "Not found" (eventual consistency) and transient errors the SDK already retried
+        /// (throttling, 5xx, a dropped connection) count as "not yet": the deadline bounds them.
         /// </summary>
-        private async Task<T?> TolerantAsync<T>(Func<Task<T?>> poll)
-            where T : class
+        private Task<T> WaitAsync<T>(Run run, string what, object? target, Func<CancellationToken, Task<T>> probe, Func<T, bool> done, Func<T, string> describe, Action<WaitProgress<T>>? progress, CancellationToken ct)
         {
-            try
-            {
-                return await poll().ConfigureAwait(false);
-            }
-            catch (Exception e) when (AwsRetry.IsNotFound(e) || AwsRetry.IsTransient(e))
-            {
-                _reporter.Verbose($"Poll: {(e is AmazonServiceException s ? s.ErrorCode ?? ((int)s.StatusCode).ToString(CultureInfo.InvariantCulture) : e.GetType().Name)} ({e.Message}); polling again.");
-                return null;
-            }
+            TimeSpan left = run.Deadline - DateTime.UtcNow;
+            WaitOptions options = (Polling ?? WaitOptions.Default()).WithTimeout(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            string described = string.Format(CultureInfo.InvariantCulture, "{0} (the restore's waits together may take {1:0.#} s, -TimeoutSeconds)", what, run.Plan.Request.Timeout.TotalSeconds);
+            return Waiter.UntilAsync(
+                probe,
+                done,
+                options,
+                described,
+                target,
+                ct,
+                describe,
+                p =>
+                {
+                    if (p.Error is { } e)
+                    {
+                        Exception cause = e is CcieException { InnerException: { } inner } ? inner : e;
+                        _reporter.Verbose($"Poll: {(cause is AmazonServiceException s ? s.ErrorCode ?? ((int)s.StatusCode).ToString(CultureInfo.InvariantCulture) : cause.GetType().Name)} ({cause.Message}); polling again.");
+                    }
+
+                    progress?.Invoke(p);
+                },
+                AwsRetry.IsNotFound);
         }
 
-        private PollSchedule Schedule => Polling ?? PollSchedule.Default();
+        private static string ImageState(Image? i) => i?.State?.Value ?? "not visible yet";
 
-        private static string Seconds(DateTime since) => ((int)(DateTime.UtcNow - since).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        private static string InstanceState(Instance? i) => i?.State?.Name?.Value ?? "not visible yet";
+
+        private static string StatusChecks(InstanceStatus? s) => s is null ? "not reported yet" : $"system {s.SystemStatus?.Status?.Value ?? "unknown"}, instance {s.Status?.Status?.Value ?? "unknown"}";
+
+        private static string Seconds(TimeSpan waited) => ((int)waited.TotalSeconds).ToString(CultureInfo.InvariantCulture);
 
         private static List<Tag> ImageTags(RestoreTarget t)
             => t.Tags.Where(kv => kv.Key != "Name").Select(kv => new Tag(kv.Key, kv.Value)).Append(new Tag("Name", t.ImageName)).ToList();
