@@ -41,7 +41,9 @@ namespace CcieDr.Engine.Aws
                 return new CcieException("Aws." + (code.Length == 0 ? "Http" + (int)service.StatusCode : code), category, message, target, exception);
             }
 
-            if (exception is HttpRequestException or WebException or TaskCanceledException or TimeoutException or AmazonClientException)
+            // A lost connection reaches here as the transport's IOException ("Unable to read data from the transport
+            // connection") when the SDK's retries ran out: the same advice as no answer at all.
+            if (exception is TaskCanceledException or AmazonClientException || AwsRetry.IsNetwork(exception))
             {
                 return new CcieException(
                     "AwsEndpointUnreachable",

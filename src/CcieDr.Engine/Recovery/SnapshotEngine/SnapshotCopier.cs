@@ -207,8 +207,18 @@ namespace CcieDr.Engine.Recovery
                     token),
                 ct).ConfigureAwait(false);
 
+            // An earlier run that died after lost responses may have left two copies of a source: one each.
+            (List<Snapshot> usable, List<DuplicateSnapshot> duplicates) = await RunDuplicates.KeepOnePerKeyAsync(
+                _destination,
+                destRegion,
+                found.OrderByDescending(s => s.StartTime ?? DateTime.MinValue),
+                s => s.State == SnapshotState.Error ? null : RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.SourceSnapshotId),
+                _reporter,
+                ct).ConfigureAwait(false);
+            replaced.AddRange(duplicates);
+
             var result = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
-            foreach (Snapshot s in found.OrderByDescending(s => s.StartTime ?? DateTime.MinValue))
+            foreach (Snapshot s in usable)
             {
                 string? from = RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.SourceSnapshotId);
                 if (from is null || s.SnapshotId is null)

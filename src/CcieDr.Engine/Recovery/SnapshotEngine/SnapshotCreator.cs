@@ -214,6 +214,20 @@ namespace CcieDr.Engine.Recovery
                 var covered = new HashSet<string>(p.Snapshots.Select(s => s.VolumeId ?? string.Empty), StringComparer.Ordinal);
                 if (p.State == RecoveryPointStates.Pending && covered.SetEquals(volumeIds) && string.Equals(p.Label, string.IsNullOrEmpty(label) ? null : label, StringComparison.Ordinal))
                 {
+                    // The earlier run may have died after lost responses left it two snapshots of a volume: one each.
+                    (List<Snapshot> kept, List<DuplicateSnapshot> deleted) = await RunDuplicates.KeepOnePerKeyAsync(
+                        _ec2,
+                        _region,
+                        all.OrderBy(s => s.StartTime ?? DateTime.MaxValue).ThenBy(s => s.SnapshotId, StringComparer.Ordinal),
+                        s => s.VolumeId,
+                        _reporter,
+                        ct).ConfigureAwait(false);
+                    if (deleted.Count > 0)
+                    {
+                        p = RecoveryPointCatalog.BuildPoint(id, kept, _region);
+                        p.DeletedDuplicates = deleted;
+                    }
+
                     return p;
                 }
             }
