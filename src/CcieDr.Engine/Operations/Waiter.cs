@@ -52,7 +52,7 @@ namespace CcieDr.Engine.Operations
         {
             double cap = DelayAfter(elapsed).TotalMilliseconds;
             double jitter = Math.Max(0, Math.Min(1, Jitter));
-            double r = Math.Max(0, Math.Min(1, NextRandom is null ? Waiter.NextShared() : NextRandom()));
+            double r = Math.Max(0, Math.Min(1, NextRandom is null ? AwsRetryPolicy.NextShared() : NextRandom()));
             return TimeSpan.FromMilliseconds(cap - (cap * jitter * r));
         }
 
@@ -83,8 +83,7 @@ namespace CcieDr.Engine.Operations
                 options.Timeout = timeout.Value;
             }
 
-            string? scale = Environment.GetEnvironmentVariable("CCIEDR_POLL_SCALE");
-            if (double.TryParse(scale, NumberStyles.Float, CultureInfo.InvariantCulture, out double factor) && factor > 0 && factor <= 1)
+            if (AwsRetryPolicy.PollScale() is double factor)
             {
                 options.InitialDelay = TimeSpan.FromMilliseconds(options.InitialDelay.TotalMilliseconds * factor);
                 options.MaxDelay = TimeSpan.FromMilliseconds(options.MaxDelay.TotalMilliseconds * factor);
@@ -128,8 +127,6 @@ namespace CcieDr.Engine.Operations
     /// </summary>
     public static class Waiter
     {
-        private static readonly Random SharedRandom = new Random();
-
         /// <summary>
         /// Calls <paramref name="probe"/> until <paramref name="done"/> accepts its result, which is returned.
         /// </summary>
@@ -206,14 +203,6 @@ namespace CcieDr.Engine.Operations
         {
             T? result = await UntilAsync(poll, r => r is not null, options, what, target, ct).ConfigureAwait(false);
             return result!;
-        }
-
-        internal static double NextShared()
-        {
-            lock (SharedRandom)
-            {
-                return SharedRandom.NextDouble();
-            }
         }
 
         private static string Describe<T>(Func<T, string>? describe, T last)
