@@ -118,8 +118,7 @@ namespace CcieDr.Engine.Aws
             return (status == 500 || status == 0) && (code.Length == 0 || code.StartsWith("Internal", StringComparison.Ordinal) || IsNetwork(service.InnerException));
         }
 
-        /// <summary>True when <paramref name="e"/> or an inner exception is a transport failure (reset, refused, timed out).</summary>
-        internal static bool IsNetwork(Exception? e)
+        private static bool IsNetwork(Exception? e)
         {
             for (; e is not null; e = e.InnerException)
             {
