@@ -14,7 +14,7 @@ namespace CcieDr.Engine.Aws
         /// <param name="operation">The AWS action as an operator knows it, e.g. "ec2:DescribeSnapshots".</param>
         /// <param name="target">What the call was about (an id or a list of ids); shown in the error.</param>
         /// <param name="call">The call; receives <paramref name="ct"/>.</param>
-        /// <param name="ct">Cancellation: an <see cref="OperationCanceledException"/> passes through unmapped.</param>
+        /// <param name="ct">Cancellation: once it is cancelled, an <see cref="OperationCanceledException"/> passes through unmapped.</param>
         public static async Task<T> RunAsync<T>(string operation, object? target, Func<CancellationToken, Task<T>> call, CancellationToken ct)
         {
             if (call is null)
@@ -26,8 +26,9 @@ namespace CcieDr.Engine.Aws
             {
                 return await call(ct).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+            catch (Exception e) when (e is not OperationCanceledException || !ct.IsCancellationRequested)
             {
+                // A cancellation the caller did not ask for is the SDK's own request timeout: mapped like one.
                 throw AwsErrorMapper.Map(e, operation, target);
             }
         }
@@ -49,6 +50,24 @@ namespace CcieDr.Engine.Aws
                     return true;
                 },
                 ct);
+        }
+
+        /// <summary>
+        /// The collecting form, for operations that go on past one failed call and report every failure at the end
+        /// (deleting many snapshots): runs <paramref name="call"/> and returns null when it succeeded, else its
+        /// mapped error (the same one <see cref="RunAsync{T}"/> would throw). A cancellation still throws.
+        /// </summary>
+        public static async Task<CcieException?> TryRunAsync(string operation, object? target, Func<CancellationToken, Task> call, CancellationToken ct)
+        {
+            try
+            {
+                await RunAsync(operation, target, call, ct).ConfigureAwait(false);
+                return null;
+            }
+            catch (CcieException e)
+            {
+                return e;
+            }
         }
     }
 }

@@ -41,7 +41,9 @@ namespace CcieDr.Engine.Aws
                 return new CcieException("Aws." + (code.Length == 0 ? "Http" + (int)service.StatusCode : code), category, message, target, exception);
             }
 
-            if (exception is HttpRequestException or WebException or TaskCanceledException or TimeoutException or AmazonClientException)
+            // A lost connection reaches here as the transport's IOException ("Unable to read data from the transport
+            // connection", a SocketException inside) when the SDK's retries ran out: the same advice as no answer.
+            if (exception is TaskCanceledException or AmazonClientException || IsTransport(exception))
             {
                 return new CcieException(
                     "AwsEndpointUnreachable",
@@ -52,6 +54,20 @@ namespace CcieDr.Engine.Aws
             }
 
             return new CcieException("UnexpectedError", CcieErrorCategory.NotSpecified, $"{operation} failed for '{target}': {exception.Message}", target, exception);
+        }
+
+        // Not any IOException: this mapper is also the cmdlets' last resort, and a full disk is no network problem.
+        private static bool IsTransport(Exception? exception)
+        {
+            for (Exception? e = exception; e is not null; e = e.InnerException)
+            {
+                if (e is HttpRequestException or WebException or System.Net.Sockets.SocketException or TimeoutException || e.GetType().Name == "HttpIOException")
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         /// <summary>What to do when the SDK's credential chain found nothing.</summary>

@@ -164,8 +164,7 @@ namespace CcieDr.Engine.Aws
         public static AwsRetryPolicy Default(int maxAttempts = 5)
         {
             var policy = new AwsRetryPolicy { MaxAttempts = maxAttempts };
-            string? scale = Environment.GetEnvironmentVariable("CCIEDR_POLL_SCALE");
-            if (double.TryParse(scale, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double factor) && factor > 0 && factor <= 1)
+            if (PollScale() is double factor)
             {
                 policy.BaseDelay = TimeSpan.FromMilliseconds(policy.BaseDelay.TotalMilliseconds * factor);
                 policy.MaxDelay = TimeSpan.FromMilliseconds(policy.MaxDelay.TotalMilliseconds * factor);
@@ -258,7 +257,17 @@ namespace CcieDr.Engine.Aws
         private Task SleepAsync(TimeSpan delay, CancellationToken ct)
             => Sleep is null ? Task.Delay(delay, ct) : Sleep(delay, ct);
 
-        private static double NextShared()
+        /// <summary>CCIEDR_POLL_SCALE, the factor (0 to 1] that shortens retry and poll delays for simulators; null when unset or out of range.</summary>
+        internal static double? PollScale()
+        {
+            string? scale = Environment.GetEnvironmentVariable("CCIEDR_POLL_SCALE");
+            return double.TryParse(scale, System.Globalization.NumberStyles.Float, System.Globalization.CultureInfo.InvariantCulture, out double factor) && factor > 0 && factor <= 1
+                ? factor
+                : null;
+        }
+
+        /// <summary>A number in [0, 1) from the one shared <see cref="Random"/> of retry and poll jitter.</summary>
+        internal static double NextShared()
         {
             lock (SharedRandom)
             {

@@ -55,3 +55,20 @@ public class AwsCallTests
         Assert.Equal(cts.Token, seen);
     }
 }
+
+/// <summary>What the matrix found: a connection lost after the SDK's retries is an unreachable endpoint, a disk error is not.</summary>
+public class TransportErrorMappingTests
+{
+    [Fact]
+    public void A_reset_connection_maps_to_AwsEndpointUnreachable()
+    {
+        var reset = new System.IO.IOException("Unable to read data from the transport connection: Connection reset by peer.", new System.Net.Sockets.SocketException(104));
+        CcieException e = AwsErrorMapper.Map(reset, "ec2:RunInstances", "10.0.1.10");
+        Assert.Equal("AwsEndpointUnreachable", e.ErrorId);
+        Assert.Contains("ec2:RunInstances", e.Message);
+    }
+
+    [Fact]
+    public void A_plain_io_error_is_not_taken_for_the_network()
+        => Assert.Equal("UnexpectedError", AwsErrorMapper.Map(new System.IO.IOException("No space left on device"), "CcieDr", null).ErrorId);
+}

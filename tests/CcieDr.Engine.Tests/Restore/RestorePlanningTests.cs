@@ -1,3 +1,4 @@
+using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery.Restore;
 using Xunit;
 
@@ -149,7 +150,7 @@ public sealed class RestorePlanningTests
     };
 }
 
-public sealed class PollScheduleTests
+public sealed class RestorePollScheduleTests
 {
     [Theory]
     [InlineData(0, 100)]
@@ -158,5 +159,5 @@ public sealed class PollScheduleTests
     [InlineData(30000, 3000)]
     [InlineData(600000, 5000)]
     public void Polls_after_a_tenth_of_the_time_waited_between_100_ms_and_5_s(int elapsedMs, int expectedDelayMs)
-        => Assert.Equal(TimeSpan.FromMilliseconds(expectedDelayMs), new PollSchedule().DelayAfter(TimeSpan.FromMilliseconds(elapsedMs)));
+        => Assert.Equal(TimeSpan.FromMilliseconds(expectedDelayMs), new WaitOptions().DelayAfter(TimeSpan.FromMilliseconds(elapsedMs)));
 }

@@ -147,7 +147,7 @@ internal sealed class RestoreSim : IAsyncDisposable
         => new(ec2 ?? Ec2, Region, null, reporter, Kms)
         {
             StepHook = hook,
-            Polling = new PollSchedule { MinDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(100) },
+            Polling = new WaitOptions { InitialDelay = TimeSpan.FromMilliseconds(20), MaxDelay = TimeSpan.FromMilliseconds(100) },
         };
 
     /// <summary>Plans and, when pre-flight passes, executes.</summary>

@@ -34,8 +34,8 @@ namespace CcieDr.Engine.Recovery.Restore
         /// <summary>Test hook: called before (false) and after (true) each step, by step name.</summary>
         internal Func<string, bool, Task>? StepHook { get; set; }
 
-        /// <summary>Polling schedule of the waits (null: <see cref="PollSchedule.Default"/>).</summary>
-        internal PollSchedule? Polling { get; set; }
+        /// <summary>Polling schedule of the waits (null: <see cref="WaitOptions.Default"/>); the timeout is the restore's.</summary>
+        internal WaitOptions? Polling { get; set; }
 
         public async Task<RestoreResult> ExecuteAsync(RestorePlan plan, CancellationToken ct)
         {
@@ -49,7 +49,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 throw plan.Blockers.First().ToException();
             }
 
-            var run = new Run(plan, DateTime.UtcNow + plan.Request.Timeout);
+            var run = new Run(plan, DateTime.UtcNow + plan.Request.Timeout) { Cancellation = ct };
             int total = plan.Operation.Steps.Count;
             using var progress = new ProgressActivity(_reporter, $"Restoring the Services box from {plan.Target.RecoveryPointId}", "Starting");
             run.Progress = progress;
@@ -72,12 +72,12 @@ namespace CcieDr.Engine.Recovery.Restore
                 _reporter.Warning($"Restore of {plan.Target.RecoveryPointId} stopped. {WhatExists(run)} Rerun the same command to resume.");
                 throw;
             }
-            catch (Exception e)
+            catch (CcieException inner)
             {
-                CcieException inner = AwsErrorMapper.Map(e, run.CurrentStep ?? "Restore-CcieServicesBox", run.CurrentTarget ?? plan.Target.RecoveryPointId);
+                // Every step runs through AwsCall (StepAsync): its failure is already mapped, naming the step.
                 RestoreResult failed = Result(run, "Failed");
                 string message = $"Restore of {plan.Target.RecoveryPointId} failed at step '{run.CurrentStep}': {inner.Message.TrimEnd()} {WhatExists(run)} {HowToGoOn(run, inner)}";
-                throw new CcieException(inner.ErrorId, inner.Category, message, failed, e);
+                throw new CcieException(inner.ErrorId, inner.Category, message, failed, inner);
             }
         }
 
@@ -117,17 +117,14 @@ namespace CcieDr.Engine.Recovery.Restore
             await StepAsync(run, RestoreSteps.WaitIpReleased, old.IpAddress, async entry =>
             {
                 List<string> addresses = old.IpAddress.Split(AddressSeparators, StringSplitOptions.RemoveEmptyEntries).ToList();
-                DateTime started = DateTime.UtcNow;
-                await RestorePolling.UntilAsync<object>(
-                    async token =>
-                    {
-                        IReadOnlyList<IpHolding> held = await TolerantAsync<IReadOnlyList<IpHolding>>(async () => await RestorePlanner.FindHoldersAsync(_ec2, run.Plan.Target.SubnetId, addresses, token).ConfigureAwait(false)).ConfigureAwait(false) ?? new[] { new IpHolding(old.IpAddress, old.NetworkInterfaceId, old.InstanceId, null, null) };
-                        run.Progress!.Update($"Waiting for {old.IpAddress} to be released by {old.InstanceId} ({Seconds(started)} s)", run.Percent);
-                        return held.Count == 0 ? new object() : null;
-                    },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
+                await WaitAsync<IReadOnlyList<IpHolding>?>(
+                    run,
                     $"{old.IpAddress} to be released by {old.InstanceId}",
                     old.IpAddress,
+                    async token => await RestorePlanner.FindHoldersAsync(_ec2, run.Plan.Target.SubnetId, addresses, token).ConfigureAwait(false),
+                    held => held is { Count: 0 },
+                    held => held is null ? "not looked at yet" : held.Count == 0 ? "released" : "held by " + string.Join(", ", held.Select(h => h.InstanceId ?? h.NetworkInterfaceId)),
+                    p => run.Progress!.Update($"Waiting for {old.IpAddress} to be released by {old.InstanceId} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
                 entry.Detail = $"released by {old.InstanceId}";
             }).ConfigureAwait(false);
@@ -173,32 +170,29 @@ namespace CcieDr.Engine.Recovery.Restore
 
             await StepAsync(run, RestoreSteps.WaitImageAvailable, run.ImageId, async entry =>
             {
-                DateTime started = DateTime.UtcNow;
-                Image image = await RestorePolling.UntilAsync(
+                Image? image = await WaitAsync(
+                    run,
+                    $"AMI {run.ImageId} to become available",
+                    run.ImageId,
                     async token =>
                     {
-                        Image? found = await TolerantAsync(async () =>
-                        {
-                            DescribeImagesResponse r = await _ec2.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { run.ImageId! } }, token).ConfigureAwait(false);
-                            return r.Images?.FirstOrDefault();
-                        }).ConfigureAwait(false);
-                        string state = found?.State?.Value ?? "not visible yet";
-                        run.Progress!.Update($"AMI {run.ImageId} is {state} ({Seconds(started)} s)", run.Percent);
+                        DescribeImagesResponse r = await _ec2.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = new List<string> { run.ImageId! } }, token).ConfigureAwait(false);
+                        Image? found = r.Images?.FirstOrDefault();
                         if (found?.State?.Value is "failed" or "error" or "invalid" or "deregistered" or "disabled")
                         {
                             // A failed AMI can never be used: deregister it now (the snapshots stay), so nothing is
                             // left behind and a rerun registers a fresh one. The old box has not been touched.
                             string cleanup = await DeregisterUnusableImageAsync(run, found.State.Value, token).ConfigureAwait(false);
-                            throw new CcieException("ImageRegistrationFailed", CcieErrorCategory.InvalidOperation, $"AMI {run.ImageId} ({t.ImageName}) became {state}: {found.StateReason?.Message ?? "no reason given"}. {cleanup} Check the snapshots (encryption, KMS key access), then rerun.", run.ImageId);
+                            throw new CcieException("ImageRegistrationFailed", CcieErrorCategory.InvalidOperation, $"AMI {run.ImageId} ({t.ImageName}) became {found.State.Value}: {found.StateReason?.Message ?? "no reason given"}. {cleanup} Check the snapshots (encryption, KMS key access), then rerun.", run.ImageId);
                         }
 
-                        return found?.State?.Value == "available" ? found : null;
+                        return found;
                     },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
-                    $"AMI {run.ImageId} to become available",
-                    run.ImageId,
+                    found => found?.State?.Value == "available",
+                    ImageState,
+                    p => run.Progress!.Update($"AMI {run.ImageId} is {ImageState(p.Last)} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
-                entry.Detail = image.Name;
+                entry.Detail = image!.Name;
             }).ConfigureAwait(false);
         }
 
@@ -239,17 +233,20 @@ namespace CcieDr.Engine.Recovery.Restore
             catch (AmazonEC2Exception e) when (e.ErrorCode == "InvalidAMIName.Duplicate")
             {
                 // A retried call whose first attempt went through, or a concurrent run: find it and reuse it.
-                Image found = await RestorePolling.UntilAsync(
+                Image? found = await WaitAsync(
+                    run,
+                    $"the AMI named {t.ImageName} to become visible",
+                    t.ImageName,
                     async token =>
                     {
                         IReadOnlyList<Image> images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", t.ImageName) } }, token).ConfigureAwait(false);
                         return images.FirstOrDefault(i => i.Name == t.ImageName);
                     },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
-                    $"the AMI named {t.ImageName} to become visible",
-                    t.ImageName,
+                    i => i is not null,
+                    ImageState,
+                    null,
                     ct).ConfigureAwait(false);
-                return (found.ImageId, true);
+                return (found!.ImageId, true);
             }
         }
 
@@ -370,32 +367,30 @@ namespace CcieDr.Engine.Recovery.Restore
             Instance? running = null;
             await StepAsync(run, RestoreSteps.WaitRunning, run.InstanceId, async entry =>
             {
-                DateTime started = DateTime.UtcNow;
-                running = await RestorePolling.UntilAsync(
+                running = await WaitAsync(
+                    run,
+                    $"instance {run.InstanceId} to be running",
+                    run.InstanceId,
                     async token =>
                     {
-                        // Right after RunInstances the id may be unknown for a moment (eventual consistency).
-                        Instance? i = await TolerantAsync(async () =>
-                        {
-                            DescribeInstancesResponse r = await _ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new List<string> { run.InstanceId! } }, token).ConfigureAwait(false);
-                            return r.Reservations?.SelectMany(x => x.Instances ?? new List<Instance>()).FirstOrDefault();
-                        }).ConfigureAwait(false);
-                        string state = i?.State?.Name?.Value ?? "not visible yet";
+                        // Right after RunInstances the id may be unknown for a moment (eventual consistency): "not yet".
+                        DescribeInstancesResponse r = await _ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = new List<string> { run.InstanceId! } }, token).ConfigureAwait(false);
+                        Instance? i = r.Reservations?.SelectMany(x => x.Instances ?? new List<Instance>()).FirstOrDefault();
+                        string state = InstanceState(i);
                         run.InstanceState = i is null ? run.InstanceState : state;
-                        run.Progress!.Update($"Instance {run.InstanceId} is {state} ({Seconds(started)} s)", run.Percent);
                         if (state is "shutting-down" or "terminated" or "stopping" or "stopped")
                         {
                             string reason = i!.StateReason?.Message ?? i.StateTransitionReason ?? "no reason given";
                             throw new CcieException("InstanceLaunchFailed", CcieErrorCategory.InvalidOperation, $"Instance {run.InstanceId} went {state} instead of running: {reason}.", run.InstanceId);
                         }
 
-                        return state == "running" ? i : null;
+                        return i;
                     },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
-                    $"instance {run.InstanceId} to be running",
-                    run.InstanceId,
+                    i => InstanceState(i) == "running",
+                    InstanceState,
+                    p => run.Progress!.Update($"Instance {run.InstanceId} is {InstanceState(p.Last)} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
-                entry.Detail = $"{running.PrivateIpAddress} in {running.Placement?.AvailabilityZone}";
+                entry.Detail = $"{running!.PrivateIpAddress} in {running.Placement?.AvailabilityZone}";
             }).ConfigureAwait(false);
             run.PrivateIpAddress = running!.PrivateIpAddress;
             run.SubnetId = running.SubnetId;
@@ -438,19 +433,17 @@ namespace CcieDr.Engine.Recovery.Restore
         {
             await StepAsync(run, RestoreSteps.WaitStatusOk, run.InstanceId, async entry =>
             {
-                DateTime started = DateTime.UtcNow;
-                InstanceStatus status = await RestorePolling.UntilAsync(
+                await WaitAsync(
+                    run,
+                    $"the status checks of instance {run.InstanceId} to pass",
+                    run.InstanceId,
                     async token =>
                     {
-                        InstanceStatus? s = await TolerantAsync(async () =>
-                        {
-                            DescribeInstanceStatusResponse r = await _ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = new List<string> { run.InstanceId! }, IncludeAllInstances = true }, token).ConfigureAwait(false);
-                            return r.InstanceStatuses?.FirstOrDefault();
-                        }).ConfigureAwait(false);
+                        DescribeInstanceStatusResponse r = await _ec2.DescribeInstanceStatusAsync(new DescribeInstanceStatusRequest { InstanceIds = new List<string> { run.InstanceId! }, IncludeAllInstances = true }, token).ConfigureAwait(false);
+                        InstanceStatus? s = r.InstanceStatuses?.FirstOrDefault();
                         string system = s?.SystemStatus?.Status?.Value ?? "unknown";
                         string inst = s?.Status?.Status?.Value ?? "unknown";
                         string state = s?.InstanceState?.Name?.Value ?? "unknown";
-                        run.Progress!.Update($"Status checks of {run.InstanceId}: system {system}, instance {inst} ({Seconds(started)} s)", run.Percent);
                         if (s is not null && state is "shutting-down" or "terminated" or "stopping" or "stopped")
                         {
                             throw new CcieException("InstanceLaunchFailed", CcieErrorCategory.InvalidOperation, $"Instance {run.InstanceId} went {state} while its status checks ran.", run.InstanceId);
@@ -465,11 +458,11 @@ namespace CcieDr.Engine.Recovery.Restore
                                 run.InstanceId);
                         }
 
-                        return system == "ok" && inst == "ok" ? s : null;
+                        return s;
                     },
-                    Schedule, run.Deadline, run.Plan.Request.Timeout,
-                    $"the status checks of instance {run.InstanceId} to pass",
-                    run.InstanceId,
+                    s => s?.SystemStatus?.Status?.Value == "ok" && s.Status?.Status?.Value == "ok",
+                    StatusChecks,
+                    p => run.Progress!.Update($"Status checks of {run.InstanceId}: {StatusChecks(p.Last)} ({Seconds(p.Elapsed)} s)", run.Percent),
                     ct).ConfigureAwait(false);
                 entry.Detail = "system ok, instance ok";
             }).ConfigureAwait(false);
@@ -486,7 +479,12 @@ namespace CcieDr.Engine.Recovery.Restore
             if (imageId is null)
             {
                 // The instance was reused: find the AMI by its name.
-                IReadOnlyList<Image> images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", run.Plan.Target.ImageName) } }, ct).ConfigureAwait(false);
+                run.CurrentStep = RestoreSteps.DeregisterImage;
+                IReadOnlyList<Image> images = await AwsCall.RunAsync(
+                    "ec2:DescribeImages",
+                    run.Plan.Target.ImageName,
+                    token => _ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", run.Plan.Target.ImageName) } }, token),
+                    ct).ConfigureAwait(false);
                 imageId = images.Count > 0 ? images[0].ImageId : null;
             }
 
@@ -538,44 +536,69 @@ namespace CcieDr.Engine.Recovery.Restore
 
         // ------------------------------------------------------------------ helpers
 
-        private async Task StepAsync(Run run, string action, string? target, Func<TimelineEntry, Task> body)
+        /// <summary>Runs one step through <see cref="AwsCall"/>: any failure in it becomes the step's mapped error.</summary>
+        private Task StepAsync(Run run, string action, string? target, Func<TimelineEntry, Task> body)
         {
             run.CurrentStep = action;
             run.CurrentTarget = target;
             run.StepIndex++;
-            if (StepHook is not null)
-            {
-                await StepHook(action, false).ConfigureAwait(false);
-            }
+            return AwsCall.RunAsync(
+                action,
+                target ?? run.Plan.Target.RecoveryPointId,
+                async _ =>
+                {
+                    if (StepHook is not null)
+                    {
+                        await StepHook(action, false).ConfigureAwait(false);
+                    }
 
-            await run.Plan.Timeline.RunAsync(action, target, body).ConfigureAwait(false);
-            if (StepHook is not null)
-            {
-                await StepHook(action, true).ConfigureAwait(false);
-            }
+                    await run.Plan.Timeline.RunAsync(action, target, body).ConfigureAwait(false);
+                    if (StepHook is not null)
+                    {
+                        await StepHook(action, true).ConfigureAwait(false);
+                    }
+                },
+                run.Cancellation);
         }
 
         /// <summary>
-        /// Runs one poll; "not found" (eventual consistency) and transient errors the SDK already retried
-        /// (throttling, 5xx, a dropped connection) count as "not yet": the waiter's deadline bounds them.
+        /// One of the restore's waits: the engine's <see cref="Waiter"/>, bounded by what is left of the restore's
+        /// overall deadline. "Not found" (eventual consistency) and transient errors the SDK already retried
+        /// (throttling, 5xx, a dropped connection) count as "not yet": the deadline bounds them.
         /// </summary>
-        private async Task<T?> TolerantAsync<T>(Func<Task<T?>> poll)
-            where T : class
+        private Task<T> WaitAsync<T>(Run run, string what, object? target, Func<CancellationToken, Task<T>> probe, Func<T, bool> done, Func<T, string> describe, Action<WaitProgress<T>>? progress, CancellationToken ct)
         {
-            try
-            {
-                return await poll().ConfigureAwait(false);
-            }
-            catch (Exception e) when (AwsRetry.IsNotFound(e) || AwsRetry.IsTransient(e))
-            {
-                _reporter.Verbose($"Poll: {(e is AmazonServiceException s ? s.ErrorCode ?? ((int)s.StatusCode).ToString(CultureInfo.InvariantCulture) : e.GetType().Name)} ({e.Message}); polling again.");
-                return null;
-            }
+            TimeSpan left = run.Deadline - DateTime.UtcNow;
+            WaitOptions options = (Polling ?? WaitOptions.Default()).WithTimeout(left > TimeSpan.Zero ? left : TimeSpan.Zero);
+            string described = string.Format(CultureInfo.InvariantCulture, "{0} (the restore's waits together may take {1:0.#} s, -TimeoutSeconds)", what, run.Plan.Request.Timeout.TotalSeconds);
+            return Waiter.UntilAsync(
+                probe,
+                done,
+                options,
+                described,
+                target,
+                ct,
+                describe,
+                p =>
+                {
+                    if (p.Error is { } e)
+                    {
+                        Exception cause = e is CcieException { InnerException: { } inner } ? inner : e;
+                        _reporter.Verbose($"Poll: {(cause is AmazonServiceException s ? s.ErrorCode ?? ((int)s.StatusCode).ToString(CultureInfo.InvariantCulture) : cause.GetType().Name)} ({cause.Message}); polling again.");
+                    }
+
+                    progress?.Invoke(p);
+                },
+                AwsRetry.IsNotFound);
         }
 
-        private PollSchedule Schedule => Polling ?? PollSchedule.Default();
+        private static string ImageState(Image? i) => i?.State?.Value ?? "not visible yet";
 
-        private static string Seconds(DateTime since) => ((int)(DateTime.UtcNow - since).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        private static string InstanceState(Instance? i) => i?.State?.Name?.Value ?? "not visible yet";
+
+        private static string StatusChecks(InstanceStatus? s) => s is null ? "not reported yet" : $"system {s.SystemStatus?.Status?.Value ?? "unknown"}, instance {s.Status?.Status?.Value ?? "unknown"}";
+
+        private static string Seconds(TimeSpan waited) => ((int)waited.TotalSeconds).ToString(CultureInfo.InvariantCulture);
 
         private static List<Tag> ImageTags(RestoreTarget t)
             => t.Tags.Where(kv => kv.Key != "Name").Select(kv => new Tag(kv.Key, kv.Value)).Append(new Tag("Name", t.ImageName)).ToList();
@@ -663,6 +686,8 @@ namespace CcieDr.Engine.Recovery.Restore
             public RestorePlan Plan { get; }
 
             public DateTime Deadline { get; }
+
+            public CancellationToken Cancellation { get; set; }
 
             public ProgressActivity? Progress { get; set; }
 

@@ -403,22 +403,18 @@ namespace CcieDr.Engine.Recovery.Restore
         private async Task FindEarlierRunAsync(RestorePlan plan, CancellationToken ct)
         {
             RestoreTarget t = plan.Target;
-            IReadOnlyList<Instance> instances;
-            try
-            {
-                instances = await _ec2.DescribeAllInstancesAsync(new DescribeInstancesRequest
+            IReadOnlyList<Instance> instances = await AwsCall.RunAsync(
+                "ec2:DescribeInstances",
+                t.RecoveryPointId,
+                token => _ec2.DescribeAllInstancesAsync(new DescribeInstancesRequest
                 {
                     Filters = new List<Filter>
                     {
                         Ec2Extensions.Filter("tag:" + RestoreNaming.RestoredFromTag, t.RecoveryPointId),
                         Ec2Extensions.Filter("instance-state-name", LiveStates),
                     },
-                }, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeInstances", t.RecoveryPointId);
-            }
+                }, token),
+                ct).ConfigureAwait(false);
 
             Instance? earlier = instances
                 .Where(i => RestoreNaming.IsGenerationOf(i.ClientToken, t.BaseClientToken)
@@ -444,19 +440,15 @@ namespace CcieDr.Engine.Recovery.Restore
                 return; // the AMI is not needed any more
             }
 
-            IReadOnlyList<Image> images;
-            try
-            {
-                images = await _ec2.DescribeAllImagesAsync(new DescribeImagesRequest
+            IReadOnlyList<Image> images = await AwsCall.RunAsync(
+                "ec2:DescribeImages",
+                t.ImageName,
+                token => _ec2.DescribeAllImagesAsync(new DescribeImagesRequest
                 {
                     Owners = new List<string> { "self" },
                     Filters = new List<Filter> { Ec2Extensions.Filter("name", t.ImageName) },
-                }, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeImages", t.ImageName);
-            }
+                }, token),
+                ct).ConfigureAwait(false);
 
             Image? image = images.FirstOrDefault(i => i.Name == t.ImageName);
             if (image is not null)
@@ -615,22 +607,20 @@ namespace CcieDr.Engine.Recovery.Restore
                     Ec2Extensions.Filter("addresses.private-ip-address", addresses.ToArray()),
                 },
             };
-            try
+            IReadOnlyList<NetworkInterface> interfaces = await AwsCall.RunAsync(
+                "ec2:DescribeNetworkInterfaces",
+                string.Join(",", addresses),
+                token => ec2.DescribeAllNetworkInterfacesAsync(request, token),
+                ct).ConfigureAwait(false);
+            foreach (NetworkInterface n in interfaces)
             {
-                foreach (NetworkInterface n in await ec2.DescribeAllNetworkInterfacesAsync(request, ct).ConfigureAwait(false))
+                foreach (NetworkInterfacePrivateIpAddress a in n.PrivateIpAddresses ?? new List<NetworkInterfacePrivateIpAddress>())
                 {
-                    foreach (NetworkInterfacePrivateIpAddress a in n.PrivateIpAddresses ?? new List<NetworkInterfacePrivateIpAddress>())
+                    if (addresses.Contains(a.PrivateIpAddress, StringComparer.Ordinal))
                     {
-                        if (addresses.Contains(a.PrivateIpAddress, StringComparer.Ordinal))
-                        {
-                            result.Add(new IpHolding(a.PrivateIpAddress, n.NetworkInterfaceId, n.Attachment?.InstanceId, n.Description, n.InterfaceType?.Value));
-                        }
+                        result.Add(new IpHolding(a.PrivateIpAddress, n.NetworkInterfaceId, n.Attachment?.InstanceId, n.Description, n.InterfaceType?.Value));
                     }
                 }
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeNetworkInterfaces", string.Join(",", addresses));
             }
 
             return result;

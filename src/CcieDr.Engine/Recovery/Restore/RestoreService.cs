@@ -50,7 +50,7 @@ namespace CcieDr.Engine.Recovery.Restore
         internal Func<string, bool, Task>? StepHook { get; set; }
 
         /// <summary>Test override of the executor's polling.</summary>
-        internal PollSchedule? Polling { get; set; }
+        internal WaitOptions? Polling { get; set; }
 
         /// <summary>The recovery point the source names. Seed snapshots get their identity from <see cref="RestoreSource.Seed"/>.</summary>
         public async Task<RecoveryPoint> ResolvePointAsync(RestoreSource source, IList<string> assumptions, CancellationToken ct)

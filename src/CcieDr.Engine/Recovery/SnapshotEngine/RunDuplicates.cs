@@ -69,19 +69,19 @@ namespace CcieDr.Engine.Recovery
             foreach (Snapshot s in own.Values.OrderBy(s => s.SnapshotId, StringComparer.Ordinal))
             {
                 string id = s.SnapshotId!;
-                try
+                CcieException? error = await AwsCall.TryRunAsync("ec2:DeleteSnapshot", id, token => ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, token), ct).ConfigureAwait(false);
+                if (error is null)
                 {
-                    await ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, ct).ConfigureAwait(false);
                     result.Deleted.Add(Describe(s, region, runId, true, $"a duplicate this run made (tagged {RecoveryTags.RunId}={runId}): an AWS response was lost and the call was retried"));
                     reporter.Verbose($"Deleted duplicate snapshot {id} of {recoveryPointId} in {region} (made by this run: an AWS response was lost and the call was retried).");
                 }
-                catch (Exception e) when (AwsRetry.IsNotFound(e))
+                else if (AwsRetry.IsNotFound(error))
                 {
                     result.Deleted.Add(Describe(s, region, runId, true, "a duplicate this run made; already gone"));
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                else
                 {
-                    string message = AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", id).Message;
+                    string message = error.Message;
                     result.LeftAlone.Add(Describe(s, region, runId, false, "a duplicate this run made that could not be deleted: " + message));
                     reporter.Warning($"Could not delete duplicate snapshot {id} of {recoveryPointId} in {region} (made by this run): {message} Delete it with: aws ec2 delete-snapshot --snapshot-id {id} --region {region}");
                 }
@@ -99,6 +99,59 @@ namespace CcieDr.Engine.Recovery
             }
 
             return result;
+        }
+
+        /// <summary>
+        /// For a rerun that takes over what an earlier run left (a pending point, earlier copies): among snapshots
+        /// that stand for the same thing (<paramref name="keyOf"/>: one volume of a point, one source snapshot of a
+        /// copy), ordered best first, keeps the first of each key and deletes the others that carry the same
+        /// ccie:run-id as the kept one: the earlier run's own duplicates, made when its responses were lost and its
+        /// calls retried, which it could not clean up because it failed. Snapshots of another run are kept as they are.
+        /// Returns the snapshots kept (in order) and those deleted.
+        /// </summary>
+        public static async Task<(List<Snapshot> Kept, List<DuplicateSnapshot> Deleted)> KeepOnePerKeyAsync(
+            IAmazonEC2 ec2, string region, IEnumerable<Snapshot> ordered, Func<Snapshot, string?> keyOf, IOperationReporter reporter, CancellationToken ct)
+        {
+            var kept = new List<Snapshot>();
+            var deleted = new List<DuplicateSnapshot>();
+            var first = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
+            foreach (Snapshot s in ordered)
+            {
+                string? key = keyOf(s);
+                if (key is null || s.SnapshotId is null || !first.TryGetValue(key, out Snapshot? keeper))
+                {
+                    if (key is not null)
+                    {
+                        first[key] = s;
+                    }
+
+                    kept.Add(s);
+                    continue;
+                }
+
+                string? run = RunOf(s);
+                if (run is null || !string.Equals(run, RunOf(keeper), StringComparison.Ordinal))
+                {
+                    kept.Add(s); // another run's: not ours to delete
+                    continue;
+                }
+
+                string id = s.SnapshotId;
+                CcieException? error = await AwsCall.TryRunAsync("ec2:DeleteSnapshot", id, token => ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, token), ct).ConfigureAwait(false);
+                if (error is null || AwsRetry.IsNotFound(error))
+                {
+                    string reason = $"a duplicate of {keeper.SnapshotId} made by the earlier run {run} (a lost response and a retried call); {keeper.SnapshotId} is kept";
+                    deleted.Add(Describe(s, region, run, true, reason));
+                    reporter.Verbose($"Deleted snapshot {id} in {region}: {reason}.");
+                }
+                else
+                {
+                    kept.Add(s);
+                    reporter.Warning($"Could not delete duplicate snapshot {id} in {region} (a duplicate of {keeper.SnapshotId} made by the earlier run {run}): {error.Message} Delete it with: aws ec2 delete-snapshot --snapshot-id {id} --region {region}");
+                }
+            }
+
+            return (kept, deleted);
         }
 
         private static string? RunOf(Snapshot s) => RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.RunId);

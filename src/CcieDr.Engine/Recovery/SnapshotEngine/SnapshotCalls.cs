@@ -48,42 +48,36 @@ namespace CcieDr.Engine.Recovery
         {
             try
             {
-                IReadOnlyList<Snapshot> page = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = pending.ToList() }, ct).ConfigureAwait(false);
-                foreach (Snapshot s in page.Where(s => s.SnapshotId is not null))
-                {
-                    found[s.SnapshotId!] = s;
-                }
-
-                pending.RemoveAll(found.ContainsKey);
+                Keep(found, pending, await DescribeIdsAsync(ec2, pending.ToList(), ct).ConfigureAwait(false));
             }
-            catch (Exception e) when (AwsRetry.IsNotFound(e))
+            catch (CcieException e) when (AwsRetry.IsNotFound(e))
             {
                 // One unknown id fails the whole call: ask for the ids one by one.
                 foreach (string id in pending.ToList())
                 {
                     try
                     {
-                        IReadOnlyList<Snapshot> one = await ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = new List<string> { id } }, ct).ConfigureAwait(false);
-                        foreach (Snapshot s in one.Where(s => s.SnapshotId is not null))
-                        {
-                            found[s.SnapshotId!] = s;
-                            pending.Remove(id);
-                        }
+                        Keep(found, pending, await DescribeIdsAsync(ec2, new List<string> { id }, ct).ConfigureAwait(false));
                     }
-                    catch (Exception inner) when (AwsRetry.IsNotFound(inner))
+                    catch (CcieException inner) when (AwsRetry.IsNotFound(inner))
                     {
                         // still unknown
                     }
-                    catch (Exception inner) when (inner is not OperationCanceledException)
-                    {
-                        throw AwsErrorMapper.Map(inner, "ec2:DescribeSnapshots", id);
-                    }
                 }
             }
-            catch (Exception e) when (e is not OperationCanceledException)
+        }
+
+        private static Task<IReadOnlyList<Snapshot>> DescribeIdsAsync(IAmazonEC2 ec2, List<string> ids, CancellationToken ct)
+            => AwsCall.RunAsync("ec2:DescribeSnapshots", string.Join(",", ids), token => ec2.DescribeAllSnapshotsAsync(new DescribeSnapshotsRequest { SnapshotIds = ids }, token), ct);
+
+        private static void Keep(Dictionary<string, Snapshot> found, List<string> pending, IReadOnlyList<Snapshot> page)
+        {
+            foreach (Snapshot s in page.Where(s => s.SnapshotId is not null))
             {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", string.Join(",", pending));
+                found[s.SnapshotId!] = s;
             }
+
+            pending.RemoveAll(found.ContainsKey);
         }
 
         /// <summary>Snapshots tagged with the recovery point id (a tag filter: new ones may show up late).</summary>

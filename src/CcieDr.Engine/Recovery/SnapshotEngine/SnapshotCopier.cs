@@ -191,10 +191,10 @@ namespace CcieDr.Engine.Recovery
 
         private async Task<Dictionary<string, Snapshot>> FindCopiesAsync(RecoveryPoint source, string destRegion, List<DuplicateSnapshot> replaced, CancellationToken ct)
         {
-            IReadOnlyList<Snapshot> found;
-            try
-            {
-                found = await _destination.DescribeAllSnapshotsAsync(
+            IReadOnlyList<Snapshot> found = await AwsCall.RunAsync(
+                "ec2:DescribeSnapshots",
+                source.RecoveryPointId,
+                token => _destination.DescribeAllSnapshotsAsync(
                     new DescribeSnapshotsRequest
                     {
                         OwnerIds = new List<string> { "self" },
@@ -204,15 +204,21 @@ namespace CcieDr.Engine.Recovery
                             Ec2Extensions.Filter("tag:" + RecoveryTags.SourceSnapshotId, source.SnapshotIds.ToArray()),
                         },
                     },
-                    ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", source.RecoveryPointId);
-            }
+                    token),
+                ct).ConfigureAwait(false);
+
+            // An earlier run that died after lost responses may have left two copies of a source: one each.
+            (List<Snapshot> usable, List<DuplicateSnapshot> duplicates) = await RunDuplicates.KeepOnePerKeyAsync(
+                _destination,
+                destRegion,
+                found.OrderByDescending(s => s.StartTime ?? DateTime.MinValue),
+                s => s.State == SnapshotState.Error ? null : RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.SourceSnapshotId),
+                _reporter,
+                ct).ConfigureAwait(false);
+            replaced.AddRange(duplicates);
 
             var result = new Dictionary<string, Snapshot>(StringComparer.Ordinal);
-            foreach (Snapshot s in found.OrderByDescending(s => s.StartTime ?? DateTime.MinValue))
+            foreach (Snapshot s in usable)
             {
                 string? from = RecoveryTags.Get(s.Tags.ToDictionary(), RecoveryTags.SourceSnapshotId);
                 if (from is null || s.SnapshotId is null)
@@ -223,15 +229,8 @@ namespace CcieDr.Engine.Recovery
                 if (s.State == SnapshotState.Error)
                 {
                     // A failed copy is useless and would mark the copied point as failed: replace it.
-                    try
-                    {
-                        await _destination.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = s.SnapshotId }, ct).ConfigureAwait(false);
-                        _reporter.Verbose($"Deleted failed copy {s.SnapshotId} of {from}; copying it again.");
-                    }
-                    catch (Exception e) when (e is not OperationCanceledException)
-                    {
-                        throw AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", s.SnapshotId);
-                    }
+                    await AwsCall.RunAsync("ec2:DeleteSnapshot", s.SnapshotId, token => _destination.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = s.SnapshotId }, token), ct).ConfigureAwait(false);
+                    _reporter.Verbose($"Deleted failed copy {s.SnapshotId} of {from}; copying it again.");
 
                     replaced.Add(new DuplicateSnapshot
                     {
@@ -293,15 +292,7 @@ namespace CcieDr.Engine.Recovery
                 }
             }
 
-            CopySnapshotResponse response;
-            try
-            {
-                response = await _destination.CopySnapshotAsync(copyRequest, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:CopySnapshot", s.SnapshotId);
-            }
+            CopySnapshotResponse response = await AwsCall.RunAsync("ec2:CopySnapshot", s.SnapshotId, token => _destination.CopySnapshotAsync(copyRequest, token), ct).ConfigureAwait(false);
 
             return new Snapshot
             {

@@ -184,10 +184,10 @@ namespace CcieDr.Engine.Recovery
         /// <summary>A pending point of this instance with the same volumes and label: an earlier run's, still in progress.</summary>
         private async Task<RecoveryPoint?> FindPendingAsync(ServicesBox box, string? label, CancellationToken ct)
         {
-            IReadOnlyList<Snapshot> snapshots;
-            try
-            {
-                snapshots = await _ec2.DescribeAllSnapshotsAsync(
+            IReadOnlyList<Snapshot> snapshots = await AwsCall.RunAsync(
+                "ec2:DescribeSnapshots",
+                box.InstanceId,
+                token => _ec2.DescribeAllSnapshotsAsync(
                     new DescribeSnapshotsRequest
                     {
                         OwnerIds = new List<string> { "self" },
@@ -197,12 +197,8 @@ namespace CcieDr.Engine.Recovery
                             Ec2Extensions.Filter("status", "pending"),
                         },
                     },
-                    ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:DescribeSnapshots", box.InstanceId);
-            }
+                    token),
+                ct).ConfigureAwait(false);
 
             var volumeIds = new HashSet<string>(box.Volumes.Select(v => v.VolumeId), StringComparer.Ordinal);
             foreach (string id in snapshots.Select(s => s.Tags.ToDictionary()).Select(t => RecoveryTags.Get(t, RecoveryTags.RecoveryPoint)).Where(id => id is not null).Select(id => id!).Distinct(StringComparer.Ordinal).OrderByDescending(id => id, StringComparer.Ordinal))
@@ -218,6 +214,20 @@ namespace CcieDr.Engine.Recovery
                 var covered = new HashSet<string>(p.Snapshots.Select(s => s.VolumeId ?? string.Empty), StringComparer.Ordinal);
                 if (p.State == RecoveryPointStates.Pending && covered.SetEquals(volumeIds) && string.Equals(p.Label, string.IsNullOrEmpty(label) ? null : label, StringComparison.Ordinal))
                 {
+                    // The earlier run may have died after lost responses left it two snapshots of a volume: one each.
+                    (List<Snapshot> kept, List<DuplicateSnapshot> deleted) = await RunDuplicates.KeepOnePerKeyAsync(
+                        _ec2,
+                        _region,
+                        all.OrderBy(s => s.StartTime ?? DateTime.MaxValue).ThenBy(s => s.SnapshotId, StringComparer.Ordinal),
+                        s => s.VolumeId,
+                        _reporter,
+                        ct).ConfigureAwait(false);
+                    if (deleted.Count > 0)
+                    {
+                        p = RecoveryPointCatalog.BuildPoint(id, kept, _region);
+                        p.DeletedDuplicates = deleted;
+                    }
+
                     return p;
                 }
             }
@@ -330,15 +340,7 @@ namespace CcieDr.Engine.Recovery
                 Description = description,
                 TagSpecifications = new List<TagSpecification> { new TagSpecification { ResourceType = ResourceType.Snapshot, Tags = RecoveryTags.ToTagList(pointTags) } },
             };
-            CreateSnapshotsResponse response;
-            try
-            {
-                response = await _ec2.CreateSnapshotsAsync(request, ct).ConfigureAwait(false);
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:CreateSnapshots", box.InstanceId);
-            }
+            CreateSnapshotsResponse response = await AwsCall.RunAsync("ec2:CreateSnapshots", box.InstanceId, token => _ec2.CreateSnapshotsAsync(request, token), ct).ConfigureAwait(false);
 
             DateTime now = _clock();
             return (response.Snapshots ?? new List<SnapshotInfo>())
@@ -368,20 +370,13 @@ namespace CcieDr.Engine.Recovery
                 Description = description,
                 TagSpecifications = new List<TagSpecification> { new TagSpecification { ResourceType = ResourceType.Snapshot, Tags = RecoveryTags.ToTagList(tags) } },
             };
-            try
-            {
-                CreateSnapshotResponse r = await _ec2.CreateSnapshotAsync(request, ct).ConfigureAwait(false);
-                Snapshot s = r.Snapshot ?? new Snapshot();
-                s.VolumeId ??= v.VolumeId;
-                s.Description ??= description;
-                s.StartTime ??= _clock();
-                s.Tags = Merge(s.Tags, tags);
-                return s;
-            }
-            catch (Exception e) when (e is not OperationCanceledException)
-            {
-                throw AwsErrorMapper.Map(e, "ec2:CreateSnapshot", v.VolumeId);
-            }
+            CreateSnapshotResponse r = await AwsCall.RunAsync("ec2:CreateSnapshot", v.VolumeId, token => _ec2.CreateSnapshotAsync(request, token), ct).ConfigureAwait(false);
+            Snapshot s = r.Snapshot ?? new Snapshot();
+            s.VolumeId ??= v.VolumeId;
+            s.Description ??= description;
+            s.StartTime ??= _clock();
+            s.Tags = Merge(s.Tags, tags);
+            return s;
         }
 
         /// <summary>A reused point's snapshots may lack their per-volume tags (the earlier run stopped in between).</summary>

@@ -275,18 +275,18 @@ namespace CcieDr.Engine.Recovery
             var failures = new List<string>();
             foreach (string id in decision.SnapshotIds)
             {
-                try
+                CcieException? error = await Aws.AwsCall.TryRunAsync("ec2:DeleteSnapshot", id, token => _ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, token), ct).ConfigureAwait(false);
+                if (error is null)
                 {
-                    await _ec2.DeleteSnapshotAsync(new DeleteSnapshotRequest { SnapshotId = id }, ct).ConfigureAwait(false);
                     _reporter.Verbose($"Deleted snapshot {id} of {decision.RecoveryPointId}.");
                 }
-                catch (Exception e) when (Aws.AwsRetry.IsNotFound(e))
+                else if (Aws.AwsRetry.IsNotFound(error))
                 {
                     _reporter.Verbose($"Snapshot {id} of {decision.RecoveryPointId} was already gone.");
                 }
-                catch (Exception e) when (e is not OperationCanceledException)
+                else
                 {
-                    failures.Add(Aws.AwsErrorMapper.Map(e, "ec2:DeleteSnapshot", id).Message);
+                    failures.Add(error.Message);
                 }
             }
 

@@ -80,28 +80,20 @@ namespace CcieDr.Engine.Recovery
             RecoveryPoint current = point;
             try
             {
-                RecoveryPoint done = await Waiter.UntilAsync<RecoveryPoint>(
+                RecoveryPoint done = await Waiter.UntilAsync(
                     async token =>
                     {
                         try
                         {
                             current = await RefreshAsync(current, token).ConfigureAwait(false);
                         }
-                        catch (CcieException e) when (Aws.AwsRetry.IsTransient(e, token))
-                        {
-                            _reporter.Verbose($"Polling {point.RecoveryPointId}: {e.Message} Retrying.");
-                            return null;
-                        }
                         catch (CcieException e) when (e.ErrorId == "RecoveryPointNotFound" && DateTime.UtcNow - started < TimeSpan.FromSeconds(30))
                         {
-                            return null; // just created: EC2 may not list it yet
+                            return current; // just created: EC2 may not list it yet
                         }
 
-                        bar.Update(Status(current), current.Progress);
                         switch (current.State)
                         {
-                            case RecoveryPointStates.Completed:
-                                return current;
                             case RecoveryPointStates.Error:
                                 throw new CcieException(
                                     "RecoveryPointFailed",
@@ -115,13 +107,26 @@ namespace CcieDr.Engine.Recovery
                                     $"Recovery point {current.RecoveryPointId} in {_region} is incomplete: {current.StateMessage}",
                                     current);
                             default:
-                                return null;
+                                return current;
                         }
                     },
+                    p => p.State == RecoveryPointStates.Completed,
                     options,
-                    $"recovery point {point.RecoveryPointId} to complete (now {current.State}, {current.Progress}%)",
+                    $"recovery point {point.RecoveryPointId} to complete",
                     point.RecoveryPointId,
-                    ct).ConfigureAwait(false);
+                    ct,
+                    p => string.Format(CultureInfo.InvariantCulture, "{0}, {1}%", p.State, p.Progress),
+                    p =>
+                    {
+                        if (p.Error is not null)
+                        {
+                            _reporter.Verbose($"Polling {point.RecoveryPointId}: {p.Error.Message} Retrying.");
+                        }
+                        else
+                        {
+                            bar.Update(Status(p.Last), p.Last.Progress);
+                        }
+                    }).ConfigureAwait(false);
                 if (entry is not null)
                 {
                     timeline!.Complete(entry, detail: $"{done.Snapshots.Count} snapshots completed");
