@@ -26,6 +26,9 @@
         'Backup-CcieData'
         'Get-CcieBackup'
         'Remove-CcieBackup'
+        'Get-CcieApp'
+        'Invoke-CcieServicesBoxCommand'
+        'Get-CcieSecretPassphrase'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
