@@ -17,10 +17,14 @@ namespace CcieDr.Engine.Remote
     {
         private const int SigKill = 9;
         private readonly IOperationReporter _reporter;
+        private readonly System.Collections.Generic.IReadOnlyDictionary<string, string>? _environment;
 
-        public LocalShell(IOperationReporter? reporter = null)
+        /// <param name="reporter">Where each command is logged (masked).</param>
+        /// <param name="environment">Variables set for the commands on top of this process's own (e.g. PATH for a stand-in).</param>
+        public LocalShell(IOperationReporter? reporter = null, System.Collections.Generic.IReadOnlyDictionary<string, string>? environment = null)
         {
             _reporter = reporter ?? NullReporter.Instance;
+            _environment = environment;
         }
 
         public RemoteTransport Transport => RemoteTransport.Local;
@@ -47,6 +51,14 @@ namespace CcieDr.Engine.Remote
                 StandardOutputEncoding = new UTF8Encoding(false),
                 StandardErrorEncoding = new UTF8Encoding(false),
             };
+            if (_environment is not null)
+            {
+                foreach (var pair in _environment)
+                {
+                    info.Environment[pair.Key] = pair.Value;
+                }
+            }
+
             info.Arguments = (ownGroup ? "/bin/sh " : string.Empty) + "-c " + EscapeArgument(RemoteScript.Wrap(command));
 
             var clock = Stopwatch.StartNew();
