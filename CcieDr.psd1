@@ -29,6 +29,8 @@
         'Get-CcieApp'
         'Invoke-CcieServicesBoxCommand'
         'Get-CcieSecretPassphrase'
+        'Start-CcieApp'
+        'Stop-CcieApp'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -147,6 +147,31 @@ Describe 'Remote cmdlets over a real sshd' -Tag 'Remote', 'Ssh' {
     }
 }
 
+Describe 'Start-CcieApp / Stop-CcieApp over a real sshd' -Tag 'Remote', 'Ssh' {
+    It 'Stop-CcieApp -Wait then Start-CcieApp -Wait move the stand-in through stopping/starting' {
+        Reset-Standin 'started'
+        $stopped = Stop-CcieApp @ssh -Wait -Force
+        $stopped.State | Should -Be 'stopped'
+        $stopped.IsTransitioning | Should -BeFalse
+        $started = Start-CcieApp @ssh -Wait
+        $started.State | Should -Be 'started'
+        $started.DesiredState | Should -Be 'started'
+        (& (Join-Path $standin 'replicated-standin') show) | Should -Contain 'state=started'
+    }
+
+    It 'Stop-CcieApp -WhatIf changes nothing' {
+        Reset-Standin 'started'
+        Stop-CcieApp @ssh -WhatIf | Should -BeNullOrEmpty
+        (& (Join-Path $standin 'replicated-standin') show) | Should -Contain 'state=started'
+    }
+
+    It 'Start-CcieApp -Wait fails at once, clearly, when the app cannot start' {
+        Reset-Standin 'stopped'
+        & (Join-Path $standin 'replicated-standin') fail-start on
+        { Start-CcieApp @ssh -Wait -WaitTimeoutSec 600 } | Should -Throw -ErrorId 'ReplicatedAppFailedToStart,*'
+    }
+}
+
 Describe 'SSH host key verification' -Tag 'Remote', 'Ssh' {
     BeforeEach { Reset-Standin 'started' }
 

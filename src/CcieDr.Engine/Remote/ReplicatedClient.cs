@@ -3,6 +3,7 @@ using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
 using CcieDr.Engine.Archive;
+using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Remote
 {
@@ -119,6 +120,52 @@ namespace CcieDr.Engine.Remote
             RemoteResult apps = await RunAsync("replicated apps", true, cancellationToken).ConfigureAwait(false);
             ReplicatedAppRow row = ReplicatedParsers.SelectCircleCiApp(ReplicatedParsers.ParseApps(apps.Stdout));
             await RunAsync("replicated app " + RemoteScript.Quote(row.AppId) + " " + verb, true, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>
+        /// Polls (on the shared waiter) until the app is started (or stopped) and no longer transitioning, reporting
+        /// each state as progress. A start that Replicated gave up on (stopped again with an error) fails at once;
+        /// the timeout error shows the last state. The app's ports are not checked here.
+        /// </summary>
+        public async Task<ReplicatedApp> WaitForStateAsync(bool started, TimeSpan timeout, IOperationReporter reporter, CancellationToken cancellationToken)
+        {
+            if (reporter is null)
+            {
+                throw new ArgumentNullException(nameof(reporter));
+            }
+
+            string target = started ? "started" : "stopped";
+            string activity = $"Waiting for the CircleCI app on {_shell.Host} to be {target}";
+            const int activityId = 1301;
+            ReplicatedApp? last = null;
+            try
+            {
+                return await Waiter.UntilAsync<ReplicatedApp>(
+                    async ct =>
+                    {
+                        last = await GetAppAsync(ct).ConfigureAwait(false);
+                        reporter.Progress(new ProgressUpdate(activityId, activity, $"{last.State} (desired: {last.DesiredState ?? "?"})"));
+                        if (started && last.State == "stopped" && !last.IsTransitioning && last.DesiredState == "stopped" && last.Error is not null)
+                        {
+                            throw new CcieException("ReplicatedAppFailedToStart", CcieErrorCategory.InvalidOperation, $"Replicated could not start the app on {_shell.Host}: {SecretMask.Apply(last.Error)}. See /var/log/replicated and 'docker ps -a' on the box (Invoke-CcieServicesBoxCommand).", _shell.Host);
+                        }
+
+                        return last.State == target && !last.IsTransitioning ? last : null;
+                    },
+                    WaitOptions.Default(timeout),
+                    "the CircleCI app to be " + target,
+                    _shell.Host,
+                    cancellationToken).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (e.ErrorId == "WaitTimedOut")
+            {
+                string seen = last is null ? "never read" : $"{last.State}, desired {last.DesiredState ?? "?"}, transitioning {last.IsTransitioning}{(last.Error is null ? string.Empty : ", error: " + SecretMask.Apply(last.Error))}";
+                throw new CcieException("ReplicatedAppWaitTimedOut", CcieErrorCategory.OperationTimeout, $"The CircleCI app on {_shell.Host} was not {target} within {timeout.TotalSeconds:0} s; last state: {seen}. Check the Replicated console on port 8800, or raise -WaitTimeoutSec.", _shell.Host, e);
+            }
+            finally
+            {
+                reporter.Progress(new ProgressUpdate(activityId, activity, target, completed: true));
+            }
         }
 
         /// <summary>CIRCLE_SECRET_PASSPHRASE from <c>replicated admin get-secret-token</c> (both 1.x and 2.x ship the replicated CLI's admin commands).</summary>
