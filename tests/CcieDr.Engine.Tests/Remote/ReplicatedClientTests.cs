@@ -131,6 +131,21 @@ namespace CcieDr.Engine.Tests.Remote
         }
 
         [Fact]
+        public async Task Wait_that_runs_out_shows_the_last_state()
+        {
+            await Standin("init --major 2 --state stopped --start-seconds 3600");
+            ReplicatedClient client = Client(out LocalShell shell);
+            using (shell)
+            {
+                await client.SetRunningAsync(true, CancellationToken.None);
+                var reporter = new LocalShellTests.RecordingReporter();
+                CcieException e = await Assert.ThrowsAsync<CcieException>(() => client.WaitForStateAsync(true, TimeSpan.FromSeconds(1), reporter, CancellationToken.None));
+                Assert.Equal("ReplicatedAppWaitTimedOut", e.ErrorId);
+                Assert.Contains("last state: starting, desired started", e.Message);
+            }
+        }
+
+        [Fact]
         public async Task No_replicated_on_the_box_is_a_clear_error()
         {
             using var shell = new LocalShell(null, new Dictionary<string, string> { ["PATH"] = "/usr/bin:/bin" });
