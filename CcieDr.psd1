@@ -26,6 +26,11 @@
         'Backup-CcieData'
         'Get-CcieBackup'
         'Remove-CcieBackup'
+        'Get-CcieApp'
+        'Invoke-CcieServicesBoxCommand'
+        'Get-CcieSecretPassphrase'
+        'Start-CcieApp'
+        'Stop-CcieApp'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -1,0 +1,122 @@
+using System;
+using System.IO;
+using System.Management.Automation;
+using System.Security;
+using System.Threading;
+using System.Threading.Tasks;
+using CcieDr.Engine.Remote;
+
+namespace CcieDr.Commands
+{
+    /// <summary>
+    /// Base for cmdlets that act on the Services box itself: the box (pipeline, -InstanceId, -SshHost) and the
+    /// transport parameters. -Transport Ssm is reserved for the SSM transport and rejected with a clear error today.
+    /// </summary>
+    public abstract class CcieRemoteCmdlet : CcieAwsCmdlet
+    {
+        /// <summary>The box's instance id; with SSH and no -SshHost, its private IP is looked up in EC2.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidatePattern("^i-[0-9a-f]{8,17}$")]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
+        public string? InstanceId { get; set; }
+
+        /// <summary>How to reach the box: Ssh (default) or Local (the cmdlet runs on the box). Ssm is not available yet.</summary>
+        [Parameter]
+        public RemoteTransport Transport { get; set; } = RemoteTransport.Ssh;
+
+        /// <summary>SSH host (name or IP). A piped Services box gives its PrivateIpAddress.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("PrivateIpAddress")]
+        [ValidateNotNullOrEmpty]
+        public string? SshHost { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 65535)]
+        public int SshPort { get; set; } = 22;
+
+        /// <summary>SSH user (CircleCI's Ubuntu AMIs: ubuntu). Default: the current user name.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string SshUser { get; set; } = Environment.UserName;
+
+        /// <summary>Private key file. Default: ~/.ssh/id_ed25519, id_ecdsa or id_rsa, the first that exists.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SshKeyPath { get; set; }
+
+        [Parameter]
+        public SecureString? SshKeyPassphrase { get; set; }
+
+        /// <summary>known_hosts to verify the host key against. Default: ~/.ssh/known_hosts.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SshKnownHostsPath { get; set; }
+
+        /// <summary>The expected host key fingerprint, SHA256:... as ssh-keygen -l prints it.</summary>
+        [Parameter]
+        [ValidatePattern("^(SHA256:)?[A-Za-z0-9+/]{43}=?$")]
+        public string? SshHostKeyFingerprint { get; set; }
+
+        /// <summary>Trust and record the key of a host known_hosts does not know yet (never a changed key).</summary>
+        [Parameter]
+        public SwitchParameter SshAcceptNewHostKey { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 600)]
+        public int SshConnectTimeoutSec { get; set; } = 15;
+
+        /// <summary>How long each command may run on the box.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int TimeoutSec { get; set; } = 300;
+
+        /// <summary>Do not use sudo -n on the box (the user already has the rights it needs).</summary>
+        [Parameter]
+        public SwitchParameter NoSudo { get; set; }
+
+        /// <summary>Opens the shell for the current parameters (resolve paths on the pipeline thread first).</summary>
+        protected async Task<IRemoteShell> OpenShellAsync(CancellationToken cancellationToken)
+        {
+            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
+            if (key is null)
+            {
+                foreach (string name in new[] { "id_ed25519", "id_ecdsa", "id_rsa" })
+                {
+                    string candidate = Path.Combine(home, ".ssh", name);
+                    if (File.Exists(candidate))
+                    {
+                        key = candidate;
+                        break;
+                    }
+                }
+            }
+
+            string knownHosts = SshKnownHostsPath is null ? KnownHosts.DefaultPath : await ResolveProviderPathAsync(SshKnownHostsPath).ConfigureAwait(false);
+            var request = new RemoteShellRequest
+            {
+                Transport = Transport,
+                InstanceId = InstanceId,
+                Ssh = new SshOptions
+                {
+                    Host = SshHost ?? string.Empty,
+                    Port = SshPort,
+                    User = SshUser,
+                    KeyPath = key ?? Path.Combine(home, ".ssh", "id_ed25519"),
+                    KeyPassphrase = SshKeyPassphrase,
+                    KnownHostsPath = knownHosts,
+                    HostKeyFingerprint = SshHostKeyFingerprint,
+                    AcceptNewHostKey = SshAcceptNewHostKey.IsPresent,
+                    ConnectTimeout = TimeSpan.FromSeconds(SshConnectTimeoutSec),
+                },
+            };
+            bool needsAws = Transport == RemoteTransport.Ssh && SshHost is null;
+            return await RemoteShellFactory.CreateAsync(request, needsAws ? () => Aws.CreateEc2() : null, needsAws ? Aws.Region : null, Reporter, cancellationToken).ConfigureAwait(false);
+        }
+
+        /// <summary>The box for error targets and output: the instance id, else the host.</summary>
+        protected string BoxName => InstanceId ?? SshHost ?? (Transport == RemoteTransport.Local ? "localhost" : "Services box");
+
+        protected override object? TerminatingTarget() => BoxName;
+    }
+}
