@@ -4,11 +4,11 @@
 # in the default context so scripts can name them ([CcieDr.ServicesBox]).
 $ErrorActionPreference = 'Stop'
 
-$binDir = Join-Path $PSScriptRoot 'bin'
-$libDir = Join-Path $binDir 'lib'
+$binDir = [System.IO.Path]::Combine($PSScriptRoot, 'bin')
+$libDir = [System.IO.Path]::Combine($binDir, 'lib')
 
 if (-not ('CcieDr.Loading.ModuleLoader' -as [type])) {
-    $null = [System.Reflection.Assembly]::LoadFrom((Join-Path $binDir 'CcieDr.Shared.dll'))
+    $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($binDir, 'CcieDr.Shared.dll'))
 }
 
 # CCIEDR_LOADER=resolver forces the Windows PowerShell strategy (diagnostics; the coexistence test uses it to
