@@ -11,6 +11,9 @@ if (-not ('CcieDr.Loading.ModuleLoader' -as [type])) {
     $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($binDir, 'CcieDr.Shared.dll'))
 }
 
+# The views load when the first CcieDr cmdlet runs (see ModuleFormats): not at import.
+[CcieDr.Loading.ModuleLoader]::DeferFormats([System.IO.Path]::Combine($PSScriptRoot, 'CcieDr.format.ps1xml'))
+
 # CCIEDR_LOADER=resolver forces the Windows PowerShell strategy (diagnostics; the coexistence test uses it to
 # prove that without the private load context a second AWSSDK.Core breaks the module).
 $commandsAssembly = if ($PSVersionTable.PSEdition -eq 'Core' -and $env:CCIEDR_LOADER -ne 'resolver') {
