@@ -29,11 +29,12 @@ namespace CcieDr.Commands
                 return;
             }
 
+            // -WhatIf:$false: a session-wide $WhatIfPreference must not skip the views (nor print "What if").
             Loaded.Add(runspace, file);
             Type? type = Type.GetType(UpdateFormatDataType, throwOnError: false);
             object command = type is null ? "Update-FormatData" : new CmdletInfo("Update-FormatData", type);
             cmdlet.InvokeCommand.InvokeScript(
-                false, ScriptBlock.Create("& $args[0] -PrependPath $args[1]"), null, command, file);
+                false, ScriptBlock.Create("& $args[0] -PrependPath $args[1] -WhatIf:$false -Confirm:$false"), null, command, file);
         }
     }
 }
