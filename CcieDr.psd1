@@ -11,7 +11,8 @@
     # Windows PowerShell 5.1 only: the netstandard2.0 assemblies need .NET Framework 4.7.2 or later.
     DotNetFrameworkVersion = '4.7.2'
     CompatiblePSEditions = @('Desktop', 'Core')
-    FormatsToProcess     = @('CcieDr.format.ps1xml')
+    # No FormatsToProcess: CcieDr.psm1 hands CcieDr.format.ps1xml to the loader and the first cmdlet that runs
+    # loads it (adding a format file at import makes PowerShell rebuild its whole format table).
     # Listed explicitly (never '*'); build.ps1 fails when this list and the compiled cmdlets differ.
     CmdletsToExport      = @(
         'Get-CcieServicesBox'

@@ -4,12 +4,15 @@
 # in the default context so scripts can name them ([CcieDr.ServicesBox]).
 $ErrorActionPreference = 'Stop'
 
-$binDir = Join-Path $PSScriptRoot 'bin'
-$libDir = Join-Path $binDir 'lib'
+$binDir = [System.IO.Path]::Combine($PSScriptRoot, 'bin')
+$libDir = [System.IO.Path]::Combine($binDir, 'lib')
 
 if (-not ('CcieDr.Loading.ModuleLoader' -as [type])) {
-    $null = [System.Reflection.Assembly]::LoadFrom((Join-Path $binDir 'CcieDr.Shared.dll'))
+    $null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($binDir, 'CcieDr.Shared.dll'))
 }
+
+# The views load when the first CcieDr cmdlet runs (see ModuleFormats): not at import.
+[CcieDr.Loading.ModuleLoader]::DeferFormats([System.IO.Path]::Combine($PSScriptRoot, 'CcieDr.format.ps1xml'))
 
 # CCIEDR_LOADER=resolver forces the Windows PowerShell strategy (diagnostics; the coexistence test uses it to
 # prove that without the private load context a second AWSSDK.Core breaks the module).

@@ -192,6 +192,24 @@ function Invoke-BenchTask {
             '--filter', 'FullyQualifiedName~HostileArchiveFuzzTests', '--logger', 'console;verbosity=detailed')
     }
     finally { Remove-Item Env:CCIE_FUZZ_CASES }
+
+    # 5. Import-Module start-up against a bare pwsh, whole processes.
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Import.ps1'),
+        '-ModulePath', $modulePath, '-Runs', '9')
+}
+
+# Runs the bench sections under a transcript, then lists every TARGET line they printed (and the item-8 targets
+# that printed none), even when a section failed.
+function Invoke-BenchWithSummary {
+    . (Join-Path $root 'tools/Bench.Common.ps1')
+    $log = Join-Path $outDir 'bench-transcript.txt'
+    $null = New-Item -ItemType Directory -Force $outDir
+    $null = Start-Transcript -Path $log -Force
+    try { Invoke-BenchTask }
+    finally {
+        $null = Stop-Transcript
+        Write-TargetSummary -Line (Get-Content $log)
+    }
 }
 
 function Invoke-SimulatorTask {
@@ -209,7 +227,7 @@ foreach ($t in $Task) {
         'Build' { Invoke-BuildTask }
         'Test' { Invoke-BuildTask; Invoke-BuildSimulator; Invoke-TestTask }
         'Demo' { Invoke-BuildTask; Invoke-BuildSimulator; Invoke-DemoTask }
-        'Bench' { Invoke-BuildTask; Invoke-BuildSimulator; Invoke-BenchTask }
+        'Bench' { Invoke-BuildTask; Invoke-BuildSimulator; Invoke-BenchWithSummary }
         'Package' { Invoke-BuildTask; Invoke-PackageTask }
         'Simulator' { Invoke-BuildSimulator; Invoke-SimulatorTask }
     }

@@ -175,11 +175,13 @@ internal static class Bench
 
         Console.WriteLine();
         Console.WriteLine($"ours / GNU tar -cjf throughput: {gnuMedian / oursMedian:F2}x");
+        BenchTarget.AtLeast(BenchTarget.BackupBzip2, gnuMedian / oursMedian, 2.0);
         var zstdMedian = Median(results["CcieDr zstd"].Select(r => r.Seconds));
         Console.WriteLine($"ours zstd (fast mode) / GNU tar -cjf throughput: {gnuMedian / zstdMedian:F2}x (target: at least 20x)");
         if (results.TryGetValue("tar -I 'zstd -T0'", out var nz))
         {
             Console.WriteLine($"ours zstd / tar -I 'zstd -T0' (native zstd) throughput: {Median(nz.Select(r => r.Seconds)) / zstdMedian:F2}x");
+            BenchTarget.AtLeast(BenchTarget.BackupZstd, Median(nz.Select(r => r.Seconds)) / zstdMedian, 0.85); // zstd's default level is -3
         }
 
         if (lbzMedian is { } lm)
@@ -191,6 +193,10 @@ internal static class Bench
         Console.WriteLine($"load average after the rounds: {load} (wall-clock ratios are only meaningful on an otherwise idle machine; CPU s/100MB is the per-byte cost)");
         var peak = results["CcieDr Backup"].Max(r => r.PeakRss);
         Console.WriteLine($"our peak resident memory (VmHWM of the backup process): {peak / MB:F0} MB");
+        if (sizeMb == 300)
+        {
+            BenchTarget.AtMost(BenchTarget.MemoryBackup300MB, peak / MB, 200, "MB");
+        }
         Console.WriteLine($"our peak resident memory in the zstd mode: {results["CcieDr zstd"].Max(r => r.PeakRss) / MB:F0} MB");
 
         RestoreRounds(Path.Combine(outDir, DataBackupOptions.DefaultFileName), work, rounds, lbzip2, bytes);
@@ -276,6 +282,10 @@ internal static class Bench
         }
 
         Console.WriteLine($"our peak resident memory (VmHWM of the restore process): {results["CcieDr restore"].Max(r => r.PeakRss) / MB:F0} MB");
+        if (Math.Round(bytes / MB / 100) == 3)
+        {
+            BenchTarget.AtMost(BenchTarget.MemoryRestore300MB, results["CcieDr restore"].Max(r => r.PeakRss) / MB, 200, "MB");
+        }
         Console.WriteLine();
     }
 

@@ -49,6 +49,15 @@ namespace CcieDr.Loading
             }
         }
 
+        /// <summary>The module's format file, loaded by the first CcieDr cmdlet that runs in a runspace.</summary>
+        internal static string? FormatFile { get; private set; }
+
+        /// <summary>
+        /// Called by CcieDr.psm1 instead of FormatsToProcess: the views load when a cmdlet first runs, so that
+        /// Import-Module does not pay for PowerShell rebuilding its whole format table.
+        /// </summary>
+        public static void DeferFormats(string formatFile) => FormatFile = formatFile;
+
         /// <summary>The load context name of an assembly (diagnostics and tests).</summary>
         public static string DescribeLoadContext(Assembly assembly)
         {

@@ -25,7 +25,11 @@ namespace CcieDr.Commands
         /// <summary>An engine reporter that forwards to this cmdlet's streams.</summary>
         protected IOperationReporter Reporter => new CmdletReporter(this);
 
-        protected sealed override void BeginProcessing() => Pump(BeginProcessingAsync);
+        protected sealed override void BeginProcessing()
+        {
+            ModuleFormats.EnsureLoaded(this);
+            Pump(BeginProcessingAsync);
+        }
 
         protected sealed override void ProcessRecord() => Pump(ProcessRecordAsync);
 
