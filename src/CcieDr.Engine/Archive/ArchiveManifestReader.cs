@@ -350,13 +350,15 @@ namespace CcieDr.Engine.Archive
                     Array.Resize(ref _buffer, _buffer.Length * 2); // one token longer than the buffer
                 }
 
-                int n = _stream.Read(_buffer, _end, _buffer.Length - _end);
-                if (n <= 0)
+                while (_end < _buffer.Length)
                 {
-                    _final = true;
-                }
-                else
-                {
+                    int n = _stream.Read(_buffer, _end, _buffer.Length - _end);
+                    if (n <= 0)
+                    {
+                        _final = true;
+                        break;
+                    }
+
                     _end += n;
                 }
             }

@@ -64,6 +64,10 @@ namespace CcieDr.Engine.Archive
         /// <summary>Table slots held in memory (a test can check it is what the count implies, nothing per path beyond it).</summary>
         internal int SlotCapacity => _slots.Length;
 
+        /// <summary>Bytes of the arrays held in memory (table, offsets, flag bits, buffers); the cache's few paths aside.</summary>
+        internal long InMemoryBytes =>
+            (_slots.Length * 8L) + (_offsets.Length * 4L) + ((_inOrder.Length + _dead.Length + _listed.Length) * 8L) + _tail.Length + _scratch.Length + _pathBytes.Length;
+
         /// <summary>Paths held in memory by the confirmed-path cache (bounded).</summary>
         internal int CachedPaths => _recent.Count;
 
