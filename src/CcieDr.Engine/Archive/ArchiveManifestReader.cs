@@ -294,7 +294,7 @@ namespace CcieDr.Engine.Archive
                     if (r.Read())
                     {
                         Token = r.TokenType;
-                        String = Token == JsonTokenType.String || Token == JsonTokenType.PropertyName ? r.GetString() : null;
+                        String = Token == JsonTokenType.String || Token == JsonTokenType.PropertyName ? Known(ref r) ?? r.GetString() : null;
                         if (Token == JsonTokenType.Number)
                         {
                             IsInt64 = r.TryGetInt64(out var l);
@@ -315,6 +315,33 @@ namespace CcieDr.Engine.Archive
 
                     Refill();
                 }
+            }
+
+            // Property names and type names repeat in every entry: hand out one string each instead of a new one a token.
+            private static readonly string[] KnownNames =
+            {
+                "path", "type", "size", "mode", "mtime", "uid", "gid", "sha256", "linkTarget", "file", "directory", "symlink", "hardlink",
+            };
+
+            private static readonly byte[][] KnownBytes = Array.ConvertAll(KnownNames, n => System.Text.Encoding.UTF8.GetBytes(n));
+
+            private static string? Known(ref Utf8JsonReader r)
+            {
+                if (r.HasValueSequence || r.ValueIsEscaped || r.ValueSpan.Length > 10)
+                {
+                    return null;
+                }
+
+                var span = r.ValueSpan;
+                for (int i = 0; i < KnownBytes.Length; i++)
+                {
+                    if (span.SequenceEqual(KnownBytes[i]))
+                    {
+                        return KnownNames[i];
+                    }
+                }
+
+                return null;
             }
 
             /// <summary>Skips the value whose first token was just read (nothing to do for a scalar).</summary>

@@ -216,7 +216,14 @@ namespace CcieDr.Engine.Archive
         /// Every record in the order written (read sequentially), with the node now at its path: the record's own when
         /// live, else the one that replaced it (null when the path was removed and not re-added).
         /// </summary>
-        internal IEnumerable<(int Id, string Rel, SafeExtractor.Node Record, SafeExtractor.Node? Current, int CurrentId)> Scan(bool inOrderOnly)
+        internal IEnumerable<(int Id, string Rel, SafeExtractor.Node Record, SafeExtractor.Node? Current, int CurrentId)> Scan(bool inOrderOnly) =>
+            Scan(inOrderOnly, null);
+
+        /// <summary>
+        /// As <see cref="Scan(bool)"/>, decoding only the records <paramref name="wanted"/> accepts (given the record number,
+        /// its own kind and whether it is live): the others cost no allocation.
+        /// </summary>
+        internal IEnumerable<(int Id, string Rel, SafeExtractor.Node Record, SafeExtractor.Node? Current, int CurrentId)> Scan(bool inOrderOnly, Func<int, SafeExtractor.NodeKind, bool, bool>? wanted)
         {
             FlushTail();
             var buf = new byte[1 << 20];
@@ -245,6 +252,11 @@ namespace CcieDr.Engine.Archive
                         Array.Resize(ref buf, buf.Length * 2); // a record longer than the buffer
                         len = ReadAt(offset, buf);
                     }
+                }
+
+                if (wanted != null && !wanted(id, (SafeExtractor.NodeKind)buf[(int)(offset - filePos)], IsLive(id)))
+                {
+                    continue;
                 }
 
                 var node = Decode(buf, (int)(offset - filePos), out var rel);

@@ -177,6 +177,28 @@ namespace CcieDr.Engine.Archive
             return i < 0 ? rel : rel.Substring(0, i);
         }
 
+        // Whether hex (either case) spells hash, without building the string.
+        private static bool HexEquals(byte[] hash, string? hex)
+        {
+            if (hex is null || hex.Length != hash.Length * 2)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < hash.Length; i++)
+            {
+                if (HexDigit(hex[2 * i]) != (hash[i] >> 4) || HexDigit(hex[(2 * i) + 1]) != (hash[i] & 0xF))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static int HexDigit(char c) =>
+            c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+
         private static string Hex(byte[] hash)
         {
             var sb = new StringBuilder(hash.Length * 2);
@@ -813,7 +835,7 @@ namespace CcieDr.Engine.Archive
         private SafeExtractResult Finish(bool corruptStream)
         {
             string? finalPath = _o.FinalPath ?? (_manifest != null && _manifest.SourcePath.Length > 0 ? _manifest.SourcePath : null);
-            foreach (var (_, rel, _, node, _) in _index.Scan(inOrderOnly: true))
+            foreach (var (_, rel, _, node, _) in _index.Scan(inOrderOnly: true, (id, kind, live) => !live || kind == NodeKind.Symlink))
             {
                 if (node != null && node.Kind == NodeKind.Symlink && ResolvesOutside(rel, node.LinkTarget!, finalPath, out var why))
                 {
@@ -874,7 +896,7 @@ namespace CcieDr.Engine.Archive
             var spool = _manifestSpool!;
             spool.Position = 0;
             ArchiveManifest.Read(spool, CompareEntry);
-            foreach (var (_, rel, _, node, id) in _index.Scan(inOrderOnly: true))
+            foreach (var (_, rel, _, node, id) in _index.Scan(inOrderOnly: true, (id, kind, live) => !live || (kind != NodeKind.Implicit && !_index.IsListed(id))))
             {
                 if (node != null && !_index.IsListed(id) && node.Kind != NodeKind.Implicit)
                 {
@@ -922,7 +944,7 @@ namespace CcieDr.Engine.Archive
                     {
                         Problem(false, $"'{me.Path}' has {node.Size} bytes in the archive but {me.Size} in the manifest", me.Path);
                     }
-                    else if (node.Hash is null || !string.Equals(Hex(node.Hash), me.Sha256, StringComparison.OrdinalIgnoreCase))
+                    else if (node.Hash is null || !HexEquals(node.Hash, me.Sha256))
                     {
                         Problem(false, $"'{me.Path}' SHA-256 mismatch: archive {(node.Hash is null ? "(none)" : Hex(node.Hash))}, manifest {me.Sha256 ?? "(none)"}", me.Path);
                     }
@@ -958,7 +980,7 @@ namespace CcieDr.Engine.Archive
             // One pass over the index per depth: no list of every directory in memory.
             for (int depth = _index.MaxDepth; depth >= 0; depth--)
             {
-                foreach (var (id, rel, node, _, _) in _index.Scan(inOrderOnly: false))
+                foreach (var (id, rel, node, _, _) in _index.Scan(inOrderOnly: false, (id, kind, live) => live && kind == NodeKind.Directory))
                 {
                     if (node.Kind == NodeKind.Directory && node.HasMetadata && _index.IsLive(id) && rel.Count(c => c == '/') == depth)
                     {
