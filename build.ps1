@@ -180,6 +180,10 @@ function Invoke-BenchTask {
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Restore.ps1'),
         '-Archive', (Join-Path $archiveDir 'circleci-data-export.tar.bz2'), '-ModulePath', $modulePath)
 
+    # 2b. Whole-process peak memory of Backup-/Restore-CcieData: 60k and 250k small files (cached under the work dir) and the ~300 MB tree.
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Memory.ps1'),
+        '-ModulePath', $modulePath, '-WorkDirectory', $work, '-BenchProject', $bench)
+
     # 3. Restore-CcieServicesBox orchestration overhead beyond the simulator's scripted AWS transitions.
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Orchestration.ps1'),
         '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))

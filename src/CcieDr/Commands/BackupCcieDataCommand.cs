@@ -170,7 +170,7 @@ namespace CcieDr.Commands
             Size = r.ArchiveSize,
             Sha256 = r.Sha256,
             FileCount = r.FileCount,
-            EntryCount = r.Manifest.Entries.Count,
+            EntryCount = r.Manifest.EntryCount,
             BytesRead = r.BytesRead,
             Started = r.Started.UtcDateTime,
             Completed = r.Completed.UtcDateTime,

@@ -59,6 +59,71 @@ namespace CcieDr.Engine.Tests.Archive
             Assert.Equal("dir/b changed while being read", Assert.Single(p.Warnings));
         }
 
+        [Fact]
+        public void Spooled_Entries_Serialize_Like_Listed_Ones_And_Read_Streams_Them_Back()
+        {
+            ArchiveManifest Make() => new ArchiveManifest { Host = "h", SourcePath = "/data", Created = DateTimeOffset.FromUnixTimeSeconds(1_700_000_000) };
+            var listed = Make();
+            var spooled = Make();
+            using var spool = new MemoryStream();
+            spooled.SpoolEntriesTo(spool);
+            for (var i = 0; i < 3000; i++)
+            {
+                // One path longer than the reader's 64 KiB buffer: a token that needs the buffer to grow.
+                var path = i == 1500 ? new string('p', 100_000) : $"d/f\u00fc \"{i}\"\n";
+                var e = new ManifestEntry(path, i % 3 == 0 ? ManifestEntryType.Directory : ManifestEntryType.File) { Size = i, Mode = 420, Sha256 = i % 3 == 0 ? null : new string('b', 64), Mtime = 1.25 + i };
+                listed.Entries.Add(e);
+                spooled.Add(e);
+            }
+
+            listed.Warnings.Add("w");
+            spooled.Warnings.Add("w");
+            listed.UpdateTotals();
+            spooled.UpdateTotals();
+            Assert.Empty(spooled.Entries);
+            Assert.Equal(3000, spooled.EntryCount);
+            Assert.Equal(listed.FileCount, spooled.FileCount);
+            Assert.Equal(listed.TotalBytes, spooled.TotalBytes);
+            var json = listed.Serialize();
+            Assert.Equal(json, spooled.Serialize());
+            Assert.Equal(json.LongLength, spooled.SerializedLength());
+
+            var seen = new List<ManifestEntry>();
+            var header = ArchiveManifest.Read(new TrickleStream(json), seen.Add);
+            Assert.Empty(header.Entries);
+            Assert.Equal(3000, header.EntryCount);
+            Assert.Equal(listed.FileCount, header.FileCount);
+            Assert.Equal("w", Assert.Single(header.Warnings));
+            Assert.Equal(listed.Entries.Select(e => (e.Path, e.Type, e.Size, e.Sha256, e.Mtime)), seen.Select(e => (e.Path, e.Type, e.Size, e.Sha256, e.Mtime)));
+
+            spooled.ReleaseEntries();
+            Assert.False(spooled.EntriesAvailable);
+            Assert.Equal(3000, spooled.EntryCount);
+            Assert.Throws<InvalidOperationException>(() => spooled.Serialize());
+        }
+
+        [Theory]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\",\"entries\":[]} trailing")]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\",\"entries\":[{\"path\":\"a\"")]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\",\"entries\":[{\"type\":\"file\"}]}")]
+        [InlineData("{\"format\":\"ccie-dr-manifest/1\",\"entries\":[],\"fileCount\":1.5}")]
+        public void Read_Rejects_What_Parse_Rejects(string json)
+        {
+            Assert.Throws<FormatException>(() => ArchiveManifest.Read(new TrickleStream(Encoding.UTF8.GetBytes(json)), null));
+            Assert.Throws<FormatException>(() => ArchiveManifest.Parse(json));
+        }
+
+        /// <summary>Hands out a few bytes a read, so every token boundary falls between two reads somewhere.</summary>
+        private sealed class TrickleStream : MemoryStream
+        {
+            public TrickleStream(byte[] data)
+                : base(data)
+            {
+            }
+
+            public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, 7));
+        }
+
         [Theory]
         [InlineData("[]")]
         [InlineData("{\"format\":\"other/1\",\"entries\":[]}")]

@@ -236,7 +236,7 @@ namespace CcieDr.Engine.Archive.Backup
         // Hook output may carry credentials: only its last line, with secret-looking values masked, reaches messages.
         private static string Tail(string s) => SecretMask.LastLine(s);
 
-        /// <summary>One entry found by the scan: kept for the whole run, so only what the archiving step needs (a few dozen bytes plus the name).</summary>
+        /// <summary>One entry found by the scan, as read back from the scan list while archiving.</summary>
         private sealed class ScanEntry
         {
             private readonly string _root;
@@ -296,11 +296,11 @@ namespace CcieDr.Engine.Archive.Backup
             public (ArchiveManifest Manifest, long Size, string Sha256, long BytesRead) Run()
             {
                 Report(DataBackupPhase.Scanning, null, force: true);
-                var entries = Scan();
+                using var entries = Scan();
                 return _s3Location != null ? RunS3(entries) : RunLocal(entries);
             }
 
-            private (ArchiveManifest, long, string, long) RunLocal(List<ScanEntry> entries)
+            private (ArchiveManifest, long, string, long) RunLocal(DataBackupScanList entries)
             {
                 var dir = _localDir!;
                 var space = _o.DiskSpace ?? DiskSpace.Default;
@@ -372,7 +372,7 @@ namespace CcieDr.Engine.Archive.Backup
                 }
             }
 
-            private (ArchiveManifest, long, string, long) RunS3(List<ScanEntry> entries)
+            private (ArchiveManifest, long, string, long) RunS3(DataBackupScanList entries)
             {
                 var loc = _s3Location!;
                 var key = loc.Prefix + _fileName;
@@ -420,9 +420,24 @@ namespace CcieDr.Engine.Archive.Backup
                 }
             }
 
-            private List<ScanEntry> Scan()
+            // The scan list lives in a spool file next to the archive (the temp directory for S3): it grows with the file count.
+            private DataBackupScanList Scan()
             {
-                var result = new List<ScanEntry>();
+                var result = new DataBackupScanList(_localDir);
+                try
+                {
+                    ScanInto(result);
+                    return result;
+                }
+                catch
+                {
+                    result.Dispose();
+                    throw;
+                }
+            }
+
+            private void ScanInto(DataBackupScanList result)
+            {
                 var stack = new Stack<(string Full, string Rel)>();
                 string? destInside = null;
                 if (_localDir != null && IsInside(_localDir, _source))
@@ -463,7 +478,7 @@ namespace CcieDr.Engine.Archive.Backup
                         continue;
                     }
 
-                    result.Add(new ScanEntry(_source, rel, st.Kind));
+                    result.Add(rel, st.Kind);
                     if (st.Kind == FsKind.File)
                     {
                         _totalBytes += st.Size;
@@ -476,7 +491,6 @@ namespace CcieDr.Engine.Archive.Backup
                 }
 
                 _totalEntries = result.Count;
-                return result;
             }
 
             private void PushChildren(Stack<(string, string)> stack, string dirFull, string dirRel)
@@ -515,7 +529,7 @@ namespace CcieDr.Engine.Archive.Backup
                 }
             }
 
-            private ArchiveManifest WriteArchive(List<ScanEntry> entries, Stream sink)
+            private ArchiveManifest WriteArchive(DataBackupScanList entries, Stream sink)
             {
                 var manifest = new ArchiveManifest
                 {
@@ -529,13 +543,15 @@ namespace CcieDr.Engine.Archive.Backup
                     ? new ZstdCompressStream(sink, new ZstdCompressOptions { Level = _o.ZstdLevel, Threads = ZstdThreads(_o) }, leaveOpen: true)
                     : null;
                 using var tar = new TarWriter((Stream?)bz ?? zstd!, leaveOpen: true);
+                // The manifest's entries go to a spool file as they are made and are copied into the archive at the end.
+                using var manifestSpool = SpoolFile.Create(_localDir, "manifest");
+                manifest.SpoolEntriesTo(manifestSpool);
                 var hardLinks = new Dictionary<(ulong, ulong), string>();
                 Report(DataBackupPhase.Archiving, null, force: true);
-                for (var i = 0; i < entries.Count; i++)
+                foreach (var (rel, kind) in entries.Read())
                 {
                     _ct.ThrowIfCancellationRequested();
-                    var e = entries[i];
-                    entries[i] = null!; // archived: its scan record can go while the manifest grows (peak = the larger, not the sum)
+                    var e = new ScanEntry(_source, rel, kind);
                     ArchiveOne(e, tar, manifest, hardLinks);
                     _entriesDone++;
                     Report(DataBackupPhase.Archiving, e.Rel, force: false);
@@ -555,6 +571,7 @@ namespace CcieDr.Engine.Archive.Backup
                 zstd?.EndFrame();
                 // Measured, then written straight into the archive: no copy of the document in memory (it grows with the file count).
                 tar.WriteFile(ArchiveManifest.MemberPath, new TarEntryMetadata { Mode = 0x1A4, MtimeSeconds = unix, UserName = "root", GroupName = "root" }, manifest.SerializedLength(), manifest.WriteTo);
+                manifest.ReleaseEntries(); // the result keeps the header and counts; the entries are in the archive
                 tar.Finish();
                 bz?.Complete();
                 zstd?.Complete();
@@ -614,7 +631,7 @@ namespace CcieDr.Engine.Archive.Backup
                         }
 
                         tar.WriteDirectory(e.Rel + "/", meta);
-                        manifest.Entries.Add(Entry(e.Rel + "/", ManifestEntryType.Directory));
+                        manifest.Add(Entry(e.Rel + "/", ManifestEntryType.Directory));
                         break;
 
                     case FsKind.Symlink:
@@ -632,7 +649,7 @@ namespace CcieDr.Engine.Archive.Backup
                         tar.WriteSymlink(e.Rel, target, meta);
                         var link = Entry(e.Rel, ManifestEntryType.Symlink);
                         link.LinkTarget = target;
-                        manifest.Entries.Add(link);
+                        manifest.Add(link);
                         break;
 
                     case FsKind.File:
@@ -642,7 +659,7 @@ namespace CcieDr.Engine.Archive.Backup
                             tar.WriteHardLink(e.Rel, first, meta);
                             var hard = Entry(e.Rel, ManifestEntryType.Hardlink);
                             hard.LinkTarget = first;
-                            manifest.Entries.Add(hard);
+                            manifest.Add(hard);
                             break;
                         }
 
@@ -712,7 +729,7 @@ namespace CcieDr.Engine.Archive.Backup
 
                 entry.Size = r.DeclaredSize;
                 entry.Sha256 = r.Sha256;
-                manifest.Entries.Add(entry);
+                manifest.Add(entry);
                 return true;
             }
 

@@ -84,6 +84,12 @@ namespace CcieDr.Engine.Archive.Common
 
         private readonly List<ManifestEntry> _entries = new List<ManifestEntry>();
         private readonly List<string> _warnings = new List<string>();
+        private Stream? _spool;
+        private long _spooled;
+        private long _spooledFiles;
+        private long _spooledBytes;
+        private long _entryCount = -1;
+        private bool _entriesReleased;
 
         /// <summary>Format identifier (always <see cref="FormatId"/> for manifests this version writes).</summary>
         public string Format { get; set; } = FormatId;
@@ -100,8 +106,21 @@ namespace CcieDr.Engine.Archive.Common
         /// <summary>When the backup was taken (UTC).</summary>
         public DateTimeOffset Created { get; set; }
 
-        /// <summary>Members in archive order (the manifest itself is not listed).</summary>
+        /// <summary>Members in archive order (the manifest itself is not listed); empty when they were spooled or streamed (see <see cref="EntryCount"/>).</summary>
         public IList<ManifestEntry> Entries => _entries;
+
+        /// <summary>Number of members listed: those in <see cref="Entries"/>, spooled by <see cref="Add"/>, or read by <see cref="Read"/>.</summary>
+        public long EntryCount
+        {
+            get => _entryCount >= 0 ? _entryCount : _entries.Count + _spooled;
+            internal set => _entryCount = value;
+        }
+
+        /// <summary>
+        /// False for a backup's manifest once written into the archive: its entries are not kept in memory (they grow
+        /// with the file count); read them from the archive's <see cref="MemberPath"/> member.
+        /// </summary>
+        public bool EntriesAvailable => !_entriesReleased;
 
         /// <summary>Number of regular files (type file) in <see cref="Entries"/>.</summary>
         public long FileCount { get; set; }
@@ -112,10 +131,55 @@ namespace CcieDr.Engine.Archive.Common
         /// <summary>Warnings raised while the backup was taken (files changed or vanished, unsupported types skipped).</summary>
         public IList<string> Warnings => _warnings;
 
-        /// <summary>Recomputes <see cref="FileCount"/> and <see cref="TotalBytes"/> from <see cref="Entries"/>.</summary>
+        /// <summary>
+        /// From now on <see cref="Add"/> serializes each entry into <paramref name="spool"/> (a private temporary file the
+        /// caller owns and deletes) instead of keeping it: <see cref="WriteTo"/> copies them back, in order.
+        /// </summary>
+        internal void SpoolEntriesTo(Stream spool)
+        {
+            _spool = spool ?? throw new ArgumentNullException(nameof(spool));
+        }
+
+        /// <summary>Drops the spool (its owner deletes it): the entries are in the archive, not here (<see cref="EntriesAvailable"/> false).</summary>
+        internal void ReleaseEntries()
+        {
+            _entryCount = EntryCount;
+            _spool = null;
+            _entriesReleased = true;
+        }
+
+        /// <summary>Adds an entry: to <see cref="Entries"/>, or to the spool when one was set.</summary>
+        public void Add(ManifestEntry entry)
+        {
+            if (entry is null)
+            {
+                throw new ArgumentNullException(nameof(entry));
+            }
+
+            if (_spool is null)
+            {
+                _entries.Add(entry);
+                return;
+            }
+
+            using (var w = new Utf8JsonWriter(_spool, new JsonWriterOptions { Indented = false }))
+            {
+                WriteEntry(w, entry);
+            }
+
+            _spool.WriteByte((byte)'\n'); // one entry a line: a JSON string never holds a raw newline
+            _spooled++;
+            if (entry.Type == ManifestEntryType.File)
+            {
+                _spooledFiles++;
+                _spooledBytes += entry.Size;
+            }
+        }
+
+        /// <summary>Recomputes <see cref="FileCount"/> and <see cref="TotalBytes"/> from <see cref="Entries"/> (and the spooled entries).</summary>
         public void UpdateTotals()
         {
-            long count = 0, bytes = 0;
+            long count = _spooledFiles, bytes = _spooledBytes;
             foreach (var e in _entries)
             {
                 if (e.Type == ManifestEntryType.File)
@@ -153,6 +217,11 @@ namespace CcieDr.Engine.Archive.Common
                 throw new ArgumentNullException(nameof(stream));
             }
 
+            if (_entriesReleased)
+            {
+                throw new InvalidOperationException("This manifest's entries were written into the archive and are not kept in memory; read the manifest from the archive.");
+            }
+
             using var w = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = false });
             w.WriteStartObject();
             w.WriteString("format", Format);
@@ -163,38 +232,16 @@ namespace CcieDr.Engine.Archive.Common
             w.WriteStartArray("entries");
             foreach (var e in _entries)
             {
-                w.WriteStartObject();
-                w.WriteString("path", e.Path);
-                w.WriteString("type", TypeToString(e.Type));
-                w.WriteNumber("size", e.Size);
-                w.WriteNumber("mode", e.Mode);
-                w.WritePropertyName("mtime");
-                WriteMtime(w, e.Mtime);
-                w.WriteNumber("uid", e.Uid);
-                w.WriteNumber("gid", e.Gid);
-                if (e.Sha256 is null)
-                {
-                    w.WriteNull("sha256");
-                }
-                else
-                {
-                    w.WriteString("sha256", e.Sha256);
-                }
-
-                if (e.LinkTarget is null)
-                {
-                    w.WriteNull("linkTarget");
-                }
-                else
-                {
-                    w.WriteString("linkTarget", e.LinkTarget);
-                }
-
-                w.WriteEndObject();
+                WriteEntry(w, e);
                 if (w.BytesPending > 64 * 1024)
                 {
                     w.Flush(); // Utf8JsonWriter buffers until flushed: keep the document out of memory
                 }
+            }
+
+            if (_spool != null)
+            {
+                CopySpooled(w);
             }
 
             w.WriteEndArray();
@@ -211,6 +258,89 @@ namespace CcieDr.Engine.Archive.Common
             w.Flush();
         }
 
+        private static void WriteEntry(Utf8JsonWriter w, ManifestEntry e)
+        {
+            w.WriteStartObject();
+            w.WriteString("path", e.Path);
+            w.WriteString("type", TypeToString(e.Type));
+            w.WriteNumber("size", e.Size);
+            w.WriteNumber("mode", e.Mode);
+            w.WritePropertyName("mtime");
+            WriteMtime(w, e.Mtime);
+            w.WriteNumber("uid", e.Uid);
+            w.WriteNumber("gid", e.Gid);
+            if (e.Sha256 is null)
+            {
+                w.WriteNull("sha256");
+            }
+            else
+            {
+                w.WriteString("sha256", e.Sha256);
+            }
+
+            if (e.LinkTarget is null)
+            {
+                w.WriteNull("linkTarget");
+            }
+            else
+            {
+                w.WriteString("linkTarget", e.LinkTarget);
+            }
+
+            w.WriteEndObject();
+        }
+
+        // The spooled entries, one serialized object a line, written back as raw values in order.
+        private void CopySpooled(Utf8JsonWriter w)
+        {
+            var spool = _spool!;
+            spool.Flush();
+            long end = spool.Position;
+            spool.Position = 0;
+            var buf = new byte[64 * 1024];
+            int start = 0, len = 0;
+            long left = end;
+            while (true)
+            {
+                int nl = Array.IndexOf(buf, (byte)'\n', start, len - start);
+                if (nl >= 0)
+                {
+                    w.WriteRawValue(new ReadOnlySpan<byte>(buf, start, nl - start), skipInputValidation: true);
+                    start = nl + 1;
+                    if (w.BytesPending > 64 * 1024)
+                    {
+                        w.Flush();
+                    }
+
+                    continue;
+                }
+
+                if (left == 0)
+                {
+                    break;
+                }
+
+                int pending = len - start;
+                Buffer.BlockCopy(buf, start, buf, 0, pending);
+                if (pending == buf.Length)
+                {
+                    Array.Resize(ref buf, buf.Length * 2);
+                }
+
+                int n = spool.Read(buf, pending, (int)Math.Min(buf.Length - pending, left));
+                if (n <= 0)
+                {
+                    throw new IOException("The manifest spool file ended early.");
+                }
+
+                left -= n;
+                start = 0;
+                len = pending + n;
+            }
+
+            spool.Position = end;
+        }
+
         /// <summary>Parses a manifest from UTF-8 JSON bytes.</summary>
         /// <exception cref="FormatException">The document is not a valid ccie-dr manifest.</exception>
         public static ArchiveManifest Parse(byte[] utf8Json)
@@ -220,20 +350,27 @@ namespace CcieDr.Engine.Archive.Common
                 throw new ArgumentNullException(nameof(utf8Json));
             }
 
-            JsonDocument doc;
-            try
+            var entries = new List<ManifestEntry>();
+            using var ms = new MemoryStream(utf8Json, writable: false);
+            var m = ArchiveManifestReader.Read(ms, entries.Add);
+            m._entries.AddRange(entries);
+            return m;
+        }
+
+        /// <summary>
+        /// Reads a manifest from a stream without holding its entries: the header, totals and warnings are in the
+        /// result (its <see cref="Entries"/> empty, <see cref="EntryCount"/> set); each entry, validated, goes to
+        /// <paramref name="onEntry"/> in document order (null: only validate).
+        /// </summary>
+        /// <exception cref="FormatException">The document is not a valid ccie-dr manifest.</exception>
+        public static ArchiveManifest Read(Stream utf8Json, Action<ManifestEntry>? onEntry)
+        {
+            if (utf8Json is null)
             {
-                doc = JsonDocument.Parse(utf8Json, new JsonDocumentOptions { MaxDepth = 16 });
-            }
-            catch (JsonException ex)
-            {
-                throw new FormatException("The archive manifest is not valid JSON: " + ex.Message, ex);
+                throw new ArgumentNullException(nameof(utf8Json));
             }
 
-            using (doc)
-            {
-                return FromDocument(doc.RootElement);
-            }
+            return ArchiveManifestReader.Read(utf8Json, onEntry);
         }
 
         /// <summary>Parses a manifest from a JSON string.</summary>
@@ -257,7 +394,7 @@ namespace CcieDr.Engine.Archive.Common
             _ => throw new ArgumentOutOfRangeException(nameof(type)),
         };
 
-        private static ManifestEntryType ParseType(string? s) => s switch
+        internal static ManifestEntryType ParseType(string? s) => s switch
         {
             "file" => ManifestEntryType.File,
             "directory" => ManifestEntryType.Directory,
@@ -288,95 +425,24 @@ namespace CcieDr.Engine.Archive.Common
             }
         }
 
-        private static ArchiveManifest FromDocument(JsonElement root)
+        /// <summary>Checks one entry's values (size, mode, sha256) as a reader must.</summary>
+        /// <exception cref="FormatException">A value is out of range.</exception>
+        internal static void Validate(ManifestEntry e)
         {
-            if (root.ValueKind != JsonValueKind.Object)
+            if (e.Size < 0)
             {
-                throw new FormatException("The archive manifest is not a JSON object.");
+                throw new FormatException($"Manifest entry '{e.Path}' has a negative size.");
             }
 
-            var m = new ArchiveManifest
+            if (e.Mode < 0 || e.Mode > 0xFFF)
             {
-                Format = RequiredString(root, "format"),
-            };
-            if (!string.Equals(m.Format, FormatId, StringComparison.Ordinal))
-            {
-                throw new FormatException($"Unsupported manifest format '{m.Format}' (expected '{FormatId}').");
+                throw new FormatException($"Manifest entry '{e.Path}' has an invalid mode {e.Mode}.");
             }
 
-            m.Tool = OptionalString(root, "tool") ?? string.Empty;
-            m.Host = OptionalString(root, "host") ?? string.Empty;
-            m.SourcePath = OptionalString(root, "sourcePath") ?? string.Empty;
-            var created = OptionalString(root, "created");
-            if (created != null)
+            if (e.Sha256 != null && !IsLowerHex64(e.Sha256))
             {
-                if (!DateTimeOffset.TryParse(created, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var c))
-                {
-                    throw new FormatException($"Manifest 'created' is not an ISO-8601 time: '{created}'.");
-                }
-
-                m.Created = c;
+                throw new FormatException($"Manifest entry '{e.Path}' has an invalid sha256.");
             }
-
-            if (!root.TryGetProperty("entries", out var entries) || entries.ValueKind != JsonValueKind.Array)
-            {
-                throw new FormatException("The archive manifest has no 'entries' array.");
-            }
-
-            foreach (var el in entries.EnumerateArray())
-            {
-                if (el.ValueKind != JsonValueKind.Object)
-                {
-                    throw new FormatException("A manifest entry is not a JSON object.");
-                }
-
-                var path = RequiredString(el, "path");
-                var e = new ManifestEntry(path, ParseType(RequiredString(el, "type")))
-                {
-                    Size = OptionalInt64(el, "size"),
-                    Mode = (int)OptionalInt64(el, "mode"),
-                    Uid = OptionalInt64(el, "uid"),
-                    Gid = OptionalInt64(el, "gid"),
-                    Sha256 = OptionalString(el, "sha256"),
-                    LinkTarget = OptionalString(el, "linkTarget"),
-                };
-                if (el.TryGetProperty("mtime", out var mt) && mt.ValueKind == JsonValueKind.Number)
-                {
-                    e.Mtime = mt.GetDouble();
-                }
-
-                if (e.Size < 0)
-                {
-                    throw new FormatException($"Manifest entry '{path}' has a negative size.");
-                }
-
-                if (e.Mode < 0 || e.Mode > 0xFFF)
-                {
-                    throw new FormatException($"Manifest entry '{path}' has an invalid mode {e.Mode}.");
-                }
-
-                if (e.Sha256 != null && !IsLowerHex64(e.Sha256))
-                {
-                    throw new FormatException($"Manifest entry '{path}' has an invalid sha256.");
-                }
-
-                m._entries.Add(e);
-            }
-
-            m.FileCount = OptionalInt64(root, "fileCount");
-            m.TotalBytes = OptionalInt64(root, "totalBytes");
-            if (root.TryGetProperty("warnings", out var warnings) && warnings.ValueKind == JsonValueKind.Array)
-            {
-                foreach (var w in warnings.EnumerateArray())
-                {
-                    if (w.ValueKind == JsonValueKind.String)
-                    {
-                        m._warnings.Add(w.GetString() ?? string.Empty);
-                    }
-                }
-            }
-
-            return m;
         }
 
         private static bool IsLowerHex64(string s)
@@ -395,46 +461,6 @@ namespace CcieDr.Engine.Archive.Common
             }
 
             return true;
-        }
-
-        private static string RequiredString(JsonElement obj, string name)
-        {
-            if (!obj.TryGetProperty(name, out var v) || v.ValueKind != JsonValueKind.String)
-            {
-                throw new FormatException($"The archive manifest is missing the string property '{name}'.");
-            }
-
-            return v.GetString() ?? string.Empty;
-        }
-
-        private static string? OptionalString(JsonElement obj, string name)
-        {
-            if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
-            {
-                return null;
-            }
-
-            if (v.ValueKind != JsonValueKind.String)
-            {
-                throw new FormatException($"Manifest property '{name}' must be a string.");
-            }
-
-            return v.GetString();
-        }
-
-        private static long OptionalInt64(JsonElement obj, string name)
-        {
-            if (!obj.TryGetProperty(name, out var v) || v.ValueKind == JsonValueKind.Null)
-            {
-                return 0;
-            }
-
-            if (v.ValueKind != JsonValueKind.Number || !v.TryGetInt64(out var n))
-            {
-                throw new FormatException($"Manifest property '{name}' must be an integer.");
-            }
-
-            return n;
         }
     }
 }

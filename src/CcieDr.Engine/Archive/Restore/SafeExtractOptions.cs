@@ -94,5 +94,8 @@ namespace CcieDr.Engine.Archive.Restore
 
         /// <summary>Test hook: called with the full path of each extracted file after its first block is written, before the rest (and before its mode is applied).</summary>
         internal Action<string>? FileWriting { get; set; }
+
+        /// <summary>Test hook: called with the extractor's index once the archive is read (what it holds in memory).</summary>
+        internal Action<SafeExtractIndex>? IndexInspector { get; set; }
     }
 }

@@ -26,14 +26,15 @@ namespace CcieDr.Engine.Archive.Restore
     /// O_EXCL semantics, links may only point inside the tree, and after the last member every
     /// symlink is resolved through the model the way the kernel would, so chains cannot escape.
     /// </remarks>
-    public sealed class SafeExtractor
+    public sealed class SafeExtractor : IDisposable
     {
         private const int BufferSize = 256 * 1024;
         private const int MaxSymlinkHops = 40;
 
         private readonly SafeExtractOptions _o;
-        private readonly Dictionary<string, Node> _tree = new Dictionary<string, Node>(StringComparer.Ordinal);
-        private readonly List<string> _order = new List<string>();
+        // The model of what was extracted, on disk (memory does not grow with the member count); top-level names.
+        private readonly SafeExtractIndex _index;
+        private readonly SortedSet<string> _top = new SortedSet<string>(StringComparer.Ordinal);
         private readonly List<string> _problems = new List<string>();
         private readonly List<string> _warnings = new List<string>();
         private readonly List<string> _setidStripped = new List<string>();
@@ -50,6 +51,7 @@ namespace CcieDr.Engine.Archive.Restore
         private long _members;
         private long _freeSpace = long.MaxValue;
         private ArchiveManifest? _manifest;
+        private FileStream? _manifestSpool; // the manifest member's bytes, compared entry by entry at the end
         private bool _manifestSeen;
         private Bzip2DecompressStream? _bz;
         private Func<long>? _zstdCompressedBytes;
@@ -60,9 +62,10 @@ namespace CcieDr.Engine.Archive.Restore
             _o = options;
             _extract = options.TargetDirectory != null;
             _chown = _extract && (options.RestoreOwnership ?? SafeExtractNative.IsRoot);
+            _index = new SafeExtractIndex(options.TargetDirectory);
         }
 
-        private enum NodeKind
+        internal enum NodeKind
         {
             File,
             Directory,
@@ -100,7 +103,15 @@ namespace CcieDr.Engine.Archive.Restore
                 }
             }
 
-            return new SafeExtractor(options).Execute(compressed);
+            using var extractor = new SafeExtractor(options);
+            return extractor.Execute(compressed);
+        }
+
+        /// <summary>Deletes the spool files of a run (its index and the manifest copy).</summary>
+        public void Dispose()
+        {
+            _index.Dispose();
+            _manifestSpool?.Dispose();
         }
 
         /// <summary>
@@ -168,6 +179,28 @@ namespace CcieDr.Engine.Archive.Restore
             int i = rel.IndexOf('/');
             return i < 0 ? rel : rel.Substring(0, i);
         }
+
+        // Whether hex (either case) spells hash, without building the string.
+        private static bool HexEquals(byte[] hash, string? hex)
+        {
+            if (hex is null || hex.Length != hash.Length * 2)
+            {
+                return false;
+            }
+
+            for (int i = 0; i < hash.Length; i++)
+            {
+                if (HexDigit(hex[2 * i]) != (hash[i] >> 4) || HexDigit(hex[(2 * i) + 1]) != (hash[i] & 0xF))
+                {
+                    return false;
+                }
+            }
+
+            return true;
+        }
+
+        private static int HexDigit(char c) =>
+            c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10 : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
 
         private static string Hex(byte[] hash)
         {
@@ -340,20 +373,23 @@ namespace CcieDr.Engine.Archive.Restore
                 return;
             }
 
-            var data = new byte[e.Size];
-            int pos = 0;
-            while (pos < data.Length)
+            // Spooled, not held: it lists every member. Read once now (header, validity), once at the end (comparison).
+            var spool = SpoolFile.Create(_o.TargetDirectory, "manifest");
+            int n;
+            while ((n = tar.Read(_buffer, 0, _buffer.Length)) > 0)
             {
-                int n = tar.Read(data, pos, data.Length - pos);
-                pos += n;
+                spool.Write(_buffer, 0, n);
             }
 
+            spool.Position = 0;
             try
             {
-                _manifest = ArchiveManifest.Parse(data);
+                _manifest = ArchiveManifest.Read(spool, null);
+                _manifestSpool = spool;
             }
             catch (FormatException ex)
             {
+                spool.Dispose();
                 Problem(false, "the manifest cannot be read: " + ex.Message, e.Name);
             }
         }
@@ -370,15 +406,15 @@ namespace CcieDr.Engine.Archive.Restore
 
             for (int i = chain.Count - 1; i >= 0; i--)
             {
-                if (_tree.TryGetValue(chain[i], out var node))
+                if (_index.TryGet(chain[i], out var kind, out _))
                 {
-                    if (node.Kind == NodeKind.Symlink)
+                    if (kind == NodeKind.Symlink)
                     {
                         Problem(true, $"refused member '{member}': its parent '{chain[i]}' is a symbolic link (writing through links is never done)", member);
                         return false;
                     }
 
-                    if (node.Kind != NodeKind.Directory && node.Kind != NodeKind.Implicit)
+                    if (kind != NodeKind.Directory && kind != NodeKind.Implicit)
                     {
                         Problem(true, $"refused member '{member}': its parent '{chain[i]}' is not a directory", member);
                         return false;
@@ -391,7 +427,7 @@ namespace CcieDr.Engine.Archive.Restore
                         Directory.CreateDirectory(Full(chain[i]));
                     }
 
-                    _tree[chain[i]] = new Node(NodeKind.Implicit);
+                    AddNode(chain[i], new Node(NodeKind.Implicit), inOrder: false);
                 }
             }
 
@@ -401,12 +437,12 @@ namespace CcieDr.Engine.Archive.Restore
         /// <summary>Clears the way for a new member at <paramref name="rel"/>; false when it would replace a directory.</summary>
         private bool Replace(string rel, string member, bool newIsDirectory)
         {
-            if (!_tree.TryGetValue(rel, out var old))
+            if (!_index.TryGet(rel, out var old, out _))
             {
                 return true;
             }
 
-            if (old.Kind == NodeKind.Directory || old.Kind == NodeKind.Implicit)
+            if (old == NodeKind.Directory || old == NodeKind.Implicit)
             {
                 if (newIsDirectory)
                 {
@@ -423,13 +459,13 @@ namespace CcieDr.Engine.Archive.Restore
             }
 
             CountRemoved(old);
-            _tree.Remove(rel);
+            _index.Remove(rel);
             return true;
         }
 
-        private void CountRemoved(Node old)
+        private void CountRemoved(NodeKind old)
         {
-            switch (old.Kind)
+            switch (old)
             {
                 case NodeKind.File:
                     _files--;
@@ -495,8 +531,7 @@ namespace CcieDr.Engine.Archive.Restore
 
             _freeSpace -= total;
             var node = new Node(NodeKind.File) { Size = total, Hash = sha.GetHashAndReset(), Mode = e.Mode };
-            _tree[rel] = node;
-            _order.Add(rel);
+            AddNode(rel, node, inOrder: true);
             _files++;
             if (_extract)
             {
@@ -529,13 +564,16 @@ namespace CcieDr.Engine.Archive.Restore
                 Directory.CreateDirectory(Full(rel));
             }
 
-            if (!_tree.TryGetValue(rel, out var node) || node.Kind == NodeKind.Implicit)
+            bool isNew = !_index.TryGet(rel, out var kind, out _) || kind == NodeKind.Implicit;
+            if (isNew)
             {
                 _dirs++;
-                _order.Add(rel);
             }
 
-            _tree[rel] = new Node(NodeKind.Directory) { Mode = e.Mode, Entry = e };
+            AddNode(
+                rel,
+                new Node(NodeKind.Directory) { Mode = e.Mode, HasMetadata = true, Uid = e.Uid, Gid = e.Gid, MtimeSeconds = e.MtimeSeconds, MtimeNanoseconds = e.MtimeNanoseconds },
+                inOrder: isNew);
         }
 
         private void AddSymlink(TarReaderEntry e, string rel)
@@ -569,15 +607,14 @@ namespace CcieDr.Engine.Archive.Restore
                 ApplyMetadata(rel, e, symlink: true);
             }
 
-            _tree[rel] = new Node(NodeKind.Symlink) { LinkTarget = target };
-            _order.Add(rel);
+            AddNode(rel, new Node(NodeKind.Symlink) { LinkTarget = target }, inOrder: true);
             _symlinks++;
         }
 
         private void AddHardLink(TarReaderEntry e, string rel)
         {
             string? target = e.LinkName is null ? null : NormalizeMemberPath(e.LinkName, out _);
-            if (target is null || target.Length == 0 || !_tree.TryGetValue(target, out var t) || (t.Kind != NodeKind.File && t.Kind != NodeKind.HardLink))
+            if (target is null || target.Length == 0 || !_index.TryGet(target, out var tk, out var tid) || (tk != NodeKind.File && tk != NodeKind.HardLink))
             {
                 Problem(true, $"refused member '{e.Name}': hard link to '{e.LinkName}', which is not a file extracted earlier from this archive (links outside the target are refused)", e.Name);
                 return;
@@ -603,25 +640,34 @@ namespace CcieDr.Engine.Archive.Restore
                 SafeExtractNative.Link(Full(target), Full(rel));
             }
 
-            _tree[rel] = new Node(NodeKind.HardLink) { LinkTarget = target, Size = t.Size, Hash = t.Hash, Mode = t.Mode };
-            _order.Add(rel);
+            var t = _index.Read(tid, out _);
+            AddNode(rel, new Node(NodeKind.HardLink) { LinkTarget = target, Size = t.Size, Hash = t.Hash, Mode = t.Mode }, inOrder: true);
             _hardlinks++;
         }
 
-        private void ApplyMetadata(string rel, TarReaderEntry e, bool symlink, int? mode = null)
+        private void AddNode(string rel, Node node, bool inOrder)
+        {
+            _index.Add(rel, node, inOrder);
+            _top.Add(TopLevel(rel));
+        }
+
+        private void ApplyMetadata(string rel, TarReaderEntry e, bool symlink, int? mode = null) =>
+            ApplyMetadata(rel, e.Uid, e.Gid, mode ?? e.Mode, e.MtimeSeconds, e.MtimeNanoseconds, symlink);
+
+        private void ApplyMetadata(string rel, long uid, long gid, int mode, long mtimeSeconds, int mtimeNanoseconds, bool symlink)
         {
             string full = Full(rel);
             if (_chown)
             {
-                SafeExtractNative.Lchown(full, e.Uid, e.Gid);
+                SafeExtractNative.Lchown(full, uid, gid);
             }
 
             if (!symlink)
             {
-                SafeExtractNative.Chmod(full, mode ?? e.Mode);
+                SafeExtractNative.Chmod(full, mode);
             }
 
-            SafeExtractNative.SetMtime(full, e.MtimeSeconds, e.MtimeNanoseconds, noFollow: symlink);
+            SafeExtractNative.SetMtime(full, mtimeSeconds, mtimeNanoseconds, noFollow: symlink);
         }
 
         /// <summary>
@@ -746,8 +792,9 @@ namespace CcieDr.Engine.Archive.Restore
                 }
 
                 cur.Add(c);
-                if (_tree.TryGetValue(string.Join("/", cur), out var node) && node.Kind == NodeKind.Symlink)
+                if (_index.TryGet(string.Join("/", cur), out var kind, out var id) && kind == NodeKind.Symlink)
                 {
+                    var node = _index.Read(id, out _);
                     if (++hops > MaxSymlinkHops)
                     {
                         return false; // a loop: resolves to nothing, harmless
@@ -791,9 +838,9 @@ namespace CcieDr.Engine.Archive.Restore
         private SafeExtractResult Finish(bool corruptStream)
         {
             string? finalPath = _o.FinalPath ?? (_manifest != null && _manifest.SourcePath.Length > 0 ? _manifest.SourcePath : null);
-            foreach (var rel in _order)
+            foreach (var (_, rel, _, node, _) in _index.Scan(inOrderOnly: true, (id, kind, live) => !live || kind == NodeKind.Symlink))
             {
-                if (_tree.TryGetValue(rel, out var node) && node.Kind == NodeKind.Symlink && ResolvesOutside(rel, node.LinkTarget!, finalPath, out var why))
+                if (node != null && node.Kind == NodeKind.Symlink && ResolvesOutside(rel, node.LinkTarget!, finalPath, out var why))
                 {
                     Problem(true, $"refused member '{rel}': symbolic link to '{node.LinkTarget}' points outside the target ({why})", rel);
                 }
@@ -802,7 +849,7 @@ namespace CcieDr.Engine.Archive.Restore
             bool verified = false;
             if (_manifest != null)
             {
-                verified = CompareWithManifest(_manifest) && !corruptStream;
+                verified = CompareWithManifest() && !corruptStream;
             }
             else if (!corruptStream)
             {
@@ -814,7 +861,7 @@ namespace CcieDr.Engine.Archive.Restore
                 ApplyDirectoryMetadata();
             }
 
-            var stripped = _setidStripped.Where(r => _tree.TryGetValue(r, out var n) && n.Kind == NodeKind.File).Distinct(StringComparer.Ordinal).ToList();
+            var stripped = _setidStripped.Where(r => _index.TryGet(r, out var k, out _) && k == NodeKind.File).Distinct(StringComparer.Ordinal).ToList();
             if (stripped.Count > 0)
             {
                 const int MaxListed = 20;
@@ -822,12 +869,8 @@ namespace CcieDr.Engine.Archive.Restore
                     + string.Join(", ", stripped.Take(MaxListed)) + (stripped.Count > MaxListed ? $", and {stripped.Count - MaxListed} more" : string.Empty));
             }
 
-            var top = new SortedSet<string>(StringComparer.Ordinal);
-            foreach (var rel in _tree.Keys)
-            {
-                top.Add(TopLevel(rel));
-            }
-
+            var top = _top;
+            _o.IndexInspector?.Invoke(_index);
             Report(null, force: true);
             return new SafeExtractResult(
                 _manifest,
@@ -850,73 +893,15 @@ namespace CcieDr.Engine.Archive.Restore
             };
         }
 
-        private bool CompareWithManifest(ArchiveManifest m)
+        private bool CompareWithManifest()
         {
             long before = _problemCount;
-            var listed = new HashSet<string>(StringComparer.Ordinal);
-            foreach (var me in m.Entries)
+            var spool = _manifestSpool!;
+            spool.Position = 0;
+            ArchiveManifest.Read(spool, CompareEntry);
+            foreach (var (_, rel, _, node, id) in _index.Scan(inOrderOnly: true, (id, kind, live) => !live || (kind != NodeKind.Implicit && !_index.IsListed(id))))
             {
-                string? rel = NormalizeMemberPath(me.Path, out _);
-                if (rel is null || rel.Length == 0)
-                {
-                    Problem(false, $"manifest entry '{me.Path}' has an invalid path", me.Path);
-                    continue;
-                }
-
-                listed.Add(rel);
-                if (!_tree.TryGetValue(rel, out var node) || node.Kind == NodeKind.Implicit)
-                {
-                    Problem(false, $"'{me.Path}' is listed in the manifest but missing from the archive", me.Path);
-                    continue;
-                }
-
-                string actualType = ManifestTypeName(node.Kind);
-                string expectedType = ArchiveManifest.TypeToString(me.Type);
-                if (actualType != expectedType)
-                {
-                    Problem(false, $"'{me.Path}' is a {actualType} in the archive but a {expectedType} in the manifest", me.Path);
-                    continue;
-                }
-
-                switch (me.Type)
-                {
-                    case ManifestEntryType.File:
-                        if (node.Size != me.Size)
-                        {
-                            Problem(false, $"'{me.Path}' has {node.Size} bytes in the archive but {me.Size} in the manifest", me.Path);
-                        }
-                        else if (node.Hash is null || !string.Equals(Hex(node.Hash), me.Sha256, StringComparison.OrdinalIgnoreCase))
-                        {
-                            Problem(false, $"'{me.Path}' SHA-256 mismatch: archive {(node.Hash is null ? "(none)" : Hex(node.Hash))}, manifest {me.Sha256 ?? "(none)"}", me.Path);
-                        }
-
-                        break;
-                    case ManifestEntryType.Symlink:
-                        if (!string.Equals(node.LinkTarget, me.LinkTarget, StringComparison.Ordinal))
-                        {
-                            Problem(false, $"'{me.Path}' links to '{node.LinkTarget}' in the archive but to '{me.LinkTarget}' in the manifest", me.Path);
-                        }
-
-                        break;
-                    case ManifestEntryType.Hardlink:
-                        string? expected = me.LinkTarget is null ? null : NormalizeMemberPath(me.LinkTarget, out _);
-                        if (!string.Equals(node.LinkTarget, expected, StringComparison.Ordinal))
-                        {
-                            Problem(false, $"'{me.Path}' is a hard link to '{node.LinkTarget}' in the archive but to '{me.LinkTarget}' in the manifest", me.Path);
-                        }
-
-                        break;
-                }
-
-                if (me.Type != ManifestEntryType.Symlink && me.Type != ManifestEntryType.Hardlink && (node.Mode & 0xFFF) != (me.Mode & 0xFFF))
-                {
-                    Problem(false, $"'{me.Path}' has mode {Convert.ToString(node.Mode, 8)} in the archive but {Convert.ToString(me.Mode, 8)} in the manifest", me.Path);
-                }
-            }
-
-            foreach (var rel in _order)
-            {
-                if (!listed.Contains(rel) && _tree.TryGetValue(rel, out var node) && node.Kind != NodeKind.Implicit)
+                if (node != null && !_index.IsListed(id) && node.Kind != NodeKind.Implicit)
                 {
                     Problem(false, $"'{rel}' is in the archive but not in the manifest", rel);
                 }
@@ -925,16 +910,86 @@ namespace CcieDr.Engine.Archive.Restore
             return _problemCount == before;
         }
 
+        private void CompareEntry(ManifestEntry me)
+        {
+            string? rel = NormalizeMemberPath(me.Path, out _);
+            if (rel is null || rel.Length == 0)
+            {
+                Problem(false, $"manifest entry '{me.Path}' has an invalid path", me.Path);
+                return;
+            }
+
+            bool found = _index.TryGet(rel, out var kind, out var id);
+            if (found)
+            {
+                _index.MarkListed(id);
+            }
+
+            if (!found || kind == NodeKind.Implicit)
+            {
+                Problem(false, $"'{me.Path}' is listed in the manifest but missing from the archive", me.Path);
+                return;
+            }
+
+            var node = _index.Read(id, out _);
+            string actualType = ManifestTypeName(node.Kind);
+            string expectedType = ArchiveManifest.TypeToString(me.Type);
+            if (actualType != expectedType)
+            {
+                Problem(false, $"'{me.Path}' is a {actualType} in the archive but a {expectedType} in the manifest", me.Path);
+                return;
+            }
+
+            switch (me.Type)
+            {
+                case ManifestEntryType.File:
+                    if (node.Size != me.Size)
+                    {
+                        Problem(false, $"'{me.Path}' has {node.Size} bytes in the archive but {me.Size} in the manifest", me.Path);
+                    }
+                    else if (node.Hash is null || !HexEquals(node.Hash, me.Sha256))
+                    {
+                        Problem(false, $"'{me.Path}' SHA-256 mismatch: archive {(node.Hash is null ? "(none)" : Hex(node.Hash))}, manifest {me.Sha256 ?? "(none)"}", me.Path);
+                    }
+
+                    break;
+                case ManifestEntryType.Symlink:
+                    if (!string.Equals(node.LinkTarget, me.LinkTarget, StringComparison.Ordinal))
+                    {
+                        Problem(false, $"'{me.Path}' links to '{node.LinkTarget}' in the archive but to '{me.LinkTarget}' in the manifest", me.Path);
+                    }
+
+                    break;
+                case ManifestEntryType.Hardlink:
+                    string? expected = me.LinkTarget is null ? null : NormalizeMemberPath(me.LinkTarget, out _);
+                    if (!string.Equals(node.LinkTarget, expected, StringComparison.Ordinal))
+                    {
+                        Problem(false, $"'{me.Path}' is a hard link to '{node.LinkTarget}' in the archive but to '{me.LinkTarget}' in the manifest", me.Path);
+                    }
+
+                    break;
+            }
+
+            if (me.Type != ManifestEntryType.Symlink && me.Type != ManifestEntryType.Hardlink && (node.Mode & 0xFFF) != (me.Mode & 0xFFF))
+            {
+                Problem(false, $"'{me.Path}' has mode {Convert.ToString(node.Mode, 8)} in the archive but {Convert.ToString(me.Mode, 8)} in the manifest", me.Path);
+            }
+        }
+
         private void ApplyDirectoryMetadata()
         {
             // Deepest first, after all content: writing into a directory changes its mtime, and a
             // read-only mode would block the writes.
-            var dirs = _tree.Where(kv => kv.Value.Kind == NodeKind.Directory && kv.Value.Entry != null)
-                .OrderByDescending(kv => kv.Key.Count(c => c == '/'))
-                .ToList();
-            foreach (var kv in dirs)
+            // One pass over the index per depth: no list of every directory in memory.
+            for (int depth = _index.MaxDepth; depth >= 0; depth--)
             {
-                ApplyMetadata(kv.Key, kv.Value.Entry!, symlink: false);
+                foreach (var (id, rel, node, _, _) in _index.Scan(inOrderOnly: false, (id, kind, live) => live && kind == NodeKind.Directory))
+                {
+                    if (node.Kind == NodeKind.Directory && node.HasMetadata && _index.IsLive(id) && rel.Count(c => c == '/') == depth)
+                    {
+                        ApplyMetadata(rel, node.Uid, node.Gid, node.Mode, node.MtimeSeconds, node.MtimeNanoseconds, symlink: false);
+                    }
+                }
             }
         }
 
@@ -982,7 +1037,7 @@ namespace CcieDr.Engine.Archive.Restore
             }
         }
 
-        private sealed class Node
+        internal sealed class Node
         {
             internal Node(NodeKind kind)
             {
@@ -999,7 +1054,15 @@ namespace CcieDr.Engine.Archive.Restore
 
             internal string? LinkTarget { get; set; }
 
-            internal TarReaderEntry? Entry { get; set; }
+            internal bool HasMetadata { get; set; }
+
+            internal long Uid { get; set; }
+
+            internal long Gid { get; set; }
+
+            internal long MtimeSeconds { get; set; }
+
+            internal int MtimeNanoseconds { get; set; }
         }
     }
 }
