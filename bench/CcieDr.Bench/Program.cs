@@ -37,6 +37,7 @@ var sizeMb = 300;
 var rounds = 3;
 var work = Path.Combine(Path.GetTempPath(), "ccie-bench");
 var doubleRun = true;
+var backupOnly = false;
 for (var i = 0; i < args.Length; i++)
 {
     switch (args[i])
@@ -45,11 +46,12 @@ for (var i = 0; i < args.Length; i++)
         case "--rounds": rounds = int.Parse(args[++i], CultureInfo.InvariantCulture); break;
         case "--work": work = args[++i]; break;
         case "--no-double": doubleRun = false; break;
+        case "--backup-only": backupOnly = true; doubleRun = false; break;
         default: Console.Error.WriteLine($"unknown argument {args[i]}"); return 2;
     }
 }
 
-return await Bench.Run(sizeMb, rounds, work, doubleRun);
+return await Bench.Run(sizeMb, rounds, work, doubleRun, backupOnly);
 
 internal static class Bench
 {
@@ -96,7 +98,7 @@ internal static class Bench
         return 0;
     }
 
-    public static async Task<int> Run(int sizeMb, int rounds, string work, bool doubleRun)
+    public static async Task<int> Run(int sizeMb, int rounds, string work, bool doubleRun, bool backupOnly)
     {
         Console.WriteLine($"CcieDr backup benchmark: {Environment.ProcessorCount} cores, dataset {sizeMb} MB, {rounds} rounds (medians), work dir {work}");
         var lbzip2 = Which("lbzip2");
@@ -141,7 +143,7 @@ internal static class Bench
         tools.Add(("CcieDr zstd", () => Ours(data, outDir, zstd: true)));
         if (zstdCli != null)
         {
-            tools.Add(("tar -I 'zstd -T0'", () => External(outDir, "gnu.tar.zst", "tar", "-I", "zstd -T0", "-cf", Path.Combine(outDir, "gnu.tar.zst"), "-C", data, ".")));
+            tools.Add(("tar -I 'zstd -T0 -3'", () => External(outDir, "gnu.tar.zst", "tar", "-I", "zstd -T0 -3", "-cf", Path.Combine(outDir, "gnu.tar.zst"), "-C", data, ".")));
         }
 
         var results = tools.ToDictionary(t => t.Name, _ => new List<(double Seconds, long Archive, long PeakRss, double Cpu)>());
@@ -175,10 +177,15 @@ internal static class Bench
         Console.WriteLine($"ours / GNU tar -cjf throughput: {gnuMedian / oursMedian:F2}x");
         var zstdMedian = Median(results["CcieDr zstd"].Select(r => r.Seconds));
         Console.WriteLine($"ours zstd (fast mode) / GNU tar -cjf throughput: {gnuMedian / zstdMedian:F2}x (target: at least 20x)");
-        if (results.TryGetValue("tar -I 'zstd -T0'", out var nz))
+        if (results.TryGetValue("tar -I 'zstd -T0 -3'", out var nz))
         {
-            Console.WriteLine($"ours zstd / tar -I 'zstd -T0' (native zstd) throughput: {Median(nz.Select(r => r.Seconds)) / zstdMedian:F2}x");
+            Console.WriteLine($"ours zstd / tar -I 'zstd -T0 -3' (native zstd) throughput: {Median(nz.Select(r => r.Seconds)) / zstdMedian:F2}x");
         }
+
+        Console.WriteLine(Target("backup bzip2 vs tar -cjf", gnuMedian / oursMedian, 2.0));
+        Console.WriteLine(nz != null
+            ? Target("backup zstd vs tar|zstd -T0 -3", Median(nz.Select(r => r.Seconds)) / zstdMedian, 0.85)
+            : "TARGET backup zstd vs tar|zstd -T0 -3: n/a (zstd CLI not found) (target >= 0.85x) MISS");
 
         if (lbzMedian is { } lm)
         {
@@ -191,7 +198,10 @@ internal static class Bench
         Console.WriteLine($"our peak resident memory (VmHWM of the backup process): {peak / MB:F0} MB");
         Console.WriteLine($"our peak resident memory in the zstd mode: {results["CcieDr zstd"].Max(r => r.PeakRss) / MB:F0} MB");
 
-        RestoreRounds(Path.Combine(outDir, DataBackupOptions.DefaultFileName), work, rounds, lbzip2, bytes);
+        if (!backupOnly)
+        {
+            RestoreRounds(Path.Combine(outDir, DataBackupOptions.DefaultFileName), work, rounds, lbzip2, bytes);
+        }
 
         if (doubleRun)
         {
@@ -213,6 +223,10 @@ internal static class Bench
     }
 
     private static string BzipImpl { get; set; } = "?";
+
+    /// <summary>One bench figure against its target, in the format every bench prints.</summary>
+    private static string Target(string name, double ratio, double atLeast) =>
+        $"TARGET {name}: {ratio:F2}x (target >= {atLeast:0.0#}x) {(ratio >= atLeast ? "PASS" : "MISS")}";
 
     /// <summary>
     /// Restore of our own archive: our engine (child process: DataRestore, verified against the manifest, staged
