@@ -186,7 +186,7 @@ namespace CcieDr.Engine.Archive
 
             public int Sort(int n)
             {
-                if (n <= 0 || n > Bzip2BlockEncoder.MaxBlockBytes)
+                if (n <= 0 || n > Bzip2BlockEncoder.MaxBlockFill)
                 {
                     throw new ArgumentOutOfRangeException(nameof(n));
                 }

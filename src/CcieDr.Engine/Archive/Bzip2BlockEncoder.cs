@@ -8,7 +8,7 @@ namespace CcieDr.Engine.Archive
     /// </summary>
     internal unsafe interface IBzip2RotationSorter
     {
-        /// <summary>Where the block goes (at least <see cref="Bzip2BlockEncoder.MaxBlockBytes"/> bytes).</summary>
+        /// <summary>Where the block goes (at least <see cref="Bzip2BlockEncoder.MaxBlockFill"/> bytes).</summary>
         byte* Block { get; }
 
         /// <summary>The sorted rotation indices after <see cref="Sort"/> (n entries).</summary>
@@ -30,6 +30,9 @@ namespace CcieDr.Engine.Archive
     {
         /// <summary>Bytes of run-length-coded data per block at level 9 (libbz2's nblockMAX: 900000 - 19).</summary>
         public const int MaxBlockBytes = 900_000 - 19;
+
+        /// <summary>The most a block can hold: the last run added may take it up to 4 bytes past <see cref="MaxBlockBytes"/>, as in libbz2.</summary>
+        public const int MaxBlockFill = MaxBlockBytes + 4;
 
         private const int MaxAlpha = 258;
         private const int Groups = 6;

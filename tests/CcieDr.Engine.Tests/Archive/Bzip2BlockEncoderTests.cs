@@ -24,6 +24,7 @@ namespace CcieDr.Engine.Tests.Archive
             new object[] { "text 2 MB" },
             new object[] { "already compressed" },
             new object[] { "mixed runs and noise" },
+            new object[] { "block ends inside a run" },
         };
 
         [Fact]
@@ -146,6 +147,16 @@ namespace CcieDr.Engine.Tests.Archive
                     }
 
                     return b;
+                case "block ends inside a run":
+                    // No run in the first 899,979 bytes, then a long run: the last run takes the block 3 bytes past the limit.
+                    var e = new byte[899_979 + 1000];
+                    for (var i = 0; i < 899_979; i++)
+                    {
+                        e[i] = (byte)(i % 251);
+                    }
+
+                    e.AsSpan(899_979).Fill(7);
+                    return e;
                 default: throw new ArgumentException(kind);
             }
         }
