@@ -1,4 +1,5 @@
 using System;
+using System.Numerics;
 
 namespace CcieDr.Engine.Archive
 {
@@ -42,6 +43,7 @@ namespace CcieDr.Engine.Archive
 
         private readonly IBzip2RotationSorter _sorter;
         private readonly ushort[] _mtfv = new ushort[MaxBlockBytes + 8];
+        private readonly byte[] _last = new byte[MaxBlockFill + 8];
         private readonly byte[] _selectors = new byte[(MaxBlockBytes / GroupSize) + 8];
         private readonly int[] _mtfFreq = new int[MaxAlpha];
         private readonly byte[] _len = new byte[Groups * MaxAlpha];
@@ -204,7 +206,10 @@ namespace CcieDr.Engine.Archive
             var zPend = 0;
             fixed (ushort* mtfv = _mtfv)
             fixed (byte* map = _unseqToSeq)
+            fixed (byte* last = _last)
             {
+                // The last column first, in a pass of its own: its reads are scattered over the block (cache misses)
+                // but independent, so they overlap; inside the move-to-front loop each would wait for the previous.
                 for (var i = 0; i < nblock; i++)
                 {
                     var j = (int)ptr[i] - 1;
@@ -213,7 +218,12 @@ namespace CcieDr.Engine.Archive
                         j += nblock;
                     }
 
-                    var ll = map[block[j]];
+                    last[i] = map[block[j]];
+                }
+
+                for (var i = 0; i < nblock; i++)
+                {
+                    var ll = last[i];
                     if (yy[0] == ll)
                     {
                         zPend++;
@@ -273,14 +283,32 @@ namespace CcieDr.Engine.Archive
             }
         }
 
-        /// <summary>Position of <paramref name="value"/> in the 256-byte list (it is there), eight bytes per step.</summary>
+        /// <summary>Position of <paramref name="value"/> in the 256-byte list (it is there): a vector compare finds the chunk, eight bytes per step inside it.</summary>
         private static int Find(byte* list, byte value)
         {
             const ulong Ones = 0x0101010101010101UL;
             const ulong Highs = 0x8080808080808080UL;
             var pattern = Ones * value;
             var words = (ulong*)list;
-            for (var w = 0; ; w++)
+            var w = 0;
+            if (value != list[0] && Vector.IsHardwareAccelerated && Vector<byte>.Count >= 16 && 256 % Vector<byte>.Count == 0)
+            {
+                // The first chunk holds the recent symbols (text): look there word by word before any vector work.
+                if (((words[0] ^ pattern) - Ones & ~(words[0] ^ pattern) & Highs) == 0 && ((words[1] ^ pattern) - Ones & ~(words[1] ^ pattern) & Highs) == 0)
+                {
+                    var wanted = new Vector<byte>(value);
+                    var step = Vector<byte>.Count;
+                    var off = 0;
+                    while (Vector.EqualsAll(Vector.Equals(System.Runtime.CompilerServices.Unsafe.Read<Vector<byte>>(list + off), wanted), Vector<byte>.Zero))
+                    {
+                        off += step;
+                    }
+
+                    w = off / 8;
+                }
+            }
+
+            for (; ; w++)
             {
                 var x = words[w] ^ pattern;
                 var hit = (x - Ones) & ~x & Highs; // the lowest set high bit marks the first zero byte (little-endian)
