@@ -221,6 +221,14 @@ namespace CcieDr.Engine.Archive
                     last[i] = map[block[j]];
                 }
 
+                if (nInUse > 96 && Vector.IsHardwareAccelerated && 256 % Vector<byte>.Count == 0)
+                {
+                    wr = MoveToFrontByPositions(last, nblock, mtfv, freq);
+                    mtfv[wr++] = (ushort)eob;
+                    freq[eob]++;
+                    return wr;
+                }
+
                 for (var i = 0; i < nblock; i++)
                 {
                     var ll = last[i];
@@ -261,6 +269,59 @@ namespace CcieDr.Engine.Archive
 
                 mtfv[wr++] = (ushort)eob;
                 freq[eob]++;
+            }
+
+            return wr;
+        }
+
+        /// <summary>
+        /// Move-to-front for blocks of many distinct bytes (binary, incompressible), where the list search would walk
+        /// half the list per symbol: each byte's position is kept instead, and a move to the front adds one to every
+        /// position below the moved byte's, a vector compare-and-subtract over all 256 at a constant cost.
+        /// </summary>
+        private static int MoveToFrontByPositions(byte* last, int nblock, ushort* mtfv, int[] freq)
+        {
+            var pos = stackalloc byte[256 + 64];
+            var p = (byte*)(((long)pos + 63) & ~63L);
+            for (var i = 0; i < 256; i++)
+            {
+                p[i] = (byte)i;
+            }
+
+            var step = Vector<byte>.Count;
+            var wr = 0;
+            var zPend = 0;
+            for (var i = 0; i < nblock; i++)
+            {
+                var ll = last[i];
+                int k = p[ll];
+                if (k == 0)
+                {
+                    zPend++;
+                    continue;
+                }
+
+                if (zPend > 0)
+                {
+                    wr = ZeroRun(mtfv, wr, zPend, freq);
+                    zPend = 0;
+                }
+
+                var below = new Vector<byte>((byte)k);
+                for (var off = 0; off < 256; off += step)
+                {
+                    var v = System.Runtime.CompilerServices.Unsafe.Read<Vector<byte>>(p + off);
+                    System.Runtime.CompilerServices.Unsafe.Write(p + off, v - Vector.LessThan(v, below)); // true lanes are 0xFF: minus -1 adds one
+                }
+
+                p[ll] = 0;
+                mtfv[wr++] = (ushort)(k + 1);
+                freq[k + 1]++;
+            }
+
+            if (zPend > 0)
+            {
+                wr = ZeroRun(mtfv, wr, zPend, freq);
             }
 
             return wr;
