@@ -93,6 +93,28 @@ namespace CcieDr.Engine.Tests.Archive
             Assert.InRange(n, 1, (long)(m!.Value * 1.005) + 64);
         }
 
+        [Theory]
+        [InlineData("bzip2", "-dc")]
+        [InlineData("lbzip2", "-dc")]
+        [InlineData("pbzip2", "-dc")]
+        public void Parallel_Stream_Output_Is_Read_By(string tool, string args)
+        {
+            var data = Make("mixed runs and noise").Concat(Make("text 2 MB")).Concat(Make("random 1 MB")).ToArray();
+            var ms = new MemoryStream();
+            using (var bz = new ParallelBzip2Stream(ms, threads: 2, leaveOpen: true))
+            {
+                bz.Write(data, 0, data.Length);
+                bz.Complete();
+            }
+
+            using var tmp = new TempDir("bzpar");
+            var file = Path.Combine(tmp.Path, "x.bz2");
+            File.WriteAllBytes(file, ms.ToArray());
+            var d = Run(tool, args, file);
+            Assert.True(d.ExitCode == 0, $"{tool}: exit {d.ExitCode}: {d.Stderr}");
+            Assert.True(data.AsSpan().SequenceEqual(d.Stdout), tool + ": decoded bytes differ");
+        }
+
         [Fact]
         public void Output_Too_Small_Returns_Minus_One_And_Compress_Falls_Back_To_Libbz2()
         {
