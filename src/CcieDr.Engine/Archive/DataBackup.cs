@@ -296,9 +296,6 @@ namespace CcieDr.Engine.Archive
                 return _s3Location != null ? RunS3(entries) : RunLocal(entries);
             }
 
-            /// <summary>Archive bytes after which their write-back to disk is started (the final fsync then finds little left).</summary>
-            private const long WritebackChunk = 8L * 1024 * 1024;
-
             private (ArchiveManifest, long, string, long) RunLocal(List<ScanEntry> entries)
             {
                 var dir = _localDir!;
@@ -323,7 +320,6 @@ namespace CcieDr.Engine.Archive
                 var final = Path.Combine(dir, _fileName);
                 var temp = Path.Combine(dir, "." + _fileName + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
                 var nextSpaceCheck = 64L * 1024 * 1024;
-                long writtenBack = 0;
                 var ok = false;
                 try
                 {
@@ -334,12 +330,6 @@ namespace CcieDr.Engine.Archive
                     {
                         using var hashing = new HashingWriteStream(file, written =>
                         {
-                            if (written - writtenBack >= WritebackChunk)
-                            {
-                                DataBackupFileSystem.StartWriteback(file, writtenBack, written - writtenBack);
-                                writtenBack = written;
-                            }
-
                             if (!_o.SkipSpaceCheck && written >= nextSpaceCheck)
                             {
                                 nextSpaceCheck = written + (64L * 1024 * 1024);

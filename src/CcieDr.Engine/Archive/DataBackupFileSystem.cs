@@ -310,34 +310,6 @@ namespace CcieDr.Engine.Archive
             };
         }
 
-        /// <summary>
-        /// Starts writing back <paramref name="count"/> bytes of <paramref name="file"/> from <paramref name="offset"/>
-        /// without waiting (Linux sync_file_range, SYNC_FILE_RANGE_WRITE), so the fsync at the end has little left to
-        /// do. Durability still comes from that fsync; elsewhere, or on failure, this does nothing.
-        /// </summary>
-        internal static void StartWriteback(FileStream file, long offset, long count)
-        {
-            if (!s_writeback || !RuntimeInformation.IsOSPlatform(OSPlatform.Linux) || IntPtr.Size != 8)
-            {
-                return;
-            }
-
-            try
-            {
-                var fd = file.SafeFileHandle.DangerousGetHandle().ToInt32();
-                if (NativeMethods.sync_file_range(fd, offset, count, 2 /* SYNC_FILE_RANGE_WRITE */) != 0)
-                {
-                    s_writeback = false; // not supported by this file system: stop asking
-                }
-            }
-            catch (Exception ex) when (ex is EntryPointNotFoundException || ex is DllNotFoundException)
-            {
-                s_writeback = false;
-            }
-        }
-
-        private static bool s_writeback = true;
-
         private static byte[] ToCString(string s)
         {
             var n = Encoding.UTF8.GetByteCount(s);
@@ -359,10 +331,6 @@ namespace CcieDr.Engine.Archive
             [DllImport("libc", SetLastError = true)]
             [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
             public static extern IntPtr readlink(byte[] path, byte[] buf, IntPtr bufsiz);
-
-            [DllImport("libc", SetLastError = true)]
-            [DefaultDllImportSearchPaths(DllImportSearchPath.SafeDirectories)]
-            public static extern int sync_file_range(int fd, long offset, long nbytes, uint flags);
         }
     }
 }
