@@ -37,6 +37,7 @@ namespace CcieDr.Engine.Archive.Bzip2
         {
             if (Interlocked.Decrement(ref s_users) == 0)
             {
+                Bzip2BlockCompressor.ReleaseEncoders();
                 Trim();
             }
         }
