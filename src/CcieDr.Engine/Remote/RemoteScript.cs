@@ -1,6 +1,6 @@
 using System;
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
 
 namespace CcieDr.Engine.Remote
 {

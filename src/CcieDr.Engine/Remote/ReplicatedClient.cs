@@ -2,7 +2,7 @@ using System;
 using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
 using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Remote

@@ -4,7 +4,7 @@ using System.Globalization;
 using System.Linq;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Backup;
 
 namespace CcieDr.Engine.Remote
 {

@@ -1,5 +1,5 @@
 using System.Runtime.InteropServices;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Bzip2;
 using Xunit;
 using static CcieDr.Engine.Tests.Archive.BackupTestSupport;
 

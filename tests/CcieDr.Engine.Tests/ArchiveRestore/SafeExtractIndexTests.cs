@@ -1,6 +1,7 @@
 #pragma warning disable CA1416 // POSIX-only tests: restore targets Linux
 using System.Text;
-using CcieDr.Engine.Archive;
+using CcieDr.Engine.Archive.Common;
+using CcieDr.Engine.Archive.Restore;
 using Xunit;
 
 namespace CcieDr.Engine.Tests.ArchiveRestore;

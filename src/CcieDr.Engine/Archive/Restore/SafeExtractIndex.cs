@@ -3,8 +3,9 @@ using System.Collections.Generic;
 using System.IO;
 using System.Security.Cryptography;
 using System.Text;
+using CcieDr.Engine.Archive.Common;
 
-namespace CcieDr.Engine.Archive
+namespace CcieDr.Engine.Archive.Restore
 {
     /// <summary>
     /// The <see cref="SafeExtractor"/>'s model of everything extracted so far, kept on disk so memory does not grow

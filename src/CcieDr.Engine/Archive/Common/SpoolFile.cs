@@ -3,7 +3,7 @@ using System.IO;
 using System.Runtime.InteropServices;
 using Microsoft.Win32.SafeHandles;
 
-namespace CcieDr.Engine.Archive
+namespace CcieDr.Engine.Archive.Common
 {
     /// <summary>
     /// Temporary files that keep per-entry state (the backup's scan list and manifest entries, the extractor's

@@ -2,8 +2,9 @@ using System;
 using System.Collections.Generic;
 using System.IO;
 using System.Text;
+using CcieDr.Engine.Archive.Common;
 
-namespace CcieDr.Engine.Archive
+namespace CcieDr.Engine.Archive.Backup
 {
     /// <summary>
     /// The backup's scan result (relative name and kind of every entry, in walk order) kept in a spool file, not in

@@ -1,7 +1,7 @@
 using System;
 using System.Numerics;
 
-namespace CcieDr.Engine.Archive
+namespace CcieDr.Engine.Archive.Bzip2
 {
     /// <summary>
     /// Sorts the rotations of one bzip2 block (the Burrows-Wheeler transform): fills <see cref="Sorted"/> with the

@@ -3,7 +3,7 @@ using System.Globalization;
 using System.IO;
 using System.Text.Json;
 
-namespace CcieDr.Engine.Archive
+namespace CcieDr.Engine.Archive.Common
 {
     /// <summary>
     /// Reads a manifest document from a stream token by token, so a manifest of any number of entries is never

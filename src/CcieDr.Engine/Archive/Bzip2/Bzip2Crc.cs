@@ -1,4 +1,4 @@
-namespace CcieDr.Engine.Archive
+namespace CcieDr.Engine.Archive.Bzip2
 {
     /// <summary>
     /// bzip2's block CRC: CRC-32 with polynomial 0x04C11DB7, most significant bit first (not the reflected zlib
