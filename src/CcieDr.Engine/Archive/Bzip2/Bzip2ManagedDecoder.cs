@@ -583,6 +583,24 @@ namespace CcieDr.Engine.Archive.Bzip2
 
             private unsafe bool ReadSymbols(int nInUse, int alphaSize, int nSelectors)
             {
+                int nblock = DecodeSymbols(nInUse, nSelectors);
+                if (nblock < 0 || OrigPtr >= nblock)
+                {
+                    return false;
+                }
+
+                LinkForInverseBwt(nblock);
+                BlockLength = nblock;
+                return true;
+            }
+
+            /// <summary>
+            /// Decodes the block's Huffman-coded MTF/RLE2 symbols into <see cref="Tt"/> (one byte per position) and
+            /// counts every byte; returns the block length, or -1 when the data is corrupt. Keeps the bit reader in
+            /// locals: this loop runs once per symbol.
+            /// </summary>
+            private unsafe int DecodeSymbols(int nInUse, int nSelectors)
+            {
                 int eob = nInUse + 1;
                 int blockMax = _blockMax;
                 Array.Clear(_counts, 0, 256);
@@ -611,7 +629,6 @@ namespace CcieDr.Engine.Archive.Bzip2
                 fixed (int* first = _first, limit = _limit, offs = _offset)
                 {
                     ushort* lut = lookup;
-                    int lb = 0;
                     int maxLen = 0;
                     while (true)
                     {
@@ -619,13 +636,12 @@ namespace CcieDr.Engine.Archive.Bzip2
                         {
                             if (++groupNo >= nSelectors)
                             {
-                                return false;
+                                return -1;
                             }
 
                             groupPos = GroupSize;
                             t = _selectors[groupNo];
                             lut = lookup + (t << LookupBits);
-                            lb = t * (MaxCodeLength + 2);
                             maxLen = _maxLen[t];
                         }
 
@@ -648,28 +664,14 @@ namespace CcieDr.Engine.Archive.Bzip2
                         }
                         else
                         {
-                            // Longer than the table: find the length whose range holds the code.
-                            sym = -1;
-                            for (int l = LookupBits + 1; l <= maxLen; l++)
+                            int code = DecodeLongCode(buf, bits, t, maxLen, first, limit, offs, sorted);
+                            if (code < 0)
                             {
-                                int c = (int)(buf >> (bits - l)) & ((1 << l) - 1);
-                                if (c < limit[lb + l])
-                                {
-                                    if (c < first[lb + l])
-                                    {
-                                        return false;
-                                    }
-
-                                    sym = sorted[(t * MaxAlpha) + offs[lb + l] + (c - first[lb + l])];
-                                    bits -= l;
-                                    break;
-                                }
+                                return -1;
                             }
 
-                            if (sym < 0)
-                            {
-                                return false;
-                            }
+                            bits -= code & 31;
+                            sym = code >> 5;
                         }
 
                         if (sym <= 1)
@@ -677,7 +679,7 @@ namespace CcieDr.Engine.Archive.Bzip2
                             // RUNA/RUNB: a run of the front symbol, length in bijective base 2.
                             if (runBit > 20)
                             {
-                                return false;
+                                return -1;
                             }
 
                             run += (sym + 1) << runBit;
@@ -689,7 +691,7 @@ namespace CcieDr.Engine.Archive.Bzip2
                         {
                             if (nblock + run > blockMax)
                             {
-                                return false;
+                                return -1;
                             }
 
                             byte rb = unseq[mtf[0]];
@@ -712,7 +714,7 @@ namespace CcieDr.Engine.Archive.Bzip2
 
                         if (nblock >= blockMax)
                         {
-                            return false;
+                            return -1;
                         }
 
                         int v = sym - 1;
@@ -738,12 +740,41 @@ namespace CcieDr.Engine.Archive.Bzip2
                     _buf = buf;
                     _bits = bits;
                     _pos = p;
-                    if (OrigPtr >= nblock)
-                    {
-                        return false;
-                    }
+                }
 
-                    // Links for the inverse BWT: tt[i] keeps its byte in the low 8 bits, the next position above.
+                return nblock;
+            }
+
+            /// <summary>
+            /// A code longer than the lookup table: finds the length whose range holds it. Returns the symbol and the
+            /// code length packed as a lookup entry (<c>sym &lt;&lt; 5 | length</c>), or -1 when no length fits.
+            /// </summary>
+            private static unsafe int DecodeLongCode(ulong buf, int bits, int t, int maxLen, int* first, int* limit, int* offs, ushort* sorted)
+            {
+                int lb = t * (MaxCodeLength + 2);
+                for (int l = LookupBits + 1; l <= maxLen; l++)
+                {
+                    int c = (int)(buf >> (bits - l)) & ((1 << l) - 1);
+                    if (c < limit[lb + l])
+                    {
+                        if (c < first[lb + l])
+                        {
+                            return -1;
+                        }
+
+                        return (sorted[(t * MaxAlpha) + offs[lb + l] + (c - first[lb + l])] << 5) | l;
+                    }
+                }
+
+                return -1;
+            }
+
+            /// <summary>Links for the inverse BWT: tt[i] keeps its byte in the low 8 bits, the next position above.</summary>
+            private unsafe void LinkForInverseBwt(int nblock)
+            {
+                fixed (uint* tt = Tt)
+                fixed (int* counts = _counts)
+                {
                     int sum = 0;
                     int* cf = stackalloc int[256];
                     for (int i = 0; i < 256; i++)
@@ -758,9 +789,6 @@ namespace CcieDr.Engine.Archive.Bzip2
                         tt[cf[u]++] |= (uint)i << 8;
                     }
                 }
-
-                BlockLength = nblock;
-                return true;
             }
         }
     }

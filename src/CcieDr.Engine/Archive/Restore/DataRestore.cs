@@ -89,6 +89,35 @@ namespace CcieDr.Engine.Archive.Restore
             journal.Write();
             Hook("staging");
 
+            SafeExtractResult extracted = await StageAsync(options, path, staging, journal, timeline, warnings, cancellationToken).ConfigureAwait(false);
+
+            // From here on the restore completes, or is undone; cancellation no longer applies.
+            Swap(journal, path, timeline, extracted, options);
+
+            Log("restore complete" + (journal.MoveAside.Count > 0 ? "; previous data in " + Path.Combine(path, asideName) : "; the directory was empty"));
+            return new DataRestoreResult(
+                options.Source,
+                path,
+                journal.MoveAside.Count > 0 ? Path.Combine(path, asideName) : null,
+                journal.MoveAside.ToList(),
+                journal.MoveIn.ToList(),
+                extracted.Files,
+                extracted.ContentBytes,
+                extracted.CompressedBytes,
+                started,
+                clock.Elapsed,
+                extracted.ManifestVerified,
+                warnings,
+                timeline.Entries);
+        }
+
+        /// <summary>
+        /// Extracts and verifies the archive into the staging directory and fills the journal's swap lists. Nothing in
+        /// the data directory moves; on any failure the staging directory and the journal are removed.
+        /// </summary>
+        private async Task<SafeExtractResult> StageAsync(DataRestoreOptions options, string path, string staging, RestoreJournal journal, Timeline timeline, List<string> warnings, CancellationToken cancellationToken)
+        {
+            void Log(string what) => timeline.Complete(timeline.Begin(what));
             SafeExtractResult extracted;
             TimelineEntry? reading = null;
             try
@@ -180,7 +209,15 @@ namespace CcieDr.Engine.Archive.Restore
                 throw;
             }
 
-            // From here on the restore completes, or is undone; cancellation no longer applies.
+            return extracted;
+        }
+
+        /// <summary>
+        /// Swaps the staged entries into place under the journal: from here on the restore completes, or is undone
+        /// (cancellation no longer applies).
+        /// </summary>
+        private void Swap(RestoreJournal journal, string path, Timeline timeline, SafeExtractResult extracted, DataRestoreOptions options)
+        {
             journal.State = JournalState.Staged;
             journal.Write();
             Hook("staged");
@@ -206,21 +243,6 @@ namespace CcieDr.Engine.Archive.Restore
                 throw new CcieException("RestoreSwapFailed", CcieErrorCategory.WriteError, $"The restore failed while swapping ({ex.Message}); the previous data was put back in place and the staged data removed.", path, ex);
             }
 
-            Log("restore complete" + (journal.MoveAside.Count > 0 ? "; previous data in " + Path.Combine(path, asideName) : "; the directory was empty"));
-            return new DataRestoreResult(
-                options.Source,
-                path,
-                journal.MoveAside.Count > 0 ? Path.Combine(path, asideName) : null,
-                journal.MoveAside.ToList(),
-                journal.MoveIn.ToList(),
-                extracted.Files,
-                extracted.ContentBytes,
-                extracted.CompressedBytes,
-                started,
-                clock.Elapsed,
-                extracted.ManifestVerified,
-                warnings,
-                timeline.Entries);
         }
 
         /// <summary>
