@@ -1,6 +1,6 @@
-using System;
 using System.Text;
-using CcieDr.Engine.Archive.Backup;
+using System;
+using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Remote
 {

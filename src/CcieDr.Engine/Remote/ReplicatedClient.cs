@@ -1,8 +1,7 @@
-using System;
 using System.Security;
-using System.Threading;
 using System.Threading.Tasks;
-using CcieDr.Engine.Archive.Backup;
+using System.Threading;
+using System;
 using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Remote

@@ -1,10 +1,10 @@
-using System;
 using System.Collections.Generic;
 using System.Globalization;
 using System.Linq;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using CcieDr.Engine.Archive.Backup;
+using System;
+using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Remote
 {

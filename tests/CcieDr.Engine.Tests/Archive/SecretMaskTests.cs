@@ -1,4 +1,5 @@
 using CcieDr.Engine.Archive.Backup;
+using CcieDr.Engine.Operations;
 using Xunit;
 
 namespace CcieDr.Engine.Tests.Archive

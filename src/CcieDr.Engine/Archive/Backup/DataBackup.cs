@@ -1,18 +1,19 @@
-using System;
 using System.Collections.Generic;
 using System.Diagnostics;
 using System.Globalization;
 using System.IO;
 using System.Net;
 using System.Reflection;
-using System.Threading;
 using System.Threading.Tasks;
+using System.Threading;
+using System;
 using Amazon.S3;
 using CcieDr.Engine.Archive.Bzip2;
 using CcieDr.Engine.Archive.Common;
 using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Archive.Tar;
 using CcieDr.Engine.Archive.Zstd;
+using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Archive.Backup
 {

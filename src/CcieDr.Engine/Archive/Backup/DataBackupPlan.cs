@@ -1,9 +1,10 @@
-using System;
 using System.Globalization;
 using System.IO;
 using System.Text;
+using System;
 using CcieDr.Engine.Archive.Common;
 using CcieDr.Engine.Archive.Storage;
+using CcieDr.Engine.Operations;
 
 namespace CcieDr.Engine.Archive.Backup
 {

@@ -1,7 +1,7 @@
 using System;
 using System.Text.RegularExpressions;
 
-namespace CcieDr.Engine.Archive.Backup
+namespace CcieDr.Engine.Operations
 {
     /// <summary>
     /// Masks what looks like a credential in text that may reach a user (hook output, errors, warnings):
