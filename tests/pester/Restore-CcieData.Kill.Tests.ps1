@@ -27,12 +27,11 @@ BeforeAll {
     $src = Join-Path $root 'src'
     $oldTree = Join-Path $root 'old'
     New-Item -ItemType Directory -Force -Path $src, $oldTree | Out-Null
-    # Enough entries and bytes that the restore takes a few seconds, and enough top-level entries that the
-    # moving-aside and moving-in phases (one rename each) last long enough for the journal-state kills below
-    # to land on a fast, idle machine too (300 were seen to be missed there).
+    # Enough entries and bytes that the restore takes a few seconds. The journal-state kills below do not
+    # depend on timing: the child holds at that step (CCIEDR_TEST_HOLD_AT_STEP).
     $rnd = [Random]::new(7)
-    foreach ($t in 1..3000) { [IO.File]::WriteAllText("$src/top$t.txt", "new $t`n") }
-    foreach ($t in 1..3000) { [IO.File]::WriteAllText("$oldTree/oldtop$t.txt", "old $t`n") }
+    foreach ($t in 1..300) { Set-Content "$src/top$t.txt" "new $t" }
+    foreach ($t in 1..300) { Set-Content "$oldTree/oldtop$t.txt" "old $t" }
     foreach ($d in 1..12) {
         New-Item -ItemType Directory -Path "$src/dir$d" | Out-Null
         foreach ($f in 1..20) {
@@ -55,9 +54,12 @@ AfterAll {
 
 Describe 'Restore-CcieData killed with SIGKILL' -Tag 'Archive', 'Slow' {
     BeforeAll {
-        function Start-Restore([string] $Data) {
+        function Start-Restore([string] $Data, [string] $HoldAt) {
             $script = "Import-Module '$modulePath'; Restore-CcieData -Source '$archive' -Path '$Data' -AllowNoManifest -Force -WarningAction SilentlyContinue | Out-Null"
-            $p = Start-Process -FilePath $pwsh -ArgumentList ($pwshArgs + @('-NoProfile', '-NonInteractive', '-Command', "`"$script`"")) -PassThru
+            # The engine's crash-test hold point: the child stops right after that journal step is durable.
+            if ($HoldAt) { $env:CCIEDR_TEST_HOLD_AT_STEP = $HoldAt }
+            try { $p = Start-Process -FilePath $pwsh -ArgumentList ($pwshArgs + @('-NoProfile', '-NonInteractive', '-Command', "`"$script`"")) -PassThru }
+            finally { Remove-Item Env:CCIEDR_TEST_HOLD_AT_STEP -ErrorAction Ignore }
             $deadline = [DateTime]::UtcNow.AddSeconds(120)
             while (-not (Test-Path "$Data/.ccie-restore-journal.json") -and -not $p.HasExited -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 5 }
             return $p
@@ -106,7 +108,7 @@ Describe 'Restore-CcieData killed with SIGKILL' -Tag 'Archive', 'Slow' {
     It 'leaves old or new data after recovery (kill as soon as the journal says <_>)' -ForEach @('staged', 'moving-aside', 'moving-in') {
         $data = Join-Path $root ("data-" + [guid]::NewGuid().ToString('N').Substring(0, 6))
         & cp -a (Join-Path $root 'old') $data
-        $p = Start-Restore $data
+        $p = Start-Restore $data -HoldAt $_
         $journal = "$data/.ccie-restore-journal.json"
         $killed = $false
         while (-not $p.HasExited) {

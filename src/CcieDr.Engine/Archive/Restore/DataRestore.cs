@@ -33,10 +33,33 @@ namespace CcieDr.Engine.Archive.Restore
         public DataRestore(IAmazonS3? s3 = null)
         {
             _s3 = s3;
+            StepHook = HoldAtStepFromEnvironment();
         }
 
         /// <summary>Test hook: called at every durable step ("staging", "staged", "aside:&lt;name&gt;", ...).</summary>
         internal Action<string>? StepHook { get; set; }
+
+        /// <summary>
+        /// For process-level crash tests only: with CCIEDR_TEST_HOLD_AT_STEP=&lt;step&gt; (for example "staged" or
+        /// "moving-aside") the restore stops for up to 120 s right after that step is durable, so a test can kill -9
+        /// the process in exactly that journal state. Unset (always, outside those tests) it does nothing.
+        /// </summary>
+        private static Action<string>? HoldAtStepFromEnvironment()
+        {
+            string? hold = Environment.GetEnvironmentVariable("CCIEDR_TEST_HOLD_AT_STEP");
+            if (string.IsNullOrEmpty(hold))
+            {
+                return null;
+            }
+
+            return step =>
+            {
+                if (string.Equals(step, hold, StringComparison.Ordinal))
+                {
+                    System.Threading.Thread.Sleep(TimeSpan.FromSeconds(120));
+                }
+            };
+        }
 
         /// <summary>Test hook: each staged file while it is being written (see <see cref="SafeExtractOptions.FileWriting"/>).</summary>
         internal Action<string>? FileWritingHook { get; set; }
