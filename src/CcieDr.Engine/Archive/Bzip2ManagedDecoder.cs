@@ -15,7 +15,7 @@ namespace CcieDr.Engine.Archive
     /// </para>
     /// One instance per concurrent decode (it owns large scratch arrays); not thread-safe.
     /// </summary>
-    internal sealed class Bzip2ManagedDecoder
+    internal sealed partial class Bzip2ManagedDecoder
     {
         private const ulong BlockMagic = 0x314159265359UL;
         private const ulong EndMagic = 0x177245385090UL;
@@ -168,7 +168,7 @@ namespace CcieDr.Engine.Archive
         }
 
         /// <summary>Decoding state of one segment: bit reader, current block, output.</summary>
-        private sealed class Cursor
+        private sealed partial class Cursor
         {
             private readonly int[] _counts = new int[256];
             private readonly byte[] _seqToUnseq = new byte[256];
