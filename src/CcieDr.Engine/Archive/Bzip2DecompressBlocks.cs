@@ -37,6 +37,7 @@ namespace CcieDr.Engine.Archive
         private readonly BufferBag _outputs;
         private readonly BufferBag _inputs;
         private readonly ConcurrentBag<Bzip2ManagedDecoder> _decoders = new ConcurrentBag<Bzip2ManagedDecoder>();
+        private readonly long[] _falseCuts;
         private Bzip2ManagedDecoder? _mergeDecoder;
         private Piece? _held; // reader thread only: a block piece waiting for a partner
         private Piece? _peeked; // consumer only: taken from the queue while merging, not yet used
@@ -62,8 +63,11 @@ namespace CcieDr.Engine.Archive
         /// <param name="leaveOpen">Whether to leave <paramref name="input"/> open on dispose.</param>
         /// <param name="threads">Cores to decode on.</param>
         /// <param name="baseOffset">Offset of <paramref name="input"/>'s first byte in the archive (for messages).</param>
-        internal BlockParallelBzip2DecompressStream(Stream input, bool leaveOpen, int threads, long baseOffset = 0)
+        /// <param name="falseCuts">Tests only: bit offsets to cut at as if the magic were found there.</param>
+        internal BlockParallelBzip2DecompressStream(Stream input, bool leaveOpen, int threads, long baseOffset = 0, long[]? falseCuts = null)
         {
+            _falseCuts = falseCuts ?? Array.Empty<long>();
+            Array.Sort(_falseCuts);
             _input = input;
             _leaveOpen = leaveOpen;
             _baseOffset = baseOffset;
@@ -87,6 +91,11 @@ namespace CcieDr.Engine.Archive
 
         protected override int ReadCore(byte[] buffer, int offset, int count)
         {
+            if (_disposed)
+            {
+                throw new ObjectDisposedException(nameof(BlockParallelBzip2DecompressStream));
+            }
+
             while (true)
             {
                 if (_outPos < _outLen)
@@ -450,9 +459,10 @@ namespace CcieDr.Engine.Archive
                 {
                     token.ThrowIfCancellationRequested();
                     long c = Bzip2BlockScanner.Find(win.AsSpan(0, len), scanFrom - (winByte * 8), eof, out _, out long resume);
-                    if (c >= 0)
+                    long planted = PlantedCut(boundary, c < 0 ? (eof ? (winByte + len) * 8 : resume + (winByte * 8)) : c + (winByte * 8));
+                    if (c >= 0 || planted >= 0)
                     {
-                        long cut = c + (winByte * 8);
+                        long cut = planted >= 0 ? planted : c + (winByte * 8);
                         Emit(win, winByte, len, boundary, cut, atEof: false, token);
                         boundary = cut;
                         scanFrom = cut + 1;
@@ -508,6 +518,20 @@ namespace CcieDr.Engine.Archive
                 {
                 }
             }
+        }
+
+        /// <summary>A test's planted cut after <paramref name="boundary"/> and before <paramref name="before"/>, or -1.</summary>
+        private long PlantedCut(long boundary, long before)
+        {
+            foreach (var f in _falseCuts)
+            {
+                if (f > boundary && f < before)
+                {
+                    return f;
+                }
+            }
+
+            return -1;
         }
 
         private bool Fill(ref byte[] win, ref int len)
