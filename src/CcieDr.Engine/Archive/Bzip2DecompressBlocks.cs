@@ -36,7 +36,8 @@ namespace CcieDr.Engine.Archive
         private readonly Thread _reader;
         private readonly BufferBag _outputs;
         private readonly BufferBag _inputs;
-        private readonly ConcurrentBag<Bzip2ManagedDecoder> _decoders = new ConcurrentBag<Bzip2ManagedDecoder>();
+        private readonly BlockingCollection<Piece[]> _work = new BlockingCollection<Piece[]>();
+        private readonly Thread[] _workers;
         private readonly long[] _falseCuts;
         private Bzip2ManagedDecoder? _mergeDecoder;
         private Piece? _held; // reader thread only: a block piece waiting for a partner
@@ -76,6 +77,13 @@ namespace CcieDr.Engine.Archive
             _outputs = new BufferBag(OutputSize, _queue.BoundedCapacity + 4);
             _inputs = new BufferBag(InputSize, _queue.BoundedCapacity + 4);
             _expected = 32;
+            _workers = new Thread[_threads];
+            for (int i = 0; i < _threads; i++)
+            {
+                _workers[i] = new Thread(Work) { IsBackground = true, Name = "CcieDr bzip2 block decoder" };
+                _workers[i].Start();
+            }
+
             _reader = new Thread(Split) { IsBackground = true, Name = "CcieDr bzip2 block splitter" };
             _reader.Start();
         }
@@ -146,6 +154,12 @@ namespace CcieDr.Engine.Archive
                 _disposed = true;
                 _stop.Cancel();
                 _reader.Join();
+                foreach (var w in _workers)
+                {
+                    w.Join(); // each finishes at most the piece pair in hand
+                }
+
+                _work.Dispose();
                 Forget(_peeked);
                 while (_queue.TryTake(out var p))
                 {
@@ -473,6 +487,7 @@ namespace CcieDr.Engine.Archive
                     {
                         Emit(win, winByte, len, boundary, (winByte + len) * 8, atEof: true, token);
                         FlushHeld();
+                        _work.CompleteAdding();
                         _queue.Add(Piece.EndMarker, token);
                         return;
                     }
@@ -588,24 +603,16 @@ namespace CcieDr.Engine.Archive
             }
         }
 
-        private void StartDecode(Piece a, Piece? b)
+        private void StartDecode(Piece a, Piece? b) => _work.Add(b is null ? new[] { a } : new[] { a, b });
+
+        /// <summary>A decoding thread: one decoder (~9 MB of scratch) per core, reused for every piece.</summary>
+        private void Work()
         {
-            var token = _stop.Token;
-            _ = Task.Run(
-                () =>
+            var decoder = new Bzip2ManagedDecoder();
+            try
+            {
+                foreach (var pieces in _work.GetConsumingEnumerable(_stop.Token))
                 {
-                    var pieces = b is null ? new[] { a } : new[] { a, b };
-                    if (token.IsCancellationRequested)
-                    {
-                        foreach (var p in pieces)
-                        {
-                            p.Completion!.TrySetCanceled(token);
-                        }
-
-                        return;
-                    }
-
-                    var decoder = _decoders.TryTake(out var d) ? d : new Bzip2ManagedDecoder();
                     var outputs = new byte[pieces.Length][];
                     try
                     {
@@ -624,23 +631,22 @@ namespace CcieDr.Engine.Archive
 
                             pieces[i].Completion!.TrySetResult(results[i]);
                         }
-
-                        if (_decoders.Count < _threads) // ~9 MB of scratch each: keep one per core
-                        {
-                            _decoders.Add(decoder);
-                        }
                     }
 #pragma warning disable CA1031 // handed to the consumer, which judges the piece as undecodable
                     catch (Exception ex)
 #pragma warning restore CA1031
                     {
+                        decoder = new Bzip2ManagedDecoder(); // its state is unknown
                         foreach (var p in pieces)
                         {
                             p.Completion!.TrySetException(ex);
                         }
                     }
-                },
-                CancellationToken.None);
+                }
+            }
+            catch (OperationCanceledException)
+            {
+            }
         }
 
         private sealed class Piece
