@@ -180,6 +180,10 @@ function Invoke-BenchTask {
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Restore.ps1'),
         '-Archive', (Join-Path $archiveDir 'circleci-data-export.tar.bz2'), '-ModulePath', $modulePath)
 
+    # 2b. Restore of single-stream, many-block archives (GNU tar -cjf, lbzip2) of the same tree.
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Restore-SingleStream.ps1'),
+        '-Tree', (Join-Path $work 'data'), '-ModulePath', $modulePath)
+
     # 3. Restore-CcieServicesBox orchestration overhead beyond the simulator's scripted AWS transitions.
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Orchestration.ps1'),
         '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))
