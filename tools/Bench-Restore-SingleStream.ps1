@@ -50,7 +50,7 @@ foreach ($archive in $gnu, $lbz) {
     for ($i = 1; $i -le $Rounds; $i++) {
         $r['tar -xjf'] += Measure-Run { & tar -C $out -xjf $archive }
         $r['lbzip2 -d -n 2 | tar -x'] += Measure-Run { & bash -c "lbzip2 -d -n 2 < '$archive' | tar -C '$out' -x" }
-        $r['Restore-CcieData'] += Measure-Run { $null = Restore-CcieData -Source $archive -Path $out -Force -WarningAction SilentlyContinue }
+        $r['Restore-CcieData'] += Measure-Run { $null = Restore-CcieData -Source $archive -Path $out -AllowNoManifest -Force -WarningAction SilentlyContinue }
     }
 
     $median = @{}
