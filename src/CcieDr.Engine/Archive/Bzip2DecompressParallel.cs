@@ -84,6 +84,13 @@ namespace CcieDr.Engine.Archive
         /// <summary>Segments the managed decoder handed to libbz2 (0 for archives Backup-CcieData wrote).</summary>
         internal int ManagedFallbacks => Volatile.Read(ref _managedFallbacks);
 
+        /// <summary>
+        /// Block-by-block decoding of many-block streams: opt-in (CCIEDR_BZIP2_BLOCKS=1) until a failure seen on an
+        /// lbzip2-made tar archive in the bench is understood (it fails loudly, never returns wrong data).
+        /// </summary>
+        internal static bool UseBlockDecoder { get; set; } = UseManagedDecoder &&
+            string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_BLOCKS"), "1", StringComparison.Ordinal);
+
         /// <summary>The managed two-chain decoder is used unless CCIEDR_BZIP2_DECODER=native (diagnostics: libbz2 only).</summary>
         internal static bool UseManagedDecoder { get; set; } =
             !string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_DECODER"), "native", StringComparison.OrdinalIgnoreCase);
@@ -144,7 +151,7 @@ namespace CcieDr.Engine.Archive
                     // core (libbz2 streaming, on one core, when the managed decoder is switched off).
                     _done = true;
                     _rest = new Compression.ReplayStream(seg.Rest, _input, leaveOpen: true);
-                    _streamingDecoder = UseManagedDecoder
+                    _streamingDecoder = UseBlockDecoder
                         ? new BlockParallelBzip2DecompressStream(_rest, leaveOpen: true, _threads, seg.Offset)
                         : new NativeBzip2DecompressStream(_rest, leaveOpen: true);
                     _streaming = _streamingDecoder;
@@ -355,7 +362,7 @@ namespace CcieDr.Engine.Archive
                         return;
                     }
 
-                    if (len >= _maxSegment || (UseManagedDecoder && len >= BlockModeBytes))
+                    if (len >= _maxSegment || (UseBlockDecoder && len >= BlockModeBytes))
                     {
                         var rest = new byte[len];
                         Buffer.BlockCopy(win, 0, rest, 0, len);
