@@ -88,7 +88,7 @@ namespace CcieDr.Engine.Archive
         /// Block-by-block decoding of many-block streams: opt-in (CCIEDR_BZIP2_BLOCKS=1) until a failure seen on an
         /// lbzip2-made tar archive in the bench is understood (it fails loudly, never returns wrong data).
         /// </summary>
-        internal static bool UseBlockDecoder { get; set; } = UseManagedDecoder &&
+        internal static bool UseBlockDecoder { get; set; } = !string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_DECODER"), "native", StringComparison.OrdinalIgnoreCase) &&
             string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_BLOCKS"), "1", StringComparison.Ordinal);
 
         /// <summary>The managed two-chain decoder is used unless CCIEDR_BZIP2_DECODER=native (diagnostics: libbz2 only).</summary>
