@@ -447,8 +447,10 @@ namespace CcieDr.Engine.Archive
                     return false;
                 }
 
+                // The field allows up to 32767 selectors and some encoders (lbzip2) write more than the 18002 a
+                // block of 900,000 symbols can use: read them all, keep the first 18002 (as bzip2 1.0.8 does).
                 int nSelectors = (int)Get(15);
-                if (nSelectors < 1 || nSelectors > MaxSelectors)
+                if (nSelectors < 1)
                 {
                     return false;
                 }
@@ -478,8 +480,13 @@ namespace CcieDr.Engine.Archive
                     }
 
                     pos[0] = v;
-                    _selectors[i] = v;
+                    if (i < MaxSelectors)
+                    {
+                        _selectors[i] = v;
+                    }
                 }
+
+                nSelectors = Math.Min(nSelectors, MaxSelectors);
 
                 // Code lengths, delta-coded, and the decoding tables.
                 for (int t = 0; t < nGroups; t++)

@@ -96,6 +96,18 @@ public sealed class Bzip2BlockParallelTests : IDisposable
     }
 
     [Fact]
+    public void Incompressible_lbzip2_blocks_with_more_than_18002_selectors_decode()
+    {
+        // lbzip2 writes more Huffman selectors than a 900,000-symbol block can use when the data does not
+        // compress; the field allows 32767 and bzip2 >= 1.0.8 reads them all and uses the first 18002.
+        var data = new byte[2_000_000];
+        new Random(12).NextBytes(data);
+        var comp = Compress(data, "lbzip2 -9 -n 2");
+        Assert.Equal(data, DecodeBlocks(comp));
+        Assert.Equal(data, DecodeAuto(comp));
+    }
+
+    [Fact]
     public void Gnu_tar_cjf_archive_decodes_byte_identical_to_bzip2_dc()
     {
         var tree = Path.Combine(_dir, "tree");
