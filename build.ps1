@@ -184,6 +184,10 @@ function Invoke-BenchTask {
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Memory.ps1'),
         '-ModulePath', $modulePath, '-WorkDirectory', $work, '-BenchProject', $bench)
 
+    # 2c. Restore of single-stream, many-block archives (GNU tar -cjf, lbzip2) of the same tree.
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Restore-SingleStream.ps1'),
+        '-Tree', (Join-Path $work 'data'), '-ModulePath', $modulePath)
+
     # 3. Restore-CcieServicesBox orchestration overhead beyond the simulator's scripted AWS transitions.
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Orchestration.ps1'),
         '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))

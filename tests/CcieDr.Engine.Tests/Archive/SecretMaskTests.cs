@@ -1,4 +1,3 @@
-using CcieDr.Engine.Archive.Backup;
 using CcieDr.Engine.Operations;
 using Xunit;
 

@@ -10,19 +10,26 @@ namespace CcieDr.Engine.Archive.Bzip2
 {
     /// <summary>
     /// Decodes multi-stream bzip2 (the pbzip2 layout, which Backup-CcieData writes too) on every core.
-    /// lbzip2 writes one stream of many blocks: that decodes as a single stream, on one core.
+    /// bzip2 and lbzip2 write one stream of many blocks: once a stream runs past <see cref="BlockModeBytes"/>, the
+    /// rest of the input goes to <see cref="BlockParallelBzip2DecompressStream"/>, which cuts it at block magics.
     /// A reader thread cuts the compressed input at stream starts ("BZh1".."BZh9" followed by the
     /// block magic 0x314159265359), each segment is decoded by its own libbz2 decoder on the thread
     /// pool, and the output is handed back in order. Every segment must decode to complete streams,
     /// so a false cut (the signature occurring inside compressed data) makes the decode fail loudly
-    /// rather than produce wrong data. Single-stream input (GNU tar -cjf) and oversized segments
-    /// fall back to streaming decoding. Memory is bounded: at most <c>depth</c> segments of at most
+    /// rather than produce wrong data. Segments that decode to more than <see cref="MaxDecodedBytes"/> fall back to
+    /// streaming decoding. Memory is bounded: at most <c>depth</c> segments of at most
     /// <see cref="MaxSegmentBytes"/> compressed and <see cref="MaxDecodedBytes"/> decoded.
     /// </summary>
     internal sealed class ParallelBzip2DecompressStream : Bzip2DecompressStream
     {
         internal const int MaxSegmentBytes = 16 * 1024 * 1024;
         internal const int MaxDecodedBytes = 16 * 1024 * 1024;
+
+        /// <summary>
+        /// A stream longer than this is made of many blocks (a one-block stream, as pbzip2 and Backup-CcieData write
+        /// them, compresses to at most ~0.9 MB): the rest of the input is decoded block by block.
+        /// </summary>
+        internal const int BlockModeBytes = 2 * 1024 * 1024;
         private const int ReadSize = 1024 * 1024;
         private const int OutputSize = 1024 * 1024;
         private const int InputSize = 1024 * 1024;
@@ -77,6 +84,13 @@ namespace CcieDr.Engine.Archive.Bzip2
 
         /// <summary>Segments the managed decoder handed to libbz2 (0 for archives Backup-CcieData wrote).</summary>
         internal int ManagedFallbacks => Volatile.Read(ref _managedFallbacks);
+
+        /// <summary>
+        /// Block-by-block decoding of many-block streams: opt-in (CCIEDR_BZIP2_BLOCKS=1) until a failure seen on an
+        /// lbzip2-made tar archive in the bench is understood (it fails loudly, never returns wrong data).
+        /// </summary>
+        internal static bool UseBlockDecoder { get; set; } = !string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_DECODER"), "native", StringComparison.OrdinalIgnoreCase) &&
+            string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_BLOCKS"), "1", StringComparison.Ordinal);
 
         /// <summary>The managed two-chain decoder is used unless CCIEDR_BZIP2_DECODER=native (diagnostics: libbz2 only).</summary>
         internal static bool UseManagedDecoder { get; set; } =
@@ -134,10 +148,13 @@ namespace CcieDr.Engine.Archive.Bzip2
                 _any = true;
                 if (seg.Rest != null)
                 {
-                    // No stream start within MaxSegmentBytes (single-stream archive): decode the rest as one stream.
+                    // A stream of many blocks (GNU tar -cjf, bzip2, lbzip2): decode the rest block by block on every
+                    // core (libbz2 streaming, on one core, when the managed decoder is switched off).
                     _done = true;
                     _rest = new ReplayStream(seg.Rest, _input, leaveOpen: true);
-                    _streamingDecoder = new NativeBzip2DecompressStream(_rest, leaveOpen: true);
+                    _streamingDecoder = UseBlockDecoder
+                        ? new BlockParallelBzip2DecompressStream(_rest, leaveOpen: true, _threads, seg.Offset)
+                        : new NativeBzip2DecompressStream(_rest, leaveOpen: true);
                     _streaming = _streamingDecoder;
                     continue;
                 }
@@ -346,7 +363,7 @@ namespace CcieDr.Engine.Archive.Bzip2
                         return;
                     }
 
-                    if (len >= _maxSegment)
+                    if (len >= _maxSegment || (UseBlockDecoder && len >= BlockModeBytes))
                     {
                         var rest = new byte[len];
                         Buffer.BlockCopy(win, 0, rest, 0, len);

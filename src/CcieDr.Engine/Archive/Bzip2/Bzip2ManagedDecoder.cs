@@ -15,7 +15,7 @@ namespace CcieDr.Engine.Archive.Bzip2
     /// </para>
     /// One instance per concurrent decode (it owns large scratch arrays); not thread-safe.
     /// </summary>
-    internal sealed class Bzip2ManagedDecoder
+    internal sealed partial class Bzip2ManagedDecoder
     {
         private const ulong BlockMagic = 0x314159265359UL;
         private const ulong EndMagic = 0x177245385090UL;
@@ -168,7 +168,7 @@ namespace CcieDr.Engine.Archive.Bzip2
         }
 
         /// <summary>Decoding state of one segment: bit reader, current block, output.</summary>
-        private sealed class Cursor
+        private sealed partial class Cursor
         {
             private readonly int[] _counts = new int[256];
             private readonly byte[] _seqToUnseq = new byte[256];
@@ -447,8 +447,10 @@ namespace CcieDr.Engine.Archive.Bzip2
                     return false;
                 }
 
+                // The field allows up to 32767 selectors and some encoders (lbzip2) write more than the 18002 a
+                // block of 900,000 symbols can use: read them all, keep the first 18002 (as bzip2 1.0.8 does).
                 int nSelectors = (int)Get(15);
-                if (nSelectors < 1 || nSelectors > MaxSelectors)
+                if (nSelectors < 1)
                 {
                     return false;
                 }
@@ -478,8 +480,13 @@ namespace CcieDr.Engine.Archive.Bzip2
                     }
 
                     pos[0] = v;
-                    _selectors[i] = v;
+                    if (i < MaxSelectors)
+                    {
+                        _selectors[i] = v;
+                    }
                 }
+
+                nSelectors = Math.Min(nSelectors, MaxSelectors);
 
                 // Code lengths, delta-coded, and the decoding tables.
                 for (int t = 0; t < nGroups; t++)

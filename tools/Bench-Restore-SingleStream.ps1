@@ -1,0 +1,80 @@
+<#
+.SYNOPSIS
+    Restore of single-stream, many-block bzip2 archives (GNU tar -cjf, lbzip2): Restore-CcieData against tar -xjf and
+    against lbzip2 -d -n 2 | tar -x, interleaved rounds, medians, ratios from the same run.
+.EXAMPLE
+    ./tools/Bench-Restore-SingleStream.ps1 -Tree /tmp/ccie-bench/data -ModulePath ./out/CcieDr/0.1.0/CcieDr.psd1 -Rounds 3
+#>
+param(
+    [Parameter(Mandatory)] [string] $Tree,
+    [Parameter(Mandatory)] [string] $ModulePath,
+    [int] $Rounds = 3,
+    [string] $WorkDirectory = (Join-Path ([IO.Path]::GetTempPath()) 'ccie-bench-restore-single')
+)
+$ErrorActionPreference = 'Stop'
+Import-Module $ModulePath -Force
+foreach ($tool in 'tar', 'bzip2', 'lbzip2') {
+    if (-not (Get-Command $tool -ErrorAction SilentlyContinue)) { throw "$tool is required for this benchmark (apt-get install $tool)." }
+}
+
+$archives = Join-Path $WorkDirectory 'archives'
+$out = Join-Path $WorkDirectory 'out'
+New-Item -ItemType Directory -Force $archives | Out-Null
+# GNU tar -cjf runs bzip2: one stream of many blocks. lbzip2 also writes one stream.
+$gnu = Join-Path $archives 'gnu-tar-cjf.tar.bz2'
+$lbz = Join-Path $archives 'lbzip2.tar.bz2'
+& tar -C $Tree -cjf $gnu .
+& bash -c "tar -C '$Tree' -cf - . | lbzip2 -9 -n 2 > '$lbz'"
+if ($LASTEXITCODE -ne 0) { throw 'lbzip2 failed' }
+
+function Reset-Dir([string] $d) {
+    if (Test-Path $d) { & rm -rf $d }
+    New-Item -ItemType Directory -Path $d | Out-Null
+    & sync
+}
+
+function Measure-Run([scriptblock] $run) {
+    Reset-Dir $out
+    $t = [Diagnostics.Stopwatch]::StartNew(); & $run; $t.Stop()
+    $t.Elapsed.TotalSeconds
+}
+
+$load = (Get-Content /proc/loadavg -ErrorAction SilentlyContinue) -split ' ' | Select-Object -First 1
+Write-Host "Single-stream restore: $([Environment]::ProcessorCount) cores, load average $load before the rounds (the machine is shared: ratios are from the same run)"
+$results = [ordered]@{}
+$ratios = @{}
+foreach ($archive in $gnu, $lbz) {
+    $name = [IO.Path]::GetFileNameWithoutExtension([IO.Path]::GetFileNameWithoutExtension($archive))
+    $r = [ordered]@{ 'tar -xjf' = @(); 'lbzip2 -d -n 2 | tar -x' = @(); 'Restore-CcieData' = @() }
+    $null = Test-CcieBackup -Source $archive # warm-up (JIT, page cache), not timed
+    for ($i = 1; $i -le $Rounds; $i++) {
+        $r['tar -xjf'] += Measure-Run { & tar -C $out -xjf $archive }
+        $r['lbzip2 -d -n 2 | tar -x'] += Measure-Run { & bash -c "lbzip2 -d -n 2 < '$archive' | tar -C '$out' -x" }
+        $r['Restore-CcieData'] += Measure-Run { $null = Restore-CcieData -Source $archive -Path $out -AllowNoManifest -Force -WarningAction SilentlyContinue }
+    }
+
+    $median = @{}
+    foreach ($k in $r.Keys) { $median[$k] = ($r[$k] | Sort-Object)[[int][math]::Floor($Rounds / 2)] }
+    foreach ($k in $r.Keys) {
+        [pscustomobject]@{
+            Archive       = $name
+            Tool          = $k
+            MedianSeconds = [math]::Round($median[$k], 2)
+            'x tar -xjf'  = [math]::Round($median['tar -xjf'] / $median[$k], 2)
+            Rounds        = ($r[$k] | ForEach-Object { [math]::Round($_, 1) }) -join ' '
+        } | Format-Table -AutoSize | Out-String | Write-Host
+    }
+
+    $ratios[$name] = @{
+        Tar    = $median['tar -xjf'] / $median['Restore-CcieData']
+        Lbzip2 = $median['lbzip2 -d -n 2 | tar -x'] / $median['Restore-CcieData']
+    }
+}
+& rm -rf $WorkDirectory
+
+# The GNU tar -cjf archive is the headline case (what circleci-backup writes); the lbzip2 one is shown alongside.
+$vsTar = $ratios['gnu-tar-cjf'].Tar
+$vsLbz = $ratios['gnu-tar-cjf'].Lbzip2
+Write-Host ("lbzip2-made archive: {0:F2}x tar -xjf, {1:F2}x lbzip2 -d" -f $ratios['lbzip2'].Tar, $ratios['lbzip2'].Lbzip2)
+Write-Host ("TARGET restore-single-stream vs tar -xjf: {0:F2}x (target >= 1.7x) {1}" -f $vsTar, $(if ($vsTar -ge 1.7) { 'PASS' } else { 'MISS' }))
+Write-Host ("TARGET restore-single-stream vs lbzip2 -d: {0:F2}x (target >= 0.9x) {1}" -f $vsLbz, $(if ($vsLbz -ge 0.9) { 'PASS' } else { 'MISS' }))
