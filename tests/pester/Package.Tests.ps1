@@ -31,7 +31,7 @@ Register-PSResourceRepository -Name CcieLocal -Uri '$([uri]::new($repo).Absolute
 Install-PSResource -Name CcieDr -Repository CcieLocal -Scope CurrentUser -TrustRepository
 `$m = Import-Module CcieDr -PassThru
 "installed:`$(`$m.Version):`$(`$m.ModuleBase)"
-"count:$((Get-Command -Module CcieDr).Count)"
+"count:`$((Get-Command -Module CcieDr).Count)"
 "@
         $r = Invoke-CcieChildPwsh -Script $script -Environment @{ HOME = $home2 }
         $r.ExitCode | Should -Be 0 -Because $r.Error
