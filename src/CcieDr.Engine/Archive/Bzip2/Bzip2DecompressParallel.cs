@@ -86,11 +86,12 @@ namespace CcieDr.Engine.Archive.Bzip2
         internal int ManagedFallbacks => Volatile.Read(ref _managedFallbacks);
 
         /// <summary>
-        /// Block-by-block decoding of many-block streams: opt-in (CCIEDR_BZIP2_BLOCKS=1) until a failure seen on an
-        /// lbzip2-made tar archive in the bench is understood (it fails loudly, never returns wrong data).
+        /// Block-by-block decoding of many-block streams (GNU tar -cjf, lbzip2) on every core, every block CRC and the
+        /// combined CRC checked. On by default; CCIEDR_BZIP2_BLOCKS=0 (or CCIEDR_BZIP2_DECODER=native) decodes such
+        /// streams on one core with libbz2, as before.
         /// </summary>
         internal static bool UseBlockDecoder { get; set; } = !string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_DECODER"), "native", StringComparison.OrdinalIgnoreCase) &&
-            string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_BLOCKS"), "1", StringComparison.Ordinal);
+            !string.Equals(Environment.GetEnvironmentVariable("CCIEDR_BZIP2_BLOCKS"), "0", StringComparison.Ordinal);
 
         /// <summary>The managed two-chain decoder is used unless CCIEDR_BZIP2_DECODER=native (diagnostics: libbz2 only).</summary>
         internal static bool UseManagedDecoder { get; set; } =
