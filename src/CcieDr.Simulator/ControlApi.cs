@@ -75,6 +75,7 @@ internal sealed class ControlApi
                     Str(body, "launchTemplateVersion")), SimulatorControl.Json),
                 ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
                 ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
+                (_, _) when path.StartsWith("/_sim/boxes/", StringComparison.Ordinal) => control.AppPortListeners.Handle(method, path, body),
                 _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
             };
             await Write(http, 200, result ?? new JsonObject { ["ok"] = true }).ConfigureAwait(false);
@@ -117,7 +118,10 @@ internal sealed class ControlApi
         "GET /_sim/autoscaling?region=us-east-1",
         "POST /_sim/autoscaling {\"region\":\"us-east-1\",\"name\":\"circleci-builders\",\"desiredCapacity\":3,\"suspended\":false,\"launchTemplateVersion\":\"$Default\"}",
         "GET /_sim/requests[?action=RunInstances]",
-        "DELETE /_sim/requests");
+        "DELETE /_sim/requests",
+        "GET /_sim/boxes/{instanceId}/ports (the box's app ports as loopback stand-ins: {\"address\":\"127.0.0.1\",\"ports\":{\"80\":41001,...},\"open\":true})",
+        "POST /_sim/boxes/{instanceId}/app {\"state\":\"started|stopped|null\",\"standinRoot\":\"/path/to/replicated-standin state dir|null\"}",
+        "POST /_sim/boxes/app {\"standinRoot\":\"/sandboxes/{instanceId}/var/lib/replicated-standin\"} (the default for every box)");
 
     private JsonNode Clock() => new JsonObject { ["now"] = control.Now, ["mode"] = control.ClockMode.ToString().ToLowerInvariant() };
 

@@ -95,6 +95,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         }
         finally
         {
+            Control.DisposeAppPorts();
             await app.DisposeAsync().ConfigureAwait(false);
         }
     }
