@@ -129,7 +129,8 @@ namespace CcieDr.Engine.Detection
         /// Refuses a "here" probe of a non-loopback address when the AWS endpoint is a simulator on loopback: the
         /// simulator's 10.x addresses are fiction, and a real connection to them could reach a real host (a VPN).
         /// </summary>
-        public static void GuardSimulatedAddress(string address, Uri? endpoint, string box)
+        /// <param name="fix">What to do instead (default: the probe overrides).</param>
+        public static void GuardSimulatedAddress(string address, Uri? endpoint, string box, string? fix = null)
         {
             if (endpoint is null || !endpoint.IsLoopback)
             {
@@ -149,7 +150,7 @@ namespace CcieDr.Engine.Detection
             throw new CcieException(
                 "ProbeAddressSimulated",
                 CcieErrorCategory.InvalidArgument,
-                $"Not probing {address}: the AWS endpoint {endpoint.GetLeftPart(UriPartial.Authority)} is on loopback (a simulator), so {box}'s address is simulated and a real connection to it could reach a real host. Give -ProbeAddress 127.0.0.1 with -ProbePortMap from the simulator (GET /_sim/boxes/{box}/ports), or probe with -From Box.",
+                $"Not connecting to {address}: the AWS endpoint {endpoint.GetLeftPart(UriPartial.Authority)} is on loopback (a simulator), so {box}'s address is simulated and a real connection to it could reach a real host. " + (fix ?? $"Give -ProbeAddress 127.0.0.1 with -ProbePortMap from the simulator (GET /_sim/boxes/{box}/ports), or probe with -From Box."),
                 box);
         }
 
