@@ -32,6 +32,7 @@
         'Get-CcieSecretPassphrase'
         'Start-CcieApp'
         'Stop-CcieApp'
+        'Test-CcieServicesBox'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
