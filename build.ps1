@@ -204,6 +204,10 @@ function Invoke-BenchTask {
     # 5. Import-Module start-up against a bare pwsh, whole processes.
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Import.ps1'),
         '-ModulePath', $modulePath, '-Runs', '9')
+
+    # 6. Test-CcieServicesBox against a dead box (EC2, SSH and the app ports all hang): the whole run.
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-HealthDeadBox.ps1'),
+        '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))
 }
 
 # Runs the bench sections under a transcript, then lists every TARGET line they printed (and the item-8 targets

@@ -20,6 +20,7 @@ $BenchKnownTargets = [ordered]@{
     'memory-restore-300MB'      = 'peak RSS restoring the 300 MB tree'
     'memory-backup-250k-files'  = 'peak RSS backing up 250,000 small files'
     'memory-restore-250k-files' = 'peak RSS restoring 250,000 small files'
+    'test-servicesbox-dead-box' = 'Test-CcieServicesBox against a dead box (EC2, SSH and ports hanging), whole run in seconds'
 }
 
 # Matches a line printed by Write-Target (or its C# twin).

@@ -65,6 +65,7 @@ namespace CcieDr.Engine.Detection
         public const string Unknown = "Unknown";
 
         private static readonly string[] DownChecks = { "Ec2State", "SystemStatus", "InstanceStatus", "AppState" };
+        private static readonly string[] Ec2Basics = { "Ec2State", "SystemStatus", "InstanceStatus" };
 
         private readonly IOperationReporter _reporter;
 
@@ -157,7 +158,18 @@ namespace CcieDr.Engine.Detection
             List<ServicesBoxCheck> warned = c.Where(x => x.Status == Warn).ToList();
             List<ServicesBoxCheck> closedPorts = c.Where(x => x.Name.StartsWith("Port", StringComparison.Ordinal) && x.Status == Fail).ToList();
             bool down = DownChecks.Any(Failed) || closedPorts.Count > 0;
-            health.Verdict = down ? "Down" : failed.Count + warned.Count > 0 ? "Degraded" : "Healthy";
+
+            // Healthy needs proof, not the absence of bad news: EC2's state and both status checks passed, and the
+            // app was seen serving (every port open, or Replicated reporting it started).
+            List<string> unconfirmed = Ec2Basics.Where(n => c.Any(x => x.Name == n && x.Status == Unknown)).ToList();
+            List<ServicesBoxCheck> portRows = c.Where(x => x.Name.StartsWith("Port", StringComparison.Ordinal)).ToList();
+            bool serving = (portRows.Count > 0 && portRows.All(x => x.Status is Pass or Warn)) || c.Any(x => x.Name == "AppState" && x.Status == Pass);
+            if (!serving)
+            {
+                unconfirmed.Add("the app serving (ports, AppState)");
+            }
+
+            health.Verdict = down ? "Down" : failed.Count + warned.Count > 0 || unconfirmed.Count > 0 ? "Degraded" : "Healthy";
 
             var reasons = new List<string>();
             foreach (ServicesBoxCheck x in failed.OrderBy(x => Array.IndexOf(DownChecks, x.Name) is int i && i >= 0 ? i : 100))
@@ -178,8 +190,18 @@ namespace CcieDr.Engine.Detection
                 reasons.Add($"not checked: {string.Join(", ", unknown.Select(u => u.Name))} ({unknown[0].Reason})");
             }
 
+            if (!down && unconfirmed.Count > 0)
+            {
+                reasons.Insert(warned.Count + failed.Count == 0 ? 0 : reasons.Count, $"could not confirm {string.Join(", ", unconfirmed)}");
+            }
+
             health.Reasons = reasons;
             (health.SuggestedAction, health.Why) = Suggest(c, box, closedPorts);
+            if (health.SuggestedAction is null && unconfirmed.Count > 0)
+            {
+                health.SuggestedAction = "Check the box another way (the EC2 console, the Replicated console on port 8800), and give Test-CcieServicesBox what it lacked (AWS access, the transport parameters, -From Box).";
+                health.Why = $"Test-CcieServicesBox could not confirm {string.Join(", ", unconfirmed)}: it does not call a box healthy on a guess.";
+            }
         }
 
         private static (string? Action, string? Why) Suggest(IReadOnlyList<ServicesBoxCheck> c, ServicesBox? box, List<ServicesBoxCheck> closedPorts)
@@ -436,7 +458,9 @@ namespace CcieDr.Engine.Detection
                 string tls = !p.Tls ? string.Empty
                     : p.TlsHandshake == true ? (p.CertificateAccepted == true ? ", TLS ok" : $", TLS ok, certificate not accepted ({p.CertificateProblem})")
                     : p.TlsHandshake == false ? $", TLS handshake failed ({p.CertificateProblem})" : string.Empty;
-                return Row("Port" + p.Port, Pass, "open" + tls, "accepts connections", null, source, took, at);
+                return p.TlsHandshake == false
+                    ? Row("Port" + p.Port, Warn, "open" + tls, "accepts connections", $"port {p.Port} accepts connections but completes no TLS handshake ({p.CertificateProblem})", source, took, at)
+                    : Row("Port" + p.Port, Pass, "open" + tls, "accepts connections", null, source, took, at);
             }
 
             if (p.Open == false)
