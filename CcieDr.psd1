@@ -32,6 +32,9 @@
         'Get-CcieSecretPassphrase'
         'Start-CcieApp'
         'Stop-CcieApp'
+        'Test-CcieRecovery'
+        'Remove-CcieDrill'
+        'Get-CcieRecoveryStatus'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -50,6 +50,7 @@ internal sealed class ControlApi
                 ("POST", "/_sim/faults/instance-impaired") => Do(() => control.SetInstanceImpaired(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), body["impaired"]?.GetValue<bool>() ?? true)),
                 ("POST", "/_sim/faults/snapshot-failure") => SnapshotFailure(body),
                 ("POST", "/_sim/faults/image-failure") => ImageFailure(body),
+                ("POST", "/_sim/faults/corrupt-snapshot") => Do(() => control.CorruptSnapshot(Str(body, "region") ?? "us-east-1", Req(body, "snapshotId"))),
                 ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Str(body, "error") ?? "InsufficientInstanceCapacity")),
                 ("DELETE", "/_sim/faults/az-outage") => Do(() => control.RestoreAvailabilityZone(
                     http.Request.Query["region"].ToString() is { Length: > 0 } r ? r : Str(body, "region") ?? "us-east-1",
@@ -106,6 +107,7 @@ internal sealed class ControlApi
         "POST /_sim/faults/instance-impaired {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"impaired\":true}",
         "POST /_sim/faults/snapshot-failure {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"} or {\"count\":1}",
         "POST /_sim/faults/image-failure {\"region\":\"us-east-1\",\"imageId\":\"ami-...\"} or {\"count\":1}",
+        "POST /_sim/faults/corrupt-snapshot {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"}",
         "POST /_sim/faults/az-outage {\"region\":\"us-east-1\",\"zone\":\"us-east-1a\",\"error\":\"InsufficientInstanceCapacity|Unsupported\"}",
         "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",
         "POST /_sim/ssm/responses {\"match\":\"replicated apps\",\"instanceId\":null,\"exitCode\":0,\"stdout\":\"...\",\"stderr\":\"\",\"durationSeconds\":null}",

@@ -42,6 +42,18 @@ internal sealed class SecurityGroup : Resource
     public required string Description { get; init; }
 
     public required string VpcId { get; init; }
+
+    /// <summary>Inbound rules (none on a new group).</summary>
+    public List<SecurityGroupRule> Ingress { get; } = new();
+
+    /// <summary>Outbound rules: a new group allows all traffic out, as in AWS.</summary>
+    public List<SecurityGroupRule> Egress { get; } = new() { SecurityGroupRule.AllTraffic() };
+}
+
+/// <summary>One permission of a security group: protocol, port range and one source or destination.</summary>
+internal sealed record SecurityGroupRule(string Protocol, int? FromPort, int? ToPort, string? CidrIp, string? GroupId)
+{
+    public static SecurityGroupRule AllTraffic() => new("-1", null, null, "0.0.0.0/0", null);
 }
 
 internal sealed class KeyPair : Resource
@@ -267,6 +279,9 @@ internal sealed class Snapshot : Resource
 
     /// <summary>Injected fault: fails (state error) when it would complete, or now if already due.</summary>
     public bool WillFail { get; set; }
+
+    /// <summary>The data in it is broken (the snapshot reports completed): an instance booted with a volume from it fails its instance status check.</summary>
+    public bool Corrupt { get; set; }
 
     /// <summary>For copies: where it came from.</summary>
     public string? SourceSnapshotId { get; init; }

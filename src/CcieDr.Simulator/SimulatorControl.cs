@@ -168,6 +168,19 @@ public sealed class SimulatorControl
         world.Tick();
     });
 
+    /// <summary>A snapshot whose data is broken though it reports completed: a box restored from it fails its instance status check.</summary>
+    public void CorruptSnapshot(string region, string snapshotId) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.Snapshots.TryGetValue(snapshotId, out var s))
+        {
+            throw new ArgumentException($"no snapshot {snapshotId} in {region}", nameof(snapshotId));
+        }
+
+        s.Corrupt = true;
+        world.Tick();
+    });
+
     /// <summary>An image that fails: a pending AMI goes to state <c>failed</c> now.</summary>
     public void FailImage(string region, string imageId) => Locked(() =>
     {

@@ -177,8 +177,33 @@ internal sealed class World
         }
     }
 
+    // A running instance with a volume restored from a corrupt snapshot cannot mount it: its OS stops in emergency
+    // mode and the instance status check fails (the snapshot itself looks completed).
+    private void MarkCorruptBoots(RegionState r)
+    {
+        foreach (var i in r.Instances.Values)
+        {
+            if (i.Impaired || i.State != InstanceStates.Running)
+            {
+                continue;
+            }
+
+            foreach (var d in i.BlockDevices)
+            {
+                if (r.Volumes.TryGetValue(d.VolumeId, out var v) && v.SnapshotId is { } sid && r.Snapshots.TryGetValue(sid, out var snap) && snap.Corrupt)
+                {
+                    i.Impaired = true;
+                    Faults.Count("corrupt-snapshot", sid);
+                    break;
+                }
+            }
+        }
+    }
+
     private void TickRegion(RegionState r, DateTime now)
     {
+        MarkCorruptBoots(r);
+
         // Instances: loop because one tick may cover several transitions (dies → stopping → stopped).
         bool changed;
         do

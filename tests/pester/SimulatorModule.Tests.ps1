@@ -29,7 +29,7 @@ Import-Module CcieDr, CcieDr.Simulator
 `$box = Get-CcieServicesBox
 "box:`$(`$box.InstanceId):`$(`$box.State):`$(`$box.Tags['Name'])"
 Invoke-CcieSimulatorOutage -Impaired -InstanceId `$box.InstanceId
-"impaired:`$((Get-CcieSimulatorState).regions.'us-east-1'.instances | Where-Object instanceId -eq `$box.InstanceId | ForEach-Object impaired)"
+"impaired:`$((Get-CcieSimulatorState).regions.'us-east-1'.instances | Where-Object id -eq `$box.InstanceId | ForEach-Object instanceStatus)"
 Add-CcieSimulatorFault -Kind throttle -Action DescribeInstances -Count 1 | Out-Null
 `$null = Get-CcieServicesBox
 "throttled:`$(@(Invoke-CcieSimulatorControl faults).served | Where-Object { `$_.kind -eq 'throttle' } | ForEach-Object count)"
@@ -46,6 +46,7 @@ Stop-CcieSimulator `$sim
         $r.Output | Should -Match 'url:http://127\.0\.0\.1:\d+'
         $r.Output | Should -Match 'key:AKIDCCIESIMULATOR region:us-east-1'
         $r.Output | Should -Match 'box:i-[0-9a-f]+:running:circleci_services'
+        $r.Output | Should -Match 'impaired:impaired'
         $r.Output | Should -Match 'throttled:1'
         $r.Output | Should -Match 'logged:True'
         $r.Output | Should -Match 'advanced:True'
