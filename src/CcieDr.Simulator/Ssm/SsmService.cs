@@ -39,6 +39,9 @@ internal sealed class SsmService
 
     public IReadOnlyCollection<string> Actions => actions.Keys;
 
+    /// <summary>Characters of stdout and of stderr GetCommandInvocation returns at most (as SSM).</summary>
+    public const int InlineOutputLimit = 24000;
+
     public JsonObject Execute(World w, RegionState r, string action, JsonObject body)
     {
         if (!actions.TryGetValue(action, out var handler))
@@ -332,6 +335,10 @@ internal sealed class SsmService
         var inv = command.Invocations.FirstOrDefault(i => i.InstanceId == instanceId) ?? throw new SsmError("InvocationDoesNotExist", "");
         var (status, details) = inv.StatusAt(w.Now);
         var (stdout, stderr, code, start, end) = Outcome(w, inv);
+
+        // Like SSM: at most 24,000 characters of each stream inline (the rest only in the S3 output, if any).
+        stdout = stdout.Length > InlineOutputLimit ? stdout[..InlineOutputLimit] : stdout;
+        stderr = stderr.Length > InlineOutputLimit ? stderr[..InlineOutputLimit] : stderr;
         return new JsonObject
         {
             ["CommandId"] = command.CommandId,
