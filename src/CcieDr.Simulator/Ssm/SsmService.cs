@@ -219,7 +219,7 @@ internal sealed class SsmService
             };
             if (Online(r, inst))
             {
-                var result = w.RunSsm(new SsmCommandRequest
+                var request = new SsmCommandRequest
                 {
                     Region = r.Name,
                     InstanceId = id,
@@ -227,7 +227,20 @@ internal sealed class SsmService
                     Script = script,
                     Parameters = parameters.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value),
                     InstanceName = inst.Tag("Name"),
-                });
+                };
+                var answer = w.AnswerSsm(request);
+                if (answer is null && w.Sandbox is { } sandbox && document == "AWS-RunShellScript")
+                {
+                    // Runs for real in the box's sandbox: InProgress until the process ends (or is killed).
+                    invocation.StartsAt = now;
+                    invocation.EndsAt = DateTime.MaxValue;
+                    var root = sandbox.BoxRoot(inst, r, now);
+                    invocation.Run = sandbox.Start(root, script, now, TimeSpan.FromSeconds(executionTimeout), run => Completed(w, invocation, run));
+                    command.Invocations.Add(invocation);
+                    continue;
+                }
+
+                var result = answer ?? w.RunSsm(request);
                 invocation.Result = result;
                 invocation.StartsAt = now;
                 invocation.EndsAt = now.AddSeconds(result.DurationSeconds ?? w.Durations.SsmCommand);
@@ -239,6 +252,21 @@ internal sealed class SsmService
 
         r.SsmCommands[command.CommandId] = command;
         return new JsonObject { ["Command"] = CommandJson(w, command) };
+    }
+
+    private static void Completed(World w, SsmInvocation invocation, SandboxRun run)
+    {
+        lock (w.Sync)
+        {
+            var end = w.Now < invocation.StartsAt!.Value ? invocation.StartsAt.Value : w.Now;
+            invocation.Result = new SsmCommandResult { ExitCode = run.TimedOut ? -1 : run.ExitCode, StandardOutput = run.Stdout, StandardError = run.Stderr };
+            invocation.EndsAt = end;
+            if (run.TimedOut)
+            {
+                invocation.ExecutionTimedOut = true;
+                invocation.ExecutionDeadline = end;
+            }
+        }
     }
 
     private static string Aggregate(World w, SsmCommand c)
@@ -439,6 +467,7 @@ internal sealed class SsmService
             {
                 inv.Cancelled = true;
                 inv.CancelledAt = w.Now;
+                inv.Run?.Kill();
             }
         }
 
