@@ -76,6 +76,7 @@ internal sealed class ControlApi
                     Str(body, "launchTemplateVersion")), SimulatorControl.Json),
                 ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
                 ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
+                _ when path.StartsWith("/_sim/boxes/", StringComparison.Ordinal) => Boxes(method, path, body, http),
                 _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
             };
             await Write(http, 200, result ?? new JsonObject { ["ok"] = true }).ConfigureAwait(false);
@@ -119,7 +120,33 @@ internal sealed class ControlApi
         "GET /_sim/autoscaling?region=us-east-1",
         "POST /_sim/autoscaling {\"region\":\"us-east-1\",\"name\":\"circleci-builders\",\"desiredCapacity\":3,\"suspended\":false,\"launchTemplateVersion\":\"$Default\"}",
         "GET /_sim/requests[?action=RunInstances]",
-        "DELETE /_sim/requests");
+        "DELETE /_sim/requests",
+        "GET /_sim/boxes/<instance-id>[?region=us-east-1]",
+        "GET /_sim/boxes/<instance-id>/file?path=/etc/default/replicated",
+        "PUT /_sim/boxes/<instance-id>/file {\"path\":\"/etc/default/replicated\",\"content\":\"...\"}",
+        "POST /_sim/boxes/<instance-id>/standin {\"args\":[\"fail-start\",\"on\"]}");
+
+    // The SSM sandbox's boxes: /_sim/boxes/<instance-id>[/file|/standin].
+    private JsonNode? Boxes(string method, string path, JsonObject body, HttpContext http)
+    {
+        var parts = path["/_sim/boxes/".Length..].Split('/');
+        var id = parts[0];
+        var region = http.Request.Query["region"].ToString() is { Length: > 0 } q ? q : Str(body, "region") ?? "us-east-1";
+        return (method, parts.Length > 1 ? parts[1] : "") switch
+        {
+            ("GET", "") => new JsonObject { ["instanceId"] = id, ["privateIp"] = control.BoxPrivateIp(region, id), ["root"] = control.BoxRoot(region, id) },
+            ("GET", "file") => new JsonObject
+            {
+                ["path"] = http.Request.Query["path"].ToString(),
+                ["content"] = control.ReadBoxFile(region, id, http.Request.Query["path"].ToString()),
+            },
+            ("PUT" or "POST", "file") => Do(() => control.WriteBoxFile(region, id, Req(body, "path"), Str(body, "content") ?? "")),
+            ("POST", "standin") => JsonSerializer.SerializeToNode(
+                control.RunStandin(region, id, body["args"] is JsonArray a ? a.Select(x => x?.ToString() ?? "").ToArray() : throw new ArgumentException("body needs \"args\": [\"fail-start\", \"on\"]")),
+                SimulatorControl.Json),
+            _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
+        };
+    }
 
     private JsonNode Clock() => new JsonObject { ["now"] = control.Now, ["mode"] = control.ClockMode.ToString().ToLowerInvariant() };
 

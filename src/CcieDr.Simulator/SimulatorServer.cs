@@ -67,6 +67,11 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
         var app = builder.Build();
         var world = new World(options);
+        if (options.SsmSandbox)
+        {
+            world.Sandbox = new Ssm.SsmSandbox();
+        }
+
         var server = new SimulatorServer(app, world);
         if (options.SeedCircleCi)
         {
@@ -96,6 +101,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         finally
         {
             await app.DisposeAsync().ConfigureAwait(false);
+            world.Sandbox?.Dispose();
         }
     }
 

@@ -61,11 +61,17 @@ internal sealed class World
     /// <summary>In-proc SSM handler, consulted before the rules; null result = fall through to the rules.</summary>
     public Func<SsmCommandRequest, SsmCommandResult?>? SsmHandler { get; set; }
 
-    /// <summary>What an SSM command prints and returns.</summary>
+    /// <summary>Runs SSM commands for real, per instance, inside bubblewrap (null: the sandbox is off).</summary>
+    public Ssm.SsmSandbox? Sandbox { get; set; }
+
+    /// <summary>The in-proc handler's or a response rule's answer to an SSM command, or null when none answers.</summary>
+    public SsmCommandResult? AnswerSsm(SsmCommandRequest request) =>
+        SsmHandler?.Invoke(request) ?? Ssm.SsmService.FromRules(SsmRules, request);
+
+    /// <summary>What an SSM command prints and returns (without the sandbox).</summary>
     public SsmCommandResult RunSsm(SsmCommandRequest request)
     {
-        return SsmHandler?.Invoke(request)
-            ?? Ssm.SsmService.FromRules(SsmRules, request)
+        return AnswerSsm(request)
             ?? new SsmCommandResult
             {
                 ExitCode = 127,
@@ -94,6 +100,7 @@ internal sealed class World
         Faults.Clear();
         RequestLog.Clear();
         SsmRules.Clear();
+        Sandbox?.Clear();
         Invisible.Clear();
         NewIdInvisibleCalls = 0;
     }

@@ -5,6 +5,7 @@ using Amazon.KeyManagementService;
 using Amazon.Runtime;
 using Amazon.Runtime.CredentialManagement;
 using Amazon.S3;
+using Amazon.SimpleSystemsManagement;
 
 namespace CcieDr.Engine.Aws
 {
@@ -57,6 +58,14 @@ namespace CcieDr.Engine.Aws
             var config = new AmazonKeyManagementServiceConfig();
             Configure(config, region ?? Region);
             return _profileCredentials is null ? new AmazonKeyManagementServiceClient(config) : new AmazonKeyManagementServiceClient(_profileCredentials, config);
+        }
+
+        /// <summary>An SSM client (Run Command on the Services box).</summary>
+        public IAmazonSimpleSystemsManagement CreateSsm(string? region = null)
+        {
+            var config = new AmazonSimpleSystemsManagementConfig();
+            Configure(config, region ?? Region);
+            return _profileCredentials is null ? new AmazonSimpleSystemsManagementClient(config) : new AmazonSimpleSystemsManagementClient(_profileCredentials, config);
         }
 
         public IAmazonS3 CreateS3(string? region = null)
