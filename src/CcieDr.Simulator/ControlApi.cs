@@ -75,6 +75,7 @@ internal sealed class ControlApi
                     Str(body, "launchTemplateVersion")), SimulatorControl.Json),
                 ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
                 ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
+                _ when path.StartsWith("/_sim/cloudwatch/", StringComparison.Ordinal) => CloudWatch.CloudWatchControlApi.Handle(control, method, path, body, http.Request.Query),
                 _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
             };
             await Write(http, 200, result ?? new JsonObject { ["ok"] = true }).ConfigureAwait(false);
@@ -117,7 +118,7 @@ internal sealed class ControlApi
         "GET /_sim/autoscaling?region=us-east-1",
         "POST /_sim/autoscaling {\"region\":\"us-east-1\",\"name\":\"circleci-builders\",\"desiredCapacity\":3,\"suspended\":false,\"launchTemplateVersion\":\"$Default\"}",
         "GET /_sim/requests[?action=RunInstances]",
-        "DELETE /_sim/requests");
+        "DELETE /_sim/requests").Append(CloudWatch.CloudWatchControlApi.Help);
 
     private JsonNode Clock() => new JsonObject { ["now"] = control.Now, ["mode"] = control.ClockMode.ToString().ToLowerInvariant() };
 
@@ -245,6 +246,17 @@ internal sealed class ControlApi
 
 internal static class JsonNodeExtensions
 {
+    /// <summary>Appends <paramref name="more"/> strings to an array (route lists of other files).</summary>
+    public static JsonArray Append(this JsonArray array, IEnumerable<string> more)
+    {
+        foreach (var m in more)
+        {
+            array.Add(m);
+        }
+
+        return array;
+    }
+
     /// <summary>Ignores the left value and yields <paramref name="next"/> (sequencing in switch expressions).</summary>
     public static JsonNode Then(this JsonNode? ignored, JsonNode next)
     {

@@ -8,7 +8,7 @@ namespace CcieDr.Simulator;
 /// In-process control of a running simulator: the same operations as the HTTP control API under <c>/_sim/</c>.
 /// Thread-safe.
 /// </summary>
-public sealed class SimulatorControl
+public sealed partial class SimulatorControl
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
