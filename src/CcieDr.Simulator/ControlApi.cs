@@ -77,6 +77,7 @@ internal sealed class ControlApi
                 ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
                 ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
                 _ when path.StartsWith("/_sim/boxes/", StringComparison.Ordinal) => Boxes(method, path, body, http),
+                _ when path.StartsWith("/_sim/cloudwatch/", StringComparison.Ordinal) => CloudWatch.CloudWatchControlApi.Handle(control, method, path, body, http.Request.Query),
                 _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
             };
             await Write(http, 200, result ?? new JsonObject { ["ok"] = true }).ConfigureAwait(false);
@@ -124,7 +125,7 @@ internal sealed class ControlApi
         "GET /_sim/boxes/<instance-id>[?region=us-east-1]",
         "GET /_sim/boxes/<instance-id>/file?path=/etc/default/replicated",
         "PUT /_sim/boxes/<instance-id>/file {\"path\":\"/etc/default/replicated\",\"content\":\"...\"}",
-        "POST /_sim/boxes/<instance-id>/standin {\"args\":[\"fail-start\",\"on\"]}");
+        "POST /_sim/boxes/<instance-id>/standin {\"args\":[\"fail-start\",\"on\"]}").Append(CloudWatch.CloudWatchControlApi.Help);
 
     // The SSM sandbox's boxes: /_sim/boxes/<instance-id>[/file|/standin].
     private JsonNode? Boxes(string method, string path, JsonObject body, HttpContext http)
@@ -274,6 +275,17 @@ internal sealed class ControlApi
 
 internal static class JsonNodeExtensions
 {
+    /// <summary>Appends <paramref name="more"/> strings to an array (route lists of other files).</summary>
+    public static JsonArray Append(this JsonArray array, IEnumerable<string> more)
+    {
+        foreach (var m in more)
+        {
+            array.Add(m);
+        }
+
+        return array;
+    }
+
     /// <summary>Ignores the left value and yields <paramref name="next"/> (sequencing in switch expressions).</summary>
     public static JsonNode Then(this JsonNode? ignored, JsonNode next)
     {

@@ -205,6 +205,9 @@ internal sealed class Instance : Resource
 
     /// <summary>Injected fault: the instance dies (goes stopping) at this time.</summary>
     public DateTime? DiesAt { get; set; }
+
+    /// <summary>Injected fault: the CircleCI app on this box is down while the instance runs (CloudWatch num-masters 0). Control: KillApp/ReviveApp.</summary>
+    public bool AppKilled { get; set; }
 }
 
 internal sealed class VolumeAttachment
@@ -469,6 +472,9 @@ internal sealed class RegionState
 
     /// <summary>KMS aliases ("alias/…") → key id.</summary>
     public Dictionary<string, string> KmsAliases { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>CloudWatch metrics, publishers and the simulated fleet counters.</summary>
+    public CloudWatch.CloudWatchState CloudWatch { get; } = new();
 
     public Zone? FindZone(string name) => Zones.FirstOrDefault(z => z.Name == name);
 

@@ -123,6 +123,13 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
+        if (IsCloudWatch(http.Request))
+        {
+            await HandleCloudWatchAsync(http).ConfigureAwait(false);
+            Trace(http);
+            return;
+        }
+
         if (http.Request.Headers["X-Amz-Target"].ToString() is { Length: > 0 } target)
         {
             await HandleJsonAsync(http, target).ConfigureAwait(false);

@@ -267,6 +267,7 @@ internal sealed class World
 
         AutoScaler.Reconcile(this, r, now);
         Kms.KmsService.Expire(r, now);
+        CloudWatch.CloudWatchPublisher.Tick(this, r, now);
 
         foreach (var v in r.Volumes.Values)
         {
