@@ -75,6 +75,33 @@ namespace CcieDr.Engine.Aws
             return _profileCredentials is null ? new AmazonS3Client(config) : new AmazonS3Client(_profileCredentials, config);
         }
 
+        /// <summary>
+        /// The credentials the SDK clients of this factory use: the named profile's, or the SDK's default chain
+        /// (checked for a source first, as for the SDK clients). For the hand-written Query clients.
+        /// </summary>
+        public AWSCredentials ResolveCredentials()
+        {
+            if (_profileCredentials is not null)
+            {
+                return _profileCredentials;
+            }
+
+            if (!_defaultChainChecked)
+            {
+                CredentialSources.EnsureDefaultChainHasASource();
+                _defaultChainChecked = true;
+            }
+
+            try
+            {
+                return Amazon.Runtime.Credentials.DefaultAWSCredentialsIdentityResolver.GetCredentials(null);
+            }
+            catch (Exception e) when (AwsErrorMapper.IsNoCredentials(e))
+            {
+                throw AwsErrorMapper.Map(e, "credentials", null);
+            }
+        }
+
         private void Configure(ClientConfig config, string region)
         {
             if (_profileCredentials is null && !_defaultChainChecked)
