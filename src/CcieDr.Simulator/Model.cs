@@ -458,6 +458,9 @@ internal sealed class RegionState
     /// <summary>Simulated Auto Scaling groups by name.</summary>
     public Dictionary<string, AutoScalingGroup> AutoScalingGroups { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Auto Scaling launch configurations by name (immutable once created).</summary>
+    public Dictionary<string, AutoScaling.LaunchConfiguration> LaunchConfigurations { get; } = new(StringComparer.Ordinal);
+
     /// <summary>SSM Run Command commands by id.</summary>
     public Dictionary<string, SsmCommand> SsmCommands { get; } = new();
 

@@ -343,6 +343,18 @@ public sealed partial class SimulatorControl
         return Info(r, g);
     });
 
+    /// <summary>The next <paramref name="calls"/> changing Auto Scaling API calls on the group answer ResourceContention (HTTP 500).</summary>
+    public void SetAutoScalingContention(string region, string name, int calls) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.AutoScalingGroups.TryGetValue(name, out var g))
+        {
+            throw new ArgumentException($"no Auto Scaling group {name} in {region}", nameof(name));
+        }
+
+        g.ContentionCalls = Math.Max(0, calls);
+    });
+
     /// <summary>Auto Scaling groups of a region with their current members.</summary>
     public IReadOnlyList<AutoScalingGroupInfo> AutoScalingGroups(string region) => Locked(() =>
     {
@@ -352,8 +364,8 @@ public sealed partial class SimulatorControl
     });
 
     private static AutoScalingGroupInfo Info(RegionState r, AutoScalingGroup g) =>
-        new(r.Name, g.Name, g.LaunchTemplateId, g.LaunchTemplateVersion, g.MinSize, g.MaxSize, g.DesiredCapacity, g.Suspended,
-            AutoScaler.Members(r, g).Select(i => i.Id).OrderBy(x => x, StringComparer.Ordinal).ToList(), g.Launched, g.Terminated);
+        new(r.Name, g.Name, g.LaunchTemplateId ?? "", g.LaunchTemplateVersion, g.MinSize, g.MaxSize, g.DesiredCapacity, g.Suspended,
+            AutoScaler.Members(r, g).Select(i => i.Id).OrderBy(x => x, StringComparer.Ordinal).ToList(), g.Launched, g.Terminated, g.LaunchConfigurationName);
 
     /// <summary>EC2 requests served so far (optionally only one action), oldest first.</summary>
     public IReadOnlyList<RequestLogEntry> RequestLog(string? action = null) =>

@@ -137,6 +137,13 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
+        if (ServiceOf(http.Request) == "autoscaling")
+        {
+            await HandleAutoScalingAsync(http).ConfigureAwait(false);
+            Trace(http);
+            return;
+        }
+
         await HandleEc2Async(http).ConfigureAwait(false);
         Trace(http);
     }

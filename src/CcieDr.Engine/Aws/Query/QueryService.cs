@@ -11,6 +11,9 @@ namespace CcieDr.Engine.Aws.Query
         /// <summary>Amazon CloudWatch (signing name <c>monitoring</c>, version 2010-08-01).</summary>
         public static readonly QueryService CloudWatch = new QueryService("monitoring", "2010-08-01", "cloudwatch");
 
+        /// <summary>Amazon EC2 Auto Scaling (signing name <c>autoscaling</c>, version 2011-01-01).</summary>
+        public static readonly QueryService AutoScaling = new QueryService("autoscaling", "2011-01-01", "autoscaling");
+
         /// <summary>Describes a Query service.</summary>
         /// <param name="signingName">SigV4 service name and endpoint prefix, e.g. "monitoring", "autoscaling".</param>
         /// <param name="version">The API version sent as <c>Version</c>, e.g. "2010-08-01".</param>
