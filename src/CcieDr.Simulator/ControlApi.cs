@@ -125,12 +125,20 @@ internal sealed class ControlApi
         "GET /_sim/boxes/<instance-id>[?region=us-east-1]",
         "GET /_sim/boxes/<instance-id>/file?path=/etc/default/replicated",
         "PUT /_sim/boxes/<instance-id>/file {\"path\":\"/etc/default/replicated\",\"content\":\"...\"}",
+        "GET /_sim/boxes/{instanceId}/ports (the box's app ports as loopback stand-ins: {\"address\":\"127.0.0.1\",\"ports\":{\"80\":41001,...},\"open\":true})",
+        "POST /_sim/boxes/{instanceId}/app {\"state\":\"started|stopped|null\",\"standinRoot\":\"/path/to/replicated-standin state dir|null\"}",
+        "POST /_sim/boxes/app {\"standinRoot\":\"/sandboxes/{instanceId}/var/lib/replicated-standin\"} (the default for every box)",
         "POST /_sim/boxes/<instance-id>/standin {\"args\":[\"fail-start\",\"on\"]}").Append(CloudWatch.CloudWatchControlApi.Help);
 
     // The SSM sandbox's boxes: /_sim/boxes/<instance-id>[/file|/standin].
     private JsonNode? Boxes(string method, string path, JsonObject body, HttpContext http)
     {
         var parts = path["/_sim/boxes/".Length..].Split('/');
+        if (parts[0] == "app" || (parts.Length > 1 && parts[1] is "ports" or "app"))
+        {
+            return control.AppPortListeners.Handle(method, path, body); // the app ports' loopback stand-ins
+        }
+
         var id = parts[0];
         var region = http.Request.Query["region"].ToString() is { Length: > 0 } q ? q : Str(body, "region") ?? "us-east-1";
         return (method, parts.Length > 1 ? parts[1] : "") switch

@@ -100,6 +100,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         }
         finally
         {
+            Control.DisposeAppPorts();
             await app.DisposeAsync().ConfigureAwait(false);
             world.Sandbox?.Dispose();
         }
