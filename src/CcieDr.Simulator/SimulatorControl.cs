@@ -8,7 +8,7 @@ namespace CcieDr.Simulator;
 /// In-process control of a running simulator: the same operations as the HTTP control API under <c>/_sim/</c>.
 /// Thread-safe.
 /// </summary>
-public sealed class SimulatorControl
+public sealed partial class SimulatorControl
 {
     internal static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
     {
@@ -201,6 +201,7 @@ public sealed class SimulatorControl
         var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
         z.Failed = true;
         z.FailureError = error;
+        z.OutageMode = AzOutageMode.Impaired;
         world.Faults.Count("az-outage", zone);
     });
 
@@ -209,6 +210,7 @@ public sealed class SimulatorControl
     {
         var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
         z.Failed = false;
+        z.OutageMode = AzOutageMode.Impaired;
     });
 
     /// <summary>SSM: scripts matching <paramref name="rule"/>.Match (regex) answer with its exit code and output (newest rule wins).</summary>
