@@ -32,6 +32,13 @@
         'Get-CcieSecretPassphrase'
         'Start-CcieApp'
         'Stop-CcieApp'
+        'New-CcieServicesBoxImage'
+        'Get-CcieServicesBoxImage'
+        'Remove-CcieServicesBoxImage'
+        'New-CcieReplica'
+        'Get-CcieReplica'
+        'Update-CcieReplica'
+        'Add-CcieFloatingIp'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
