@@ -35,6 +35,13 @@
         'Test-CcieRecovery'
         'Remove-CcieDrill'
         'Get-CcieRecoveryStatus'
+        'New-CcieServicesBoxImage'
+        'Get-CcieServicesBoxImage'
+        'Remove-CcieServicesBoxImage'
+        'New-CcieReplica'
+        'Get-CcieReplica'
+        'Update-CcieReplica'
+        'Add-CcieFloatingIp'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -51,7 +51,8 @@ internal sealed class ControlApi
                 ("POST", "/_sim/faults/snapshot-failure") => SnapshotFailure(body),
                 ("POST", "/_sim/faults/image-failure") => ImageFailure(body),
                 ("POST", "/_sim/faults/corrupt-snapshot") => Do(() => control.CorruptSnapshot(Str(body, "region") ?? "us-east-1", Req(body, "snapshotId"))),
-                ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Str(body, "error") ?? "InsufficientInstanceCapacity")),
+                ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Enum.Parse<AzOutageMode>(Str(body, "mode") ?? nameof(AzOutageMode.Impaired), true), (int)(Num(body, "hangMilliseconds") ?? 2000), Str(body, "error") ?? "InsufficientInstanceCapacity")),
+                ("POST", "/_sim/faults/instance-zombie") => Do(() => control.SetInstanceZombie(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), body["zombie"]?.GetValue<bool>() ?? true)),
                 ("DELETE", "/_sim/faults/az-outage") => Do(() => control.RestoreAvailabilityZone(
                     http.Request.Query["region"].ToString() is { Length: > 0 } r ? r : Str(body, "region") ?? "us-east-1",
                     http.Request.Query["zone"].ToString() is { Length: > 0 } z ? z : Req(body, "zone"))),

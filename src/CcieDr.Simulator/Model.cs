@@ -208,6 +208,9 @@ internal sealed class Instance : Resource
 
     /// <summary>Injected fault: the CircleCI app on this box is down while the instance runs (CloudWatch num-masters 0). Control: KillApp/ReviveApp.</summary>
     public bool AppKilled { get; set; }
+
+    /// <summary>Injected fault (a zombie): the OS is hung, so a stop without Force leaves it in stopping until a forced stop.</summary>
+    public bool IgnoresGracefulStop { get; set; }
 }
 
 internal sealed class VolumeAttachment
@@ -511,4 +514,13 @@ internal sealed class Zone
 
     /// <summary>The error RunInstances into a failed zone returns.</summary>
     public string FailureError { get; set; } = "InsufficientInstanceCapacity";
+
+    /// <summary>How calls on the failed zone's resources behave (Impaired: they work; ApiErrors/ApiHangs: they fail or hang and the zone's instances keep their state).</summary>
+    public AzOutageMode OutageMode { get; set; } = AzOutageMode.Impaired;
+
+    /// <summary>For <see cref="AzOutageMode.ApiHangs"/>: how long a call is held before the connection is aborted (real milliseconds).</summary>
+    public int HangMilliseconds { get; set; } = 2000;
+
+    /// <summary>True when the zone's control plane is out: its instances are frozen in their last state.</summary>
+    public bool Frozen => Failed && OutageMode != AzOutageMode.Impaired;
 }

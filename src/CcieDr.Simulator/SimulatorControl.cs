@@ -214,6 +214,7 @@ public sealed partial class SimulatorControl
         var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
         z.Failed = true;
         z.FailureError = error;
+        z.OutageMode = AzOutageMode.Impaired;
         world.Faults.Count("az-outage", zone);
     });
 
@@ -222,6 +223,7 @@ public sealed partial class SimulatorControl
     {
         var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
         z.Failed = false;
+        z.OutageMode = AzOutageMode.Impaired;
     });
 
     /// <summary>SSM: scripts matching <paramref name="rule"/>.Match (regex) answer with its exit code and output (newest rule wins).</summary>

@@ -219,7 +219,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         Faults.ActiveFault? fault;
         lock (world.Sync)
         {
-            fault = world.Faults.Take(action, regionName);
+            fault = world.Faults.Take(action, regionName) ?? ZoneOutage.Take(world, region, p, action);
             entry = new RequestLogEntry { Service = "ec2", Region = regionName, Action = action, Parameters = parameters, Time = world.Now, Fault = fault?.Kind };
             world.Log(entry);
         }

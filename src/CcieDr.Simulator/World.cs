@@ -218,6 +218,12 @@ internal sealed class World
             changed = false;
             foreach (var i in r.Instances.Values.ToList())
             {
+                if (r.FindZone(i.AvailabilityZone)?.Frozen == true)
+                {
+                    // The zone's control plane is out: the instance stays in its last state until the zone comes back.
+                    continue;
+                }
+
                 if (i.DiesAt is { } dies && dies <= now && i.State is InstanceStates.Running or InstanceStates.Pending)
                 {
                     i.DiesAt = null;
