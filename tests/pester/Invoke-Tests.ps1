@@ -4,7 +4,9 @@
 #>
 param(
     [Parameter(Mandatory)] [string] $ResultFile,
-    [string] $Tag
+    [string] $Tag,
+    # Internal: run only these files, joined with '|' (the private-network-namespace pass; see below).
+    [string] $Only
 )
 $ErrorActionPreference = 'Stop'
 $packages = $env:CCIEDR_NUGET_PACKAGES
@@ -13,8 +15,15 @@ $pester = Get-ChildItem (Join-Path $packages 'pester') -Directory | Where-Object
 if (-not $pester) { throw "Pester 5 is not in $packages/pester: run 'dotnet restore tests/TestDeps'." }
 Import-Module (Join-Path $pester.FullName 'tools/Pester.psd1') -Force
 
+# Files that start real servers and probe addresses (sshd, the simulator's SSM sandbox) carry the line
+# '# ccie: private-network-namespace' and run in a second pass inside 'unshare -n' with only loopback up, so a
+# stray connection to a simulated 10.x address fails at once instead of leaving this machine.
+$marker = '# ccie: private-network-namespace'
+$isolated = @(Get-ChildItem $PSScriptRoot -Filter '*.Tests.ps1' | Where-Object { Select-String -LiteralPath $_.FullName -SimpleMatch $marker -Quiet } | ForEach-Object FullName)
+
 $config = New-PesterConfiguration
-$config.Run.Path = $PSScriptRoot
+$config.Run.Path = if ($Only) { $Only -split '\|' } else { $PSScriptRoot }
+if (-not $Only -and $isolated) { $config.Run.ExcludePath = $isolated }
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
 $config.Should.ErrorAction = 'Continue'
@@ -31,10 +40,33 @@ $failures = @(
         if ($b) { 'block/container {0}: {1}' -f ($b.ExpandedPath ?? $b.Item), (("$($b.ErrorRecord | Select-Object -First 1)" -split "`n")[0]) }
     }
 )
-[pscustomobject]@{
+$summary = [pscustomobject]@{
     Failures = $failures
     Passed  = $result.PassedCount
     Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
     Skipped = $result.SkippedCount
-} | ConvertTo-Json | Set-Content -LiteralPath $ResultFile
+}
+
+if (-not $Only -and $isolated) {
+    # The second pass: a fresh pwsh in a new network namespace (root, or CAP_SYS_ADMIN) with lo up.
+    $netnsResult = "$ResultFile.netns.json"
+    Remove-Item -LiteralPath $netnsResult -ErrorAction SilentlyContinue
+    $pwshArgs = @('pwsh', '-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ResultFile', $netnsResult, '-Tag', "$Tag", '-Only', ($isolated -join '|'))
+    & unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh dotnet @pwshArgs
+    $code = $LASTEXITCODE
+    if (Test-Path -LiteralPath $netnsResult) {
+        $inner = Get-Content -LiteralPath $netnsResult -Raw | ConvertFrom-Json
+        $summary.Passed += $inner.Passed
+        $summary.Failed += $inner.Failed
+        $summary.Skipped += $inner.Skipped
+        $summary.Failures = @($summary.Failures) + @($inner.Failures)
+        Remove-Item -LiteralPath $netnsResult
+    }
+    else {
+        $summary.Failed += 1
+        $summary.Failures = @($summary.Failures) + "private network namespace pass ($($isolated -join ', ')): 'unshare --net' + 'ip link set lo up' failed (exit $code); it needs root (or CAP_SYS_ADMIN), util-linux and iproute2"
+    }
+}
+
+$summary | ConvertTo-Json | Set-Content -LiteralPath $ResultFile
 exit 0
