@@ -42,7 +42,14 @@ public sealed partial class SimulatorControl
     public void Reset() => Locked(() => world.Reset());
 
     /// <summary>Seeds the CircleCI topology into <paramref name="region"/> and returns its ids.</summary>
-    public SeedResult SeedCircleCi(string region = "us-east-1") => Locked(() => Seeder.Seed(world, region));
+    public SeedResult SeedCircleCi(string region = "us-east-1") => Locked(() =>
+    {
+        var seed = Seeder.Seed(world, region);
+
+        // The Services box's disk exists from the start (a snapshot of it, restored, carries its files).
+        world.Sandbox?.BoxRoot(world.Region(region).Instances[seed.ServicesInstanceId], world.Region(region), world.Now);
+        return seed;
+    });
 
     /// <summary>Moves simulated time forward.</summary>
     public void AdvanceClock(TimeSpan by) => Locked(() =>

@@ -1,6 +1,8 @@
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
+using Amazon.EC2;
+using Amazon.EC2.Model;
 using Amazon.Runtime;
 using Amazon.SimpleSystemsManagement;
 using Amazon.SimpleSystemsManagement.Model;
@@ -285,5 +287,42 @@ public sealed class SsmSandboxTests : IAsyncLifetime
         Assert.Contains("state=started", body, StringComparison.Ordinal);
         var box = await http.GetStringAsync($"_sim/boxes/{seed.ServicesInstanceId}");
         Assert.Contains(seed.ServicesPrivateIp, box, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_instance_restored_from_a_snapshot_of_the_box_gets_a_copy_of_its_disk_with_the_old_address()
+    {
+        using var ec2 = new AmazonEC2Client(new BasicAWSCredentials("AKIDSIM", "secret"), new AmazonEC2Config { ServiceURL = server.Url.ToString(), AuthenticationRegion = "us-east-1" });
+        await RunAsync("echo restored-content > /data/marker");
+        var snap = await ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = seed.ServicesRootVolumeId });
+        server.Control.AdvanceClock(30);
+        var image = await ec2.RegisterImageAsync(new RegisterImageRequest
+        {
+            Name = "restore-test",
+            RootDeviceName = "/dev/sda1",
+            Architecture = ArchitectureValues.X86_64,
+            VirtualizationType = "hvm",
+            BlockDeviceMappings = [new BlockDeviceMapping { DeviceName = "/dev/sda1", Ebs = new EbsBlockDevice { SnapshotId = snap.Snapshot.SnapshotId } }],
+        });
+        server.Control.AdvanceClock(30);
+        var run = await ec2.RunInstancesAsync(new RunInstancesRequest
+        {
+            ImageId = image.ImageId,
+            MinCount = 1,
+            MaxCount = 1,
+            InstanceType = InstanceType.M5Xlarge,
+            SubnetId = seed.SubnetAId,
+            PrivateIpAddress = "10.0.1.50",
+            IamInstanceProfile = new IamInstanceProfileSpecification { Arn = seed.ServicesIamInstanceProfileArn },
+        });
+        var restored = run.Reservation.Instances[0].InstanceId;
+        server.Control.AdvanceClock(30);
+
+        var r = await WaitAsync(await SendAsync("cat /etc/default/replicated /data/marker", instanceId: restored), restored);
+
+        Assert.Equal("Success", r.Status.Value);
+        Assert.Contains($"PRIVATE_ADDRESS={seed.ServicesPrivateIp}", r.StandardOutputContent, StringComparison.Ordinal);   // the OLD address: a fix-up is due
+        Assert.Contains("restored-content", r.StandardOutputContent, StringComparison.Ordinal);
+        Assert.NotEqual(server.Control.BoxRoot("us-east-1", seed.ServicesInstanceId), server.Control.BoxRoot("us-east-1", restored));
     }
 }

@@ -1,5 +1,6 @@
 # The remote cmdlets over SSM Run Command against the simulator EXE, whose SSM runs each command for real in the
 # seeded box's bubblewrap sandbox (the Replicated stand-in on its PATH, the seed's passphrase as its token).
+# ccie: private-network-namespace (tests/pester/Invoke-Tests.ps1 runs this file inside unshare -n, only lo up)
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force

@@ -6,6 +6,7 @@ using System.Threading.Tasks;
 using Amazon.EC2;
 using Amazon.S3;
 using Amazon.SimpleSystemsManagement;
+using CcieDr.Engine.Aws;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery;
 
@@ -133,7 +134,9 @@ namespace CcieDr.Engine.Remote
             var shell = new SsmShell(client, new SsmOptions { InstanceId = instanceId, OutputS3BucketName = request.OutputS3BucketName }, reporter, aws.S3, ownsClient: true);
             try
             {
-                SsmAgentStatus status = await SsmShell.DescribeAgentAsync(client, instanceId, null, cancellationToken).ConfigureAwait(false);
+                // Choosing a default must not hold the operator long when AWS is out of reach: fewer engine retries.
+                AwsRetryPolicy? retry = request.Transport is null ? AwsRetryPolicy.Default(maxAttempts: 2) : null;
+                SsmAgentStatus status = await SsmShell.DescribeAgentAsync(client, instanceId, retry, cancellationToken).ConfigureAwait(false);
                 if (status.Online)
                 {
                     shell.MarkOnline();
