@@ -42,6 +42,7 @@
         'Get-CcieReplica'
         'Update-CcieReplica'
         'Add-CcieFloatingIp'
+        'Test-CcieServicesBox'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

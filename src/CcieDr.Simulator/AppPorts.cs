@@ -55,6 +55,7 @@ internal sealed class AppPortListeners : IDisposable
 
                 box = new Box(instanceId, this);
                 boxes[instanceId] = box;
+                _ = certificate.Value; // made now, so the first TLS probe does not wait for it
             }
         }
 
@@ -307,8 +308,8 @@ internal sealed class AppPortListeners : IDisposable
 
     private static X509Certificate2 CreateCertificate()
     {
-        using var rsa = RSA.Create(2048);
-        var request = new CertificateRequest("CN=circleci-services.simulator", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        var request = new CertificateRequest("CN=circleci-services.simulator", key, HashAlgorithmName.SHA256);
         using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
         return X509CertificateLoader.LoadPkcs12(cert.Export(X509ContentType.Pfx), null);
     }

@@ -50,7 +50,7 @@ namespace CcieDr.Engine.Remote
     /// </summary>
     public static class ReplicatedDefaults
     {
-        private const string Ipv4 = @"(?:\d{1,3}\.){3}\d{1,3}";
+        private const string Ipv4Pattern = @"(?:\d{1,3}\.){3}\d{1,3}";
 
         // NAME=value on one line (optionally "export NAME=value"), value up to the end of the line (\r kept out).
         private static readonly Regex AddressLine = new Regex(@"^(?<lead>[ \t]*(?:export[ \t]+)?)(?<name>PRIVATE_ADDRESS|LOCAL_ADDRESS|DAEMON_HOST|DAEMON_ENDPOINT)=(?<value>[^\r\n]*)", RegexOptions.Multiline | RegexOptions.CultureInvariant);
@@ -58,12 +58,12 @@ namespace CcieDr.Engine.Remote
         private static readonly Regex OptsLine = new Regex(@"^(?<lead>[ \t]*(?:export[ \t]+)?)(?<name>REPLICATED_OPTS|REPLICATED_OPERATOR_OPTS)=(?<value>[^\r\n]*)", RegexOptions.Multiline | RegexOptions.CultureInvariant);
 
         // The address value: optional quotes, optional brackets, the IPv4, optional :port (DAEMON_ENDPOINT), optional trailing blanks.
-        private static readonly Regex AddressValue = new Regex(@"^(?<q>[""']?)(?<lb>\[?)(?<ip>" + Ipv4 + @")(?<rb>\]?)(?<port>(?::\d{1,5})?)\k<q>[ \t]*$", RegexOptions.CultureInvariant);
+        private static readonly Regex AddressValue = new Regex(@"^(?<q>[""']?)(?<lb>\[?)(?<ip>" + Ipv4Pattern + @")(?<rb>\]?)(?<port>(?::\d{1,5})?)\k<q>[ \t]*$", RegexOptions.CultureInvariant);
 
         // An address token inside the *_OPTS value: -e PRIVATE_ADDRESS=… / -e LOCAL_ADDRESS=…
         private static readonly Regex OptsToken = new Regex(@"(?<key>-e[ \t]*(?<var>PRIVATE_ADDRESS|LOCAL_ADDRESS)=)(?<value>[^ \t""']*)", RegexOptions.CultureInvariant);
 
-        private static readonly Regex OptsTokenValue = new Regex(@"^(?<lb>\[?)(?<ip>" + Ipv4 + @")(?<rb>\]?)$", RegexOptions.CultureInvariant);
+        private static readonly Regex OptsTokenValue = new Regex(@"^(?<lb>\[?)(?<ip>" + Ipv4Pattern + @")(?<rb>\]?)$", RegexOptions.CultureInvariant);
 
         private static readonly Encoding Bytes = Encoding.GetEncoding(28591); // ISO-8859-1: one char per byte, every byte kept
 
@@ -82,7 +82,7 @@ namespace CcieDr.Engine.Remote
                 throw new ArgumentNullException(nameof(content));
             }
 
-            if (!Regex.IsMatch(newAddress ?? string.Empty, "^" + Ipv4 + "$", RegexOptions.CultureInvariant))
+            if (!Regex.IsMatch(newAddress ?? string.Empty, "^" + Ipv4Pattern + "$", RegexOptions.CultureInvariant))
             {
                 throw new ArgumentException($"'{newAddress}' is not an IPv4 address.", nameof(newAddress));
             }

@@ -9,6 +9,7 @@ using Amazon.KeyManagementService;
 using CcieDr.Engine;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery.Restore;
+using CcieDr.Engine.Recovery.App;
 using CcieDr.Engine.Remote;
 
 namespace CcieDr.Commands

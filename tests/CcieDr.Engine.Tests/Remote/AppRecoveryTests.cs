@@ -1,6 +1,7 @@
 using System.Text.Json.Nodes;
 using CcieDr.Engine.Detection;
 using CcieDr.Engine.Operations;
+using CcieDr.Engine.Recovery.App;
 using CcieDr.Engine.Remote;
 using CcieDr.Simulator;
 using Xunit;

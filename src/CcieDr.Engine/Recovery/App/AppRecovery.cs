@@ -7,8 +7,9 @@ using System.Threading;
 using System.Threading.Tasks;
 using CcieDr.Engine.Detection;
 using CcieDr.Engine.Operations;
+using CcieDr.Engine.Remote;
 
-namespace CcieDr.Engine.Remote
+namespace CcieDr.Engine.Recovery.App
 {
     /// <summary>What the post-restore (or post-failover) recovery of the app works on.</summary>
     public sealed class AppRecoveryRequest
