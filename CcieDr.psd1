@@ -32,6 +32,7 @@
         'Get-CcieSecretPassphrase'
         'Start-CcieApp'
         'Stop-CcieApp'
+        'Get-CcieFleetHealth'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
