@@ -43,6 +43,7 @@
         'Update-CcieReplica'
         'Add-CcieFloatingIp'
         'Test-CcieServicesBox'
+        'Get-CcieFleetHealth'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -25,7 +25,6 @@ namespace CcieDr.Engine.Aws.Query
         private static readonly HttpClient SharedHttp = new HttpClient { Timeout = Timeout.InfiniteTimeSpan };
 
         private readonly HttpClient _http;
-        private readonly bool _ownsHttp;
         private readonly Func<CancellationToken, Task<ImmutableCredentials>> _credentials;
         private readonly TimeSpan _attemptTimeout;
 
@@ -53,7 +52,6 @@ namespace CcieDr.Engine.Aws.Query
             Retry = retry ?? AwsRetryPolicy.Default();
             _attemptTimeout = attemptTimeout ?? TimeSpan.FromSeconds(60);
             _http = http ?? SharedHttp;
-            _ownsHttp = false;
         }
 
         /// <summary>
@@ -199,13 +197,9 @@ namespace CcieDr.Engine.Aws.Query
             return new QueryServiceException(message, type, code, requestId, status);
         }
 
-        /// <inheritdoc/>
+        /// <summary>Nothing to release today (the HTTP client is shared or the caller's); kept so callers can scope clients with using.</summary>
         public void Dispose()
         {
-            if (_ownsHttp)
-            {
-                _http.Dispose();
-            }
         }
     }
 }
