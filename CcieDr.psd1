@@ -32,6 +32,8 @@
         'Get-CcieSecretPassphrase'
         'Start-CcieApp'
         'Stop-CcieApp'
+        'Get-CcieBuilder'
+        'Set-CcieBuilderCapacity'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
