@@ -137,6 +137,16 @@ namespace CcieDr.Engine.Builders
 
             var warnings = new List<string>();
             var plan = new OperationPlan($"Set the builder capacity of {name}", name);
+            // The return is scheduled first: if the change then fails, a return to the current size is harmless,
+            // while a raise without its scheduled return would stay until someone remembers.
+            if (until is { } returnAt)
+            {
+                plan.Add(
+                    "autoscaling:PutScheduledUpdateGroupAction",
+                    $"AutoScalingGroupName={name} ScheduledActionName={ReturnActionName} Time={Stamp(returnAt)} DesiredCapacity={returnDesired.ToString(CultureInfo.InvariantCulture)} MaxSize={returnMax.ToString(CultureInfo.InvariantCulture)}",
+                    name);
+            }
+
             if (max != g.MaxSize)
             {
                 plan.Add("autoscaling:UpdateAutoScalingGroup", $"AutoScalingGroupName={name} MaxSize={max.ToString(CultureInfo.InvariantCulture)} DesiredCapacity={desired.ToString(CultureInfo.InvariantCulture)}", name);
@@ -149,10 +159,6 @@ namespace CcieDr.Engine.Builders
             plan.Notes.Add($"DesiredCapacity {g.DesiredCapacity.ToString(CultureInfo.InvariantCulture)} -> {desired.ToString(CultureInfo.InvariantCulture)}, MaxSize {g.MaxSize.ToString(CultureInfo.InvariantCulture)} -> {max.ToString(CultureInfo.InvariantCulture)}, MinSize {g.MinSize.ToString(CultureInfo.InvariantCulture)}");
             if (until is { } back)
             {
-                plan.Add(
-                    "autoscaling:PutScheduledUpdateGroupAction",
-                    $"AutoScalingGroupName={name} ScheduledActionName={ReturnActionName} Time={Stamp(back)} DesiredCapacity={returnDesired.ToString(CultureInfo.InvariantCulture)} MaxSize={returnMax.ToString(CultureInfo.InvariantCulture)}",
-                    name);
                 plan.Notes.Add($"At {Stamp(back)} the group returns to DesiredCapacity {returnDesired.ToString(CultureInfo.InvariantCulture)}, MaxSize {returnMax.ToString(CultureInfo.InvariantCulture)}.");
                 if (earlier is not null)
                 {
@@ -182,7 +188,7 @@ namespace CcieDr.Engine.Builders
             return new BuilderCapacityPlan(plan, g, desired, max, returnDesired, returnMax, until, warnings);
         }
 
-        /// <summary>Runs the plan: the capacity change, then the scheduled return.</summary>
+        /// <summary>Runs the plan: the scheduled return first (so a raise never stays without it), then the capacity change.</summary>
         public async Task<BuilderCapacityResult> ExecuteAsync(BuilderCapacityPlan plan, CancellationToken ct)
         {
             if (plan is null)
@@ -192,6 +198,13 @@ namespace CcieDr.Engine.Builders
 
             AsgGroup g = plan.Group;
             var timeline = new Timeline();
+            if (plan.Until is { } until)
+            {
+                await timeline.RunAsync("autoscaling:PutScheduledUpdateGroupAction", ReturnActionName, _ => _asg.PutScheduledUpdateGroupActionAsync(
+                    new ScheduledAction { AutoScalingGroupName = g.Name, ScheduledActionName = ReturnActionName, Time = until, DesiredCapacity = plan.ReturnDesiredCapacity, MaxSize = plan.ReturnMaxSize },
+                    ct)).ConfigureAwait(false);
+            }
+
             if (plan.MaxSize != g.MaxSize)
             {
                 await timeline.RunAsync("autoscaling:UpdateAutoScalingGroup", g.Name, _ =>
@@ -200,13 +213,6 @@ namespace CcieDr.Engine.Builders
             else
             {
                 await timeline.RunAsync("autoscaling:SetDesiredCapacity", g.Name, _ => _asg.SetDesiredCapacityAsync(g.Name, plan.DesiredCapacity, ct)).ConfigureAwait(false);
-            }
-
-            if (plan.Until is { } until)
-            {
-                await timeline.RunAsync("autoscaling:PutScheduledUpdateGroupAction", ReturnActionName, _ => _asg.PutScheduledUpdateGroupActionAsync(
-                    new ScheduledAction { AutoScalingGroupName = g.Name, ScheduledActionName = ReturnActionName, Time = until, DesiredCapacity = plan.ReturnDesiredCapacity, MaxSize = plan.ReturnMaxSize },
-                    ct)).ConfigureAwait(false);
             }
 
             AsgGroup after = await _asg.GetAutoScalingGroupAsync(g.Name, ct).ConfigureAwait(false) ?? g;

@@ -21,13 +21,13 @@ public class BuilderCapacityTests
         var until = sim.Control.Now.AddHours(1);
         var plan = await sim.Capacity.PlanAsync(new BuilderCapacityRequest(Group) { Add = 3, Until = until }, CancellationToken.None);
         Assert.Equal((5, 10, 2, 10), (plan.DesiredCapacity, plan.MaxSize, plan.ReturnDesiredCapacity, plan.ReturnMaxSize));
-        Assert.Equal(["autoscaling:SetDesiredCapacity", "autoscaling:PutScheduledUpdateGroupAction"], plan.Operation.Steps.Select(s => s.Action));
+        Assert.Equal(["autoscaling:PutScheduledUpdateGroupAction", "autoscaling:SetDesiredCapacity"], plan.Operation.Steps.Select(s => s.Action));
         Assert.Empty(plan.Warnings);
         Assert.Equal((2, 10), await Size(sim)); // planning changes nothing
 
         var result = await sim.Capacity.ExecuteAsync(plan, CancellationToken.None);
         Assert.Equal((2, 5, 10, 10, until, BuilderCapacity.ReturnActionName, true), (result.PreviousDesiredCapacity, result.DesiredCapacity, result.PreviousMaxSize, result.MaxSize, result.Until, result.ScheduledActionName, result.Applied));
-        Assert.Equal(2, result.Timeline.Count);
+        Assert.Equal(["autoscaling:PutScheduledUpdateGroupAction", "autoscaling:SetDesiredCapacity"], result.Timeline.Select(t => t.Action));
         Assert.All(result.Timeline, t => Assert.Equal("Succeeded", t.Outcome));
         sim.Advance(10);
         sim.Advance(10);
@@ -47,8 +47,8 @@ public class BuilderCapacityTests
         await sim.Asg.ResumeProcessesAsync(Group, null, CancellationToken.None);
         var start = sim.Control.Now;
         var first = await sim.Capacity.PlanAsync(new BuilderCapacityRequest(Group) { DesiredCapacity = 12, Until = start.AddHours(1) }, CancellationToken.None);
-        Assert.Equal("autoscaling:UpdateAutoScalingGroup", first.Operation.Steps[0].Action);
-        Assert.Contains("MaxSize=12 DesiredCapacity=12", first.Operation.Steps[0].Description);
+        Assert.Equal("autoscaling:UpdateAutoScalingGroup", first.Operation.Steps[1].Action);
+        Assert.Contains("MaxSize=12 DesiredCapacity=12", first.Operation.Steps[1].Description);
         await sim.Capacity.ExecuteAsync(first, CancellationToken.None);
         Assert.Equal((12, 12), await Size(sim));
 
