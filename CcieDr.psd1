@@ -44,6 +44,8 @@
         'Add-CcieFloatingIp'
         'Test-CcieServicesBox'
         'Get-CcieFleetHealth'
+        'Get-CcieBuilder'
+        'Set-CcieBuilderCapacity'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

@@ -105,6 +105,14 @@ public sealed partial class SimulatorServer
             return;
         }
 
+        // The Date header tells the simulated time (clients measure ages and schedule on the service's clock).
+        DateTime now;
+        lock (world.Sync)
+        {
+            now = world.Now;
+        }
+
+        http.Response.Headers.Date = now.ToString("r", System.Globalization.CultureInfo.InvariantCulture);
         await WriteAutoScalingXml(http, status, doc, requestId).ConfigureAwait(false);
     }
 

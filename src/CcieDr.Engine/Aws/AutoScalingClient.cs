@@ -29,6 +29,21 @@ namespace CcieDr.Engine.Aws.AutoScaling
 
         public string Region => _query.Region;
 
+        /// <summary>The service's clock at its last answer (the HTTP Date header, UTC); null until an answer carried one.</summary>
+        public DateTime? ServerTime { get; private set; }
+
+        private T Seen<T>(QueryResponse page, T value)
+        {
+            ServerTime = page.ServerTime ?? ServerTime;
+            return value;
+        }
+
+        private async Task<QueryResponse> SendAsync(QueryRequest request, object? target, CancellationToken ct)
+        {
+            QueryResponse r = await _query.SendAsync(request, ct, target).ConfigureAwait(false);
+            return Seen(r, r);
+        }
+
         // ---------- groups and instances ----------
 
         /// <summary>DescribeAutoScalingGroups: the named groups (null or empty: every group), all pages, with their members.</summary>
@@ -37,7 +52,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             var request = new QueryRequest("DescribeAutoScalingGroups");
             List<string>? list = names?.ToList();
             request.SetList("AutoScalingGroupNames", list);
-            return _query.ListAllAsync(request, page => page.Result.Members("AutoScalingGroups").Select(ReadGroup), ct, list is { Count: > 0 } ? string.Join(", ", list) : null);
+            return _query.ListAllAsync(request, page => Seen(page, page.Result.Members("AutoScalingGroups").Select(ReadGroup)), ct, list is { Count: > 0 } ? string.Join(", ", list) : null);
         }
 
         /// <summary>One group by name, or null when there is none.</summary>
@@ -53,7 +68,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
         {
             var request = new QueryRequest("DescribeAutoScalingInstances");
             request.SetList("InstanceIds", instanceIds?.ToList());
-            return _query.ListAllAsync(request, page => page.Result.Members("AutoScalingInstances").Select(m => ReadInstance(m, null)), ct);
+            return _query.ListAllAsync(request, page => Seen(page, page.Result.Members("AutoScalingInstances").Select(m => ReadInstance(m, null))), ct);
         }
 
         /// <summary>UpdateAutoScalingGroup: sets the non-null members of <paramref name="update"/>.</summary>
@@ -82,7 +97,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
                 request.SetStructure("LaunchTemplate", s => s.Set("LaunchTemplateId", t.LaunchTemplateId).Set("LaunchTemplateName", t.LaunchTemplateId is null ? t.LaunchTemplateName : null).Set("Version", t.Version));
             }
 
-            await _query.SendAsync(request, ct, update.AutoScalingGroupName).ConfigureAwait(false);
+            await SendAsync(request, update.AutoScalingGroupName, ct).ConfigureAwait(false);
         }
 
         /// <summary>SetDesiredCapacity (within MinSize..MaxSize; <paramref name="honorCooldown"/>: refused during the cooldown).</summary>
@@ -91,7 +106,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             RequireName(autoScalingGroupName, nameof(autoScalingGroupName));
             var request = new QueryRequest("SetDesiredCapacity");
             request.Set("AutoScalingGroupName", autoScalingGroupName).Set("DesiredCapacity", (long)desiredCapacity).Set("HonorCooldown", honorCooldown ? true : (bool?)null);
-            await _query.SendAsync(request, ct, autoScalingGroupName).ConfigureAwait(false);
+            await SendAsync(request, autoScalingGroupName, ct).ConfigureAwait(false);
         }
 
         /// <summary>
@@ -103,7 +118,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             RequireName(instanceId, nameof(instanceId));
             var request = new QueryRequest("TerminateInstanceInAutoScalingGroup");
             request.Set("InstanceId", instanceId).Set("ShouldDecrementDesiredCapacity", shouldDecrementDesiredCapacity);
-            QueryResponse r = await _query.SendAsync(request, ct, instanceId).ConfigureAwait(false);
+            QueryResponse r = await SendAsync(request, instanceId, ct).ConfigureAwait(false);
             return ReadActivity(r.Result.Child("Activity"));
         }
 
@@ -123,7 +138,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
                     .Set("SkipMatching", preferences.SkipMatching));
             }
 
-            QueryResponse r = await _query.SendAsync(request, ct, autoScalingGroupName).ConfigureAwait(false);
+            QueryResponse r = await SendAsync(request, autoScalingGroupName, ct).ConfigureAwait(false);
             return r.Result.Text("InstanceRefreshId") ?? throw new InvalidOperationException("StartInstanceRefresh answered without an InstanceRefreshId.");
         }
 
@@ -133,7 +148,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             RequireName(autoScalingGroupName, nameof(autoScalingGroupName));
             var request = new QueryRequest("DescribeInstanceRefreshes");
             request.Set("AutoScalingGroupName", autoScalingGroupName).SetList("InstanceRefreshIds", ids?.ToList());
-            return _query.ListAllAsync(request, page => page.Result.Members("InstanceRefreshes").Select(ReadRefresh), ct, autoScalingGroupName);
+            return _query.ListAllAsync(request, page => Seen(page, page.Result.Members("InstanceRefreshes").Select(ReadRefresh)), ct, autoScalingGroupName);
         }
 
         /// <summary>CancelInstanceRefresh: cancels the active refresh; returns its id (Aws.ActiveInstanceRefreshNotFound when none).</summary>
@@ -142,7 +157,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             RequireName(autoScalingGroupName, nameof(autoScalingGroupName));
             var request = new QueryRequest("CancelInstanceRefresh");
             request.Set("AutoScalingGroupName", autoScalingGroupName);
-            QueryResponse r = await _query.SendAsync(request, ct, autoScalingGroupName).ConfigureAwait(false);
+            QueryResponse r = await SendAsync(request, autoScalingGroupName, ct).ConfigureAwait(false);
             return r.Result.Text("InstanceRefreshId") ?? string.Empty;
         }
 
@@ -154,7 +169,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             var request = new QueryRequest("DescribeLaunchConfigurations");
             List<string>? list = names?.ToList();
             request.SetList("LaunchConfigurationNames", list);
-            return _query.ListAllAsync(request, page => page.Result.Members("LaunchConfigurations").Select(ReadLaunchConfiguration), ct, list is { Count: > 0 } ? string.Join(", ", list) : null);
+            return _query.ListAllAsync(request, page => Seen(page, page.Result.Members("LaunchConfigurations").Select(ReadLaunchConfiguration)), ct, list is { Count: > 0 } ? string.Join(", ", list) : null);
         }
 
         /// <summary>CreateLaunchConfiguration with every member of <paramref name="configuration"/> (Aws.AlreadyExists when the name is taken).</summary>
@@ -202,7 +217,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
                 request.SetStructure("MetadataOptions", m => m.Set("HttpTokens", c.MetadataHttpTokens).Set("HttpPutResponseHopLimit", (long?)c.MetadataHttpPutResponseHopLimit).Set("HttpEndpoint", c.MetadataHttpEndpoint));
             }
 
-            await _query.SendAsync(request, ct, c.LaunchConfigurationName).ConfigureAwait(false);
+            await SendAsync(request, c.LaunchConfigurationName, ct).ConfigureAwait(false);
         }
 
         // ---------- scheduled actions ----------
@@ -228,7 +243,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
                 .Set("MaxSize", (long?)action.MaxSize)
                 .Set("DesiredCapacity", (long?)action.DesiredCapacity)
                 .Set("TimeZone", action.TimeZone);
-            await _query.SendAsync(request, ct, action.ScheduledActionName).ConfigureAwait(false);
+            await SendAsync(request, action.ScheduledActionName, ct).ConfigureAwait(false);
         }
 
         /// <summary>DescribeScheduledActions: of one group (null: all), optionally only the named ones; all pages.</summary>
@@ -236,7 +251,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
         {
             var request = new QueryRequest("DescribeScheduledActions");
             request.Set("AutoScalingGroupName", autoScalingGroupName).SetList("ScheduledActionNames", names?.ToList());
-            return _query.ListAllAsync(request, page => page.Result.Members("ScheduledUpdateGroupActions").Select(ReadScheduledAction), ct, autoScalingGroupName);
+            return _query.ListAllAsync(request, page => Seen(page, page.Result.Members("ScheduledUpdateGroupActions").Select(ReadScheduledAction)), ct, autoScalingGroupName);
         }
 
         // ---------- processes and activities ----------
@@ -265,7 +280,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             request.Set("AutoScalingGroupName", autoScalingGroupName).Set("MaxRecords", (long)Math.Min(limit, 100));
             while (true)
             {
-                QueryResponse page = await _query.SendAsync(request, ct, autoScalingGroupName).ConfigureAwait(false);
+                QueryResponse page = await SendAsync(request, autoScalingGroupName, ct).ConfigureAwait(false);
                 result.AddRange(page.Result.Members("Activities").Select(ReadActivity));
                 if (result.Count >= limit || page.NextToken is null)
                 {
@@ -281,7 +296,7 @@ namespace CcieDr.Engine.Aws.AutoScaling
             RequireName(autoScalingGroupName, nameof(autoScalingGroupName));
             var request = new QueryRequest(action);
             request.Set("AutoScalingGroupName", autoScalingGroupName).SetList("ScalingProcesses", processes?.ToList());
-            await _query.SendAsync(request, ct, autoScalingGroupName).ConfigureAwait(false);
+            await SendAsync(request, autoScalingGroupName, ct).ConfigureAwait(false);
         }
 
         // ---------- reading ----------
