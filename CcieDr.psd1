@@ -32,6 +32,16 @@
         'Get-CcieSecretPassphrase'
         'Start-CcieApp'
         'Stop-CcieApp'
+        'Test-CcieRecovery'
+        'Remove-CcieDrill'
+        'Get-CcieRecoveryStatus'
+        'New-CcieServicesBoxImage'
+        'Get-CcieServicesBoxImage'
+        'Remove-CcieServicesBoxImage'
+        'New-CcieReplica'
+        'Get-CcieReplica'
+        'Update-CcieReplica'
+        'Add-CcieFloatingIp'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

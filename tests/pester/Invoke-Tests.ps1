@@ -4,7 +4,9 @@
 #>
 param(
     [Parameter(Mandatory)] [string] $ResultFile,
-    [string] $Tag
+    [string] $Tag,
+    # Internal: run only the *.Netns.Tests.ps1 files (this process already runs under unshare -n).
+    [switch] $NetnsOnly
 )
 $ErrorActionPreference = 'Stop'
 $packages = $env:CCIEDR_NUGET_PACKAGES
@@ -14,7 +16,10 @@ if (-not $pester) { throw "Pester 5 is not in $packages/pester: run 'dotnet rest
 Import-Module (Join-Path $pester.FullName 'tools/Pester.psd1') -Force
 
 $config = New-PesterConfiguration
-$config.Run.Path = $PSScriptRoot
+# Files that probe ports (*.Netns.Tests.ps1) run in a second pass inside a private network namespace with only
+# loopback (unshare -n), so a probe that slipped to a simulated 10.x address fails fast instead of leaving the machine.
+$netnsFiles = @(Get-ChildItem -LiteralPath $PSScriptRoot -Filter '*.Netns.Tests.ps1' | ForEach-Object FullName)
+$config.Run.Path = if ($NetnsOnly) { $netnsFiles } else { @(Get-ChildItem -LiteralPath $PSScriptRoot -Filter '*.Tests.ps1' | Where-Object FullName -notin $netnsFiles | ForEach-Object FullName) }
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
 $config.Should.ErrorAction = 'Continue'
@@ -31,10 +36,27 @@ $failures = @(
         if ($b) { 'block/container {0}: {1}' -f ($b.ExpandedPath ?? $b.Item), (("$($b.ErrorRecord | Select-Object -First 1)" -split "`n")[0]) }
     }
 )
-[pscustomobject]@{
+$summary = [pscustomobject]@{
     Failures = $failures
     Passed  = $result.PassedCount
     Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
     Skipped = $result.SkippedCount
-} | ConvertTo-Json | Set-Content -LiteralPath $ResultFile
+}
+if (-not $NetnsOnly -and $netnsFiles.Count -gt 0) {
+    $netnsResult = "$ResultFile.netns.json"
+    $self = [Environment]::GetCommandLineArgs()[0]
+    $pwshArgs = if ([IO.Path]::GetFileNameWithoutExtension((Get-Process -Id $PID).Path) -eq 'dotnet') { @((Get-Process -Id $PID).Path, $self) } else { @((Get-Process -Id $PID).Path) }
+    & unshare -n sh -c 'ip link set lo up && exec "$@"' sh @pwshArgs -NoProfile -NonInteractive -File $PSCommandPath -ResultFile $netnsResult -Tag $Tag -NetnsOnly
+    if (Test-Path -LiteralPath $netnsResult) {
+        $n = Get-Content -LiteralPath $netnsResult -Raw | ConvertFrom-Json
+        $summary.Failures = @($summary.Failures) + @($n.Failures | Where-Object { $_ })
+        $summary.Passed += $n.Passed; $summary.Failed += $n.Failed; $summary.Skipped += $n.Skipped
+        Remove-Item -LiteralPath $netnsResult
+    }
+    else {
+        $summary.Failures = @($summary.Failures) + "unshare -n pass: no result (is util-linux's unshare usable here? exit $LASTEXITCODE)"
+        $summary.Failed += 1
+    }
+}
+$summary | ConvertTo-Json | Set-Content -LiteralPath $ResultFile
 exit 0

@@ -127,3 +127,12 @@ function Invoke-CcieSimulatorEc2 {
 }
 
 Export-ModuleMember -Function *-Ccie*
+
+function Assert-CcieTestPrivateNetwork {
+    <# Fails unless this process runs in a network namespace with only loopback (unshare -n): for test files that probe ports. #>
+    $links = @(& ip -o link show 2>$null | ForEach-Object { ($_ -split ':\s*')[1] } | Where-Object { $_ -and $_ -ne 'lo' })
+    if ($LASTEXITCODE -ne 0 -or $links.Count -gt 0) {
+        throw "This test file probes ports and must run in a private network namespace with only loopback (found: $($links -join ', ')). Run it through tests/pester/Invoke-Tests.ps1 (it runs *.Netns.Tests.ps1 under 'unshare -n'), or: unshare -n sh -c 'ip link set lo up && exec <runner>'."
+    }
+}
+Export-ModuleMember -Function Assert-CcieTestPrivateNetwork

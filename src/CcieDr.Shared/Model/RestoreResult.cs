@@ -58,6 +58,12 @@ namespace CcieDr
 
         public IReadOnlyList<string> Warnings { get; internal set; } = Array.Empty<string>();
 
+        /// <summary>With -StartApp: the app's state at the end (started), or null without -StartApp.</summary>
+        public string? AppState { get; internal set; }
+
+        /// <summary>With -StartApp: the addresses rewritten in /etc/default/replicated* (empty when the IP had not changed).</summary>
+        public IReadOnlyList<string> AppFixups { get; internal set; } = Array.Empty<string>();
+
         public override string ToString() => InstanceId;
     }
 }

@@ -9,6 +9,7 @@ using Amazon.KeyManagementService;
 using CcieDr.Engine;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery.Restore;
+using CcieDr.Engine.Remote;
 
 namespace CcieDr.Commands
 {
@@ -24,6 +25,7 @@ namespace CcieDr.Commands
         private const string ByIdSet = "ById";
         private const string ByObjectSet = "ByRecoveryPoint";
         private const string BySnapshotSet = "BySnapshot";
+        private static readonly string[] DefaultKeyNames = { "id_ed25519", "id_ecdsa", "id_rsa" };
 
         /// <summary>Recovery point id (rp-...), or a seed snapshot id; binds by property name from Get-CcieSnapshot.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -109,6 +111,69 @@ namespace CcieDr.Commands
         [ValidateRange(1, 86400)]
         public int TimeoutSeconds { get; set; } = 1800;
 
+        /// <summary>After the restore: wait for the remote shell, fix Replicated's addresses if the IP changed, restart Replicated, start the app and wait until it serves.</summary>
+        [Parameter]
+        public SwitchParameter StartApp { get; set; }
+
+        /// <summary>With -StartApp: how CcieDr reaches the restored box (Ssh, or Local on the box itself; Ssm when available).</summary>
+        [Parameter]
+        public RemoteTransport Transport { get; set; } = RemoteTransport.Ssh;
+
+        /// <summary>With -StartApp over SSH: the host to connect to. Default: the restored box's private IP.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SshHost { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 65535)]
+        public int SshPort { get; set; } = 22;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string SshUser { get; set; } = Environment.UserName;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SshKeyPath { get; set; }
+
+        [Parameter]
+        public System.Security.SecureString? SshKeyPassphrase { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SshKnownHostsPath { get; set; }
+
+        [Parameter]
+        [ValidatePattern("^(SHA256:)?[A-Za-z0-9+/]{43}=?$")]
+        public string? SshHostKeyFingerprint { get; set; }
+
+        /// <summary>A restored box from an image keeps the old box's host key; a new key (another box) needs this switch.</summary>
+        [Parameter]
+        public SwitchParameter SshAcceptNewHostKey { get; set; }
+
+        [Parameter]
+        public SwitchParameter NoSudo { get; set; }
+
+        /// <summary>With -StartApp: probe the app's ports from here (default) or from the box.</summary>
+        [Parameter]
+        public Engine.Detection.ProbeFrom From { get; set; } = Engine.Detection.ProbeFrom.Here;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? ProbeAddress { get; set; }
+
+        [Parameter]
+        public System.Collections.Hashtable? ProbePortMap { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 60)]
+        public int ProbeTimeoutSec { get; set; } = 3;
+
+        /// <summary>With -StartApp: how long the remote channel, then the app (state and ports), may take.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int AppTimeoutSec { get; set; } = 1800;
+
         protected override object? TerminatingTarget() => ParameterSetName switch
         {
             ByObjectSet => RecoveryPoint,
@@ -154,6 +219,13 @@ namespace CcieDr.Commands
                 return;
             }
 
+            AppRecoveryRequest? app = null;
+            if (StartApp.IsPresent)
+            {
+                app = await AppRequestAsync(plan).ConfigureAwait(false);
+                AppRecovery.AddPlanSteps(plan.Operation, app);
+            }
+
             if (!await ShouldProcessAsync(plan.Operation.Render(), Query(plan), "Restore-CcieServicesBox").ConfigureAwait(false))
             {
                 return;
@@ -167,12 +239,86 @@ namespace CcieDr.Commands
             try
             {
                 RestoreResult result = await service.ExecuteAsync(plan, cancellationToken).ConfigureAwait(false);
+                if (app is not null)
+                {
+                    app.Box = result.InstanceId;
+                    app.PrivateIpAddress = result.PrivateIpAddress;
+                    try
+                    {
+                        AppRecoveryResult recovered = await new AppRecovery(Reporter).RunAsync(app, plan.Timeline, cancellationToken).ConfigureAwait(false);
+                        result.AppState = recovered.App.State;
+                        result.AppFixups = recovered.Fixups;
+                    }
+                    catch (CcieException e)
+                    {
+                        // The box is restored: hand it out, then say what stopped the app from serving.
+                        result.AppState = "NotStarted";
+                        result.Timeline = plan.Timeline.Entries;
+                        WriteObject(result);
+                        WriteCcieError(new CcieException(e.ErrorId, e.Category, $"{result.InstanceId} is restored, but the app is not serving yet: {e.Message}", result.InstanceId, e));
+                        return;
+                    }
+
+                    result.Timeline = plan.Timeline.Entries;
+                }
+
                 WriteObject(result);
             }
             catch (CcieException e)
             {
                 WriteCcieError(e);
             }
+        }
+
+        /// <summary>The -StartApp request; the shell opens to the restored box (its private IP, or -SshHost) once it exists.</summary>
+        private async Task<AppRecoveryRequest> AppRequestAsync(RestorePlan plan)
+        {
+            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
+            key ??= DefaultKeyNames.Select(n => System.IO.Path.Combine(home, ".ssh", n)).FirstOrDefault(System.IO.File.Exists)
+                ?? System.IO.Path.Combine(home, ".ssh", "id_ed25519");
+            string knownHosts = SshKnownHostsPath is null ? KnownHosts.DefaultPath : await ResolveProviderPathAsync(SshKnownHostsPath).ConfigureAwait(false);
+            var request = new AppRecoveryRequest
+            {
+                Box = plan.Target.RecoveryPointId,
+                PrivateIpAddress = plan.Target.PrivateIpAddress,
+                Sudo = !NoSudo.IsPresent,
+                ChannelTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
+                AppTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
+                Probe = ProbeParameters.Options(From, ProbeAddress, ProbePortMap, ProbeTimeoutSec, EndpointUrl),
+            };
+            request.OpenShell = ct =>
+            {
+                if (Transport == RemoteTransport.Ssh)
+                {
+                    // Against a simulator the restored box's 10.x address is fiction: never connect to it for real.
+                    Engine.Detection.PortProbe.GuardSimulatedAddress(SshHost ?? request.PrivateIpAddress ?? string.Empty, EndpointUrl, request.Box, "Give -SshHost with a loopback sshd, or -Transport Local (or Ssm against the simulator's sandbox).");
+                }
+
+                return RemoteShellFactory.CreateAsync(
+                new RemoteShellRequest
+                {
+                    Transport = Transport,
+                    InstanceId = request.Box,
+                    Ssh = new SshOptions
+                    {
+                        Host = SshHost ?? request.PrivateIpAddress ?? string.Empty,
+                        Port = SshPort,
+                        User = SshUser,
+                        KeyPath = key,
+                        KeyPassphrase = SshKeyPassphrase,
+                        KnownHostsPath = knownHosts,
+                        HostKeyFingerprint = SshHostKeyFingerprint,
+                        AcceptNewHostKey = SshAcceptNewHostKey.IsPresent,
+                        ConnectTimeout = TimeSpan.FromSeconds(15),
+                    },
+                },
+                () => Aws.CreateEc2(),
+                Aws.Region,
+                Reporter,
+                ct);
+            };
+            return request;
         }
 
         private RestoreSource Source() => new RestoreSource
