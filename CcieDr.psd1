@@ -42,6 +42,8 @@
         'Get-CcieReplica'
         'Update-CcieReplica'
         'Add-CcieFloatingIp'
+        'Set-CcieBuilderConfiguration'
+        'Restart-CcieBuilder'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()
