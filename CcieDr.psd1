@@ -46,6 +46,8 @@
         'Get-CcieFleetHealth'
         'Get-CcieBuilder'
         'Set-CcieBuilderCapacity'
+        'Set-CcieBuilderConfiguration'
+        'Restart-CcieBuilder'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

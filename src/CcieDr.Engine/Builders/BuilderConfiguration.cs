@@ -467,28 +467,8 @@ namespace CcieDr.Engine.Builders
             }
         }
 
-        private async Task<LaunchTemplateVersion> DescribeVersionAsync(string? id, string? name, string version, CancellationToken ct)
-        {
-            var request = new DescribeLaunchTemplateVersionsRequest
-            {
-                LaunchTemplateId = id,
-                LaunchTemplateName = id is null ? name : null,
-                Versions = new List<string> { version },
-            };
-            object target = (id ?? name) + " version " + version;
-            CcieException NotFound(Exception? inner) => new CcieException("LaunchTemplateVersionNotFound", CcieErrorCategory.ObjectNotFound, $"Launch template {id ?? name} has no version {version}. List them with: aws ec2 describe-launch-template-versions --launch-template-id {id ?? name}", target, inner);
-            DescribeLaunchTemplateVersionsResponse r;
-            try
-            {
-                r = await AwsCall.RunAsync("ec2:DescribeLaunchTemplateVersions", target, token => _ec2.DescribeLaunchTemplateVersionsAsync(request, token), ct).ConfigureAwait(false);
-            }
-            catch (CcieException e) when (e.ErrorId.EndsWith(".VersionNotFound", StringComparison.Ordinal))
-            {
-                throw NotFound(e);
-            }
-
-            return r.LaunchTemplateVersions?.FirstOrDefault() ?? throw NotFound(null);
-        }
+        private Task<LaunchTemplateVersion> DescribeVersionAsync(string? id, string? name, string version, CancellationToken ct) =>
+            BuilderLaunchTemplates.DescribeVersionAsync(_ec2, id, name, version, ct);
 
         /// <summary>The latest version when an earlier run already made it with exactly this user data (a rerun after a failure reuses it).</summary>
         private async Task<string?> FindEqualLatestAsync(BuilderConfigurationPlan plan, string userData, CancellationToken ct)

@@ -11,9 +11,13 @@ namespace CcieDr.Engine.Tests.Builders
 
         public List<string> Calls { get; } = new();
 
+        /// <summary>Called on every describe, before the copy is taken (a scripted group moves on here).</summary>
+        public Action? Described { get; set; }
+
         public Task<IReadOnlyList<BuilderGroupState>> DescribeGroupsAsync(IReadOnlyList<string> names, CancellationToken ct)
         {
             Calls.Add("DescribeAutoScalingGroups");
+            Described?.Invoke();
             IReadOnlyList<BuilderGroupState> r = Groups.Where(g => names.Count == 0 || names.Contains(g.Name)).Select(Copy).ToList();
             return Task.FromResult(r);
         }
