@@ -32,7 +32,22 @@
         'Get-CcieSecretPassphrase'
         'Start-CcieApp'
         'Stop-CcieApp'
+        'Test-CcieRecovery'
+        'Remove-CcieDrill'
+        'Get-CcieRecoveryStatus'
+        'New-CcieServicesBoxImage'
+        'Get-CcieServicesBoxImage'
+        'Remove-CcieServicesBoxImage'
+        'New-CcieReplica'
+        'Get-CcieReplica'
+        'Update-CcieReplica'
+        'Add-CcieFloatingIp'
         'Test-CcieServicesBox'
+        'Get-CcieFleetHealth'
+        'Get-CcieBuilder'
+        'Set-CcieBuilderCapacity'
+        'Set-CcieBuilderConfiguration'
+        'Restart-CcieBuilder'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

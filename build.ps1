@@ -90,6 +90,14 @@ function Invoke-BuildSimulator {
     Write-Host '==> Build simulator' -ForegroundColor Cyan
     Invoke-Native dotnet @('build', (Join-Path $root 'src/CcieDr.Simulator/CcieDr.Simulator.csproj'), '-c', $Configuration,
         '-o', $simDir, '--nologo', '-v', 'quiet')
+    # The companion module operators install to test their own runbooks: module files + the simulator program in bin/.
+    $simModuleSource = Join-Path $root 'src/CcieDr.Simulator/Module'
+    $simModuleVersion = (Import-PowerShellDataFile (Join-Path $simModuleSource 'CcieDr.Simulator.psd1')).ModuleVersion
+    $simModuleDir = Join-Path $outDir "CcieDr.Simulator/$simModuleVersion"
+    if (Test-Path $simModuleDir) { Remove-Item $simModuleDir -Recurse -Force }
+    $null = New-Item -ItemType Directory -Force (Join-Path $simModuleDir 'bin')
+    Copy-Item (Join-Path $simModuleSource '*') $simModuleDir
+    Copy-Item (Join-Path $simDir '*') (Join-Path $simModuleDir 'bin') -Recurse
 }
 
 function Invoke-XunitTests {

@@ -50,7 +50,9 @@ internal sealed class ControlApi
                 ("POST", "/_sim/faults/instance-impaired") => Do(() => control.SetInstanceImpaired(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), body["impaired"]?.GetValue<bool>() ?? true)),
                 ("POST", "/_sim/faults/snapshot-failure") => SnapshotFailure(body),
                 ("POST", "/_sim/faults/image-failure") => ImageFailure(body),
-                ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Str(body, "error") ?? "InsufficientInstanceCapacity")),
+                ("POST", "/_sim/faults/corrupt-snapshot") => Do(() => control.CorruptSnapshot(Str(body, "region") ?? "us-east-1", Req(body, "snapshotId"))),
+                ("POST", "/_sim/faults/az-outage") => Do(() => control.FailAvailabilityZone(Str(body, "region") ?? "us-east-1", Req(body, "zone"), Enum.Parse<AzOutageMode>(Str(body, "mode") ?? nameof(AzOutageMode.Impaired), true), (int)(Num(body, "hangMilliseconds") ?? 2000), Str(body, "error") ?? "InsufficientInstanceCapacity")),
+                ("POST", "/_sim/faults/instance-zombie") => Do(() => control.SetInstanceZombie(Str(body, "region") ?? "us-east-1", Req(body, "instanceId"), body["zombie"]?.GetValue<bool>() ?? true)),
                 ("DELETE", "/_sim/faults/az-outage") => Do(() => control.RestoreAvailabilityZone(
                     http.Request.Query["region"].ToString() is { Length: > 0 } r ? r : Str(body, "region") ?? "us-east-1",
                     http.Request.Query["zone"].ToString() is { Length: > 0 } z ? z : Req(body, "zone"))),
@@ -75,7 +77,8 @@ internal sealed class ControlApi
                     Str(body, "launchTemplateVersion")), SimulatorControl.Json),
                 ("GET", "/_sim/requests") => JsonSerializer.SerializeToNode(control.RequestLog(http.Request.Query["action"].ToString() is { Length: > 0 } a ? a : null), SimulatorControl.Json),
                 ("DELETE", "/_sim/requests") => Do(control.ClearRequestLog),
-                (_, _) when path.StartsWith("/_sim/boxes/", StringComparison.Ordinal) => control.AppPortListeners.Handle(method, path, body),
+                _ when path.StartsWith("/_sim/boxes/", StringComparison.Ordinal) => Boxes(method, path, body, http),
+                _ when path.StartsWith("/_sim/cloudwatch/", StringComparison.Ordinal) => CloudWatch.CloudWatchControlApi.Handle(control, method, path, body, http.Request.Query),
                 _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
             };
             await Write(http, 200, result ?? new JsonObject { ["ok"] = true }).ConfigureAwait(false);
@@ -107,6 +110,7 @@ internal sealed class ControlApi
         "POST /_sim/faults/instance-impaired {\"region\":\"us-east-1\",\"instanceId\":\"i-...\",\"impaired\":true}",
         "POST /_sim/faults/snapshot-failure {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"} or {\"count\":1}",
         "POST /_sim/faults/image-failure {\"region\":\"us-east-1\",\"imageId\":\"ami-...\"} or {\"count\":1}",
+        "POST /_sim/faults/corrupt-snapshot {\"region\":\"us-east-1\",\"snapshotId\":\"snap-...\"}",
         "POST /_sim/faults/az-outage {\"region\":\"us-east-1\",\"zone\":\"us-east-1a\",\"error\":\"InsufficientInstanceCapacity|Unsupported\"}",
         "DELETE /_sim/faults/az-outage?region=us-east-1&zone=us-east-1a",
         "POST /_sim/ssm/responses {\"match\":\"replicated apps\",\"instanceId\":null,\"exitCode\":0,\"stdout\":\"...\",\"stderr\":\"\",\"durationSeconds\":null}",
@@ -119,9 +123,40 @@ internal sealed class ControlApi
         "POST /_sim/autoscaling {\"region\":\"us-east-1\",\"name\":\"circleci-builders\",\"desiredCapacity\":3,\"suspended\":false,\"launchTemplateVersion\":\"$Default\"}",
         "GET /_sim/requests[?action=RunInstances]",
         "DELETE /_sim/requests",
+        "GET /_sim/boxes/<instance-id>[?region=us-east-1]",
+        "GET /_sim/boxes/<instance-id>/file?path=/etc/default/replicated",
+        "PUT /_sim/boxes/<instance-id>/file {\"path\":\"/etc/default/replicated\",\"content\":\"...\"}",
         "GET /_sim/boxes/{instanceId}/ports (the box's app ports as loopback stand-ins: {\"address\":\"127.0.0.1\",\"ports\":{\"80\":41001,...},\"open\":true})",
         "POST /_sim/boxes/{instanceId}/app {\"state\":\"started|stopped|null\",\"standinRoot\":\"/path/to/replicated-standin state dir|null\"}",
-        "POST /_sim/boxes/app {\"standinRoot\":\"/sandboxes/{instanceId}/var/lib/replicated-standin\"} (the default for every box)");
+        "POST /_sim/boxes/app {\"standinRoot\":\"/sandboxes/{instanceId}/var/lib/replicated-standin\"} (the default for every box)",
+        "POST /_sim/boxes/<instance-id>/standin {\"args\":[\"fail-start\",\"on\"]}").Append(CloudWatch.CloudWatchControlApi.Help);
+
+    // The SSM sandbox's boxes: /_sim/boxes/<instance-id>[/file|/standin].
+    private JsonNode? Boxes(string method, string path, JsonObject body, HttpContext http)
+    {
+        var parts = path["/_sim/boxes/".Length..].Split('/');
+        if (parts[0] == "app" || (parts.Length > 1 && parts[1] is "ports" or "app"))
+        {
+            return control.AppPortListeners.Handle(method, path, body); // the app ports' loopback stand-ins
+        }
+
+        var id = parts[0];
+        var region = http.Request.Query["region"].ToString() is { Length: > 0 } q ? q : Str(body, "region") ?? "us-east-1";
+        return (method, parts.Length > 1 ? parts[1] : "") switch
+        {
+            ("GET", "") => new JsonObject { ["instanceId"] = id, ["privateIp"] = control.BoxPrivateIp(region, id), ["root"] = control.BoxRoot(region, id) },
+            ("GET", "file") => new JsonObject
+            {
+                ["path"] = http.Request.Query["path"].ToString(),
+                ["content"] = control.ReadBoxFile(region, id, http.Request.Query["path"].ToString()),
+            },
+            ("PUT" or "POST", "file") => Do(() => control.WriteBoxFile(region, id, Req(body, "path"), Str(body, "content") ?? "")),
+            ("POST", "standin") => JsonSerializer.SerializeToNode(
+                control.RunStandin(region, id, body["args"] is JsonArray a ? a.Select(x => x?.ToString() ?? "").ToArray() : throw new ArgumentException("body needs \"args\": [\"fail-start\", \"on\"]")),
+                SimulatorControl.Json),
+            _ => throw new KeyNotFoundException($"no control route {method} {path}; GET /_sim/help lists them"),
+        };
+    }
 
     private JsonNode Clock() => new JsonObject { ["now"] = control.Now, ["mode"] = control.ClockMode.ToString().ToLowerInvariant() };
 
@@ -249,6 +284,17 @@ internal sealed class ControlApi
 
 internal static class JsonNodeExtensions
 {
+    /// <summary>Appends <paramref name="more"/> strings to an array (route lists of other files).</summary>
+    public static JsonArray Append(this JsonArray array, IEnumerable<string> more)
+    {
+        foreach (var m in more)
+        {
+            array.Add(m);
+        }
+
+        return array;
+    }
+
     /// <summary>Ignores the left value and yields <paramref name="next"/> (sequencing in switch expressions).</summary>
     public static JsonNode Then(this JsonNode? ignored, JsonNode next)
     {

@@ -42,6 +42,18 @@ internal sealed class SecurityGroup : Resource
     public required string Description { get; init; }
 
     public required string VpcId { get; init; }
+
+    /// <summary>Inbound rules (none on a new group).</summary>
+    public List<SecurityGroupRule> Ingress { get; } = new();
+
+    /// <summary>Outbound rules: a new group allows all traffic out, as in AWS.</summary>
+    public List<SecurityGroupRule> Egress { get; } = new() { SecurityGroupRule.AllTraffic() };
+}
+
+/// <summary>One permission of a security group: protocol, port range and one source or destination.</summary>
+internal sealed record SecurityGroupRule(string Protocol, int? FromPort, int? ToPort, string? CidrIp, string? GroupId)
+{
+    public static SecurityGroupRule AllTraffic() => new("-1", null, null, "0.0.0.0/0", null);
 }
 
 internal sealed class KeyPair : Resource
@@ -193,6 +205,12 @@ internal sealed class Instance : Resource
 
     /// <summary>Injected fault: the instance dies (goes stopping) at this time.</summary>
     public DateTime? DiesAt { get; set; }
+
+    /// <summary>Injected fault: the CircleCI app on this box is down while the instance runs (CloudWatch num-masters 0). Control: KillApp/ReviveApp.</summary>
+    public bool AppKilled { get; set; }
+
+    /// <summary>Injected fault (a zombie): the OS is hung, so a stop without Force leaves it in stopping until a forced stop.</summary>
+    public bool IgnoresGracefulStop { get; set; }
 }
 
 internal sealed class VolumeAttachment
@@ -267,6 +285,9 @@ internal sealed class Snapshot : Resource
 
     /// <summary>Injected fault: fails (state error) when it would complete, or now if already due.</summary>
     public bool WillFail { get; set; }
+
+    /// <summary>The data in it is broken (the snapshot reports completed): an instance booted with a volume from it fails its instance status check.</summary>
+    public bool Corrupt { get; set; }
 
     /// <summary>For copies: where it came from.</summary>
     public string? SourceSnapshotId { get; init; }
@@ -440,6 +461,9 @@ internal sealed class RegionState
     /// <summary>Simulated Auto Scaling groups by name.</summary>
     public Dictionary<string, AutoScalingGroup> AutoScalingGroups { get; } = new(StringComparer.Ordinal);
 
+    /// <summary>Auto Scaling launch configurations by name (immutable once created).</summary>
+    public Dictionary<string, AutoScaling.LaunchConfiguration> LaunchConfigurations { get; } = new(StringComparer.Ordinal);
+
     /// <summary>SSM Run Command commands by id.</summary>
     public Dictionary<string, SsmCommand> SsmCommands { get; } = new();
 
@@ -454,6 +478,9 @@ internal sealed class RegionState
 
     /// <summary>KMS aliases ("alias/…") → key id.</summary>
     public Dictionary<string, string> KmsAliases { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>CloudWatch metrics, publishers and the simulated fleet counters.</summary>
+    public CloudWatch.CloudWatchState CloudWatch { get; } = new();
 
     public Zone? FindZone(string name) => Zones.FirstOrDefault(z => z.Name == name);
 
@@ -487,4 +514,13 @@ internal sealed class Zone
 
     /// <summary>The error RunInstances into a failed zone returns.</summary>
     public string FailureError { get; set; } = "InsufficientInstanceCapacity";
+
+    /// <summary>How calls on the failed zone's resources behave (Impaired: they work; ApiErrors/ApiHangs: they fail or hang and the zone's instances keep their state).</summary>
+    public AzOutageMode OutageMode { get; set; } = AzOutageMode.Impaired;
+
+    /// <summary>For <see cref="AzOutageMode.ApiHangs"/>: how long a call is held before the connection is aborted (real milliseconds).</summary>
+    public int HangMilliseconds { get; set; } = 2000;
+
+    /// <summary>True when the zone's control plane is out: its instances are frozen in their last state.</summary>
+    public bool Frozen => Failed && OutageMode != AzOutageMode.Impaired;
 }

@@ -11,6 +11,7 @@ public static class Program
         usage: CcieDr.Simulator [--port <n>] [--seed circleci] [--seed-region <region>]
                                 [--realtime | --clock manual|realtime] [--transition-seconds <x>]
                                 [--page-size <n>] [--ready-file <path>] [--exit-with-stdin] [--log-requests] [--verbose]
+                                [--ssm-sandbox | --no-ssm-sandbox]
 
           --port <n>               TCP port on 127.0.0.1 (0 = a free port; default 0)
           --seed circleci          seed the CircleCI topology at start
@@ -22,11 +23,13 @@ public static class Program
           --ready-file <path>      write the base URL to <path> once listening
           --exit-with-stdin        stop when stdin closes
           --log-requests           print one line per AWS request
+          --ssm-sandbox            run SSM commands for real in a per-instance bubblewrap sandbox (default)
+          --no-ssm-sandbox         answer SSM commands only from response rules (POST /_sim/ssm/responses)
         """;
 
     public static async Task<int> Main(string[] args)
     {
-        var options = new SimulatorOptions { ClockMode = ClockMode.Realtime };
+        var options = new SimulatorOptions { ClockMode = ClockMode.Realtime, SsmSandbox = true };
         string? readyFile = null;
         var exitWithStdin = false;
         try
@@ -75,6 +78,12 @@ public static class Program
                         break;
                     case "--verbose":
                         options.Verbose = true;
+                        break;
+                    case "--ssm-sandbox":
+                        options.SsmSandbox = true;
+                        break;
+                    case "--no-ssm-sandbox":
+                        options.SsmSandbox = false;
                         break;
                     case "-h" or "--help":
                         Console.WriteLine(Usage);
@@ -134,6 +143,11 @@ public static class Program
         }
 
         Console.WriteLine($"CcieDr simulator listening on {server.Url} (clock {options.ClockMode.ToString().ToLowerInvariant()}, transitions {options.Durations.InstancePending}s{(options.SeedCircleCi ? ", seeded circleci in " + options.SeedRegion : "")})");
+        if (server.Control.SsmSandboxEnabled && server.Control.SsmSandboxUnavailable is { } why)
+        {
+            Console.Error.WriteLine($"simulator: warning: SSM commands will not run (they fail with exit 127): {why}. Or start with --no-ssm-sandbox and answer them with POST /_sim/ssm/responses.");
+        }
+
         if (readyFile is not null)
         {
             var tmp = readyFile + ".tmp";

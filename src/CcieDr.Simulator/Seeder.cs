@@ -199,6 +199,7 @@ internal static class Seeder
         r.AutoScalingGroups["circleci-builders"] = new AutoScalingGroup
         {
             Name = "circleci-builders",
+            CreatedTime = past,
             LaunchTemplateId = lt.Id,
             LaunchTemplateVersion = "$Default",
             MinSize = 0,

@@ -42,7 +42,14 @@ public sealed partial class SimulatorControl
     public void Reset() => Locked(() => world.Reset());
 
     /// <summary>Seeds the CircleCI topology into <paramref name="region"/> and returns its ids.</summary>
-    public SeedResult SeedCircleCi(string region = "us-east-1") => Locked(() => Seeder.Seed(world, region));
+    public SeedResult SeedCircleCi(string region = "us-east-1") => Locked(() =>
+    {
+        var seed = Seeder.Seed(world, region);
+
+        // The Services box's disk exists from the start (a snapshot of it, restored, carries its files).
+        world.Sandbox?.BoxRoot(world.Region(region).Instances[seed.ServicesInstanceId], world.Region(region), world.Now);
+        return seed;
+    });
 
     /// <summary>Moves simulated time forward.</summary>
     public void AdvanceClock(TimeSpan by) => Locked(() =>
@@ -168,6 +175,19 @@ public sealed partial class SimulatorControl
         world.Tick();
     });
 
+    /// <summary>A snapshot whose data is broken though it reports completed: a box restored from it fails its instance status check.</summary>
+    public void CorruptSnapshot(string region, string snapshotId) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.Snapshots.TryGetValue(snapshotId, out var s))
+        {
+            throw new ArgumentException($"no snapshot {snapshotId} in {region}", nameof(snapshotId));
+        }
+
+        s.Corrupt = true;
+        world.Tick();
+    });
+
     /// <summary>An image that fails: a pending AMI goes to state <c>failed</c> now.</summary>
     public void FailImage(string region, string imageId) => Locked(() =>
     {
@@ -201,6 +221,7 @@ public sealed partial class SimulatorControl
         var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
         z.Failed = true;
         z.FailureError = error;
+        z.OutageMode = AzOutageMode.Impaired;
         world.Faults.Count("az-outage", zone);
     });
 
@@ -209,6 +230,7 @@ public sealed partial class SimulatorControl
     {
         var z = world.Region(region).FindZone(zone) ?? throw new ArgumentException($"no zone {zone} in {region}", nameof(zone));
         z.Failed = false;
+        z.OutageMode = AzOutageMode.Impaired;
     });
 
     /// <summary>SSM: scripts matching <paramref name="rule"/>.Match (regex) answer with its exit code and output (newest rule wins).</summary>
@@ -330,6 +352,18 @@ public sealed partial class SimulatorControl
         return Info(r, g);
     });
 
+    /// <summary>The next <paramref name="calls"/> changing Auto Scaling API calls on the group answer ResourceContention (HTTP 500).</summary>
+    public void SetAutoScalingContention(string region, string name, int calls) => Locked(() =>
+    {
+        var r = world.Region(region);
+        if (!r.AutoScalingGroups.TryGetValue(name, out var g))
+        {
+            throw new ArgumentException($"no Auto Scaling group {name} in {region}", nameof(name));
+        }
+
+        g.ContentionCalls = Math.Max(0, calls);
+    });
+
     /// <summary>Auto Scaling groups of a region with their current members.</summary>
     public IReadOnlyList<AutoScalingGroupInfo> AutoScalingGroups(string region) => Locked(() =>
     {
@@ -339,8 +373,8 @@ public sealed partial class SimulatorControl
     });
 
     private static AutoScalingGroupInfo Info(RegionState r, AutoScalingGroup g) =>
-        new(r.Name, g.Name, g.LaunchTemplateId, g.LaunchTemplateVersion, g.MinSize, g.MaxSize, g.DesiredCapacity, g.Suspended,
-            AutoScaler.Members(r, g).Select(i => i.Id).OrderBy(x => x, StringComparer.Ordinal).ToList(), g.Launched, g.Terminated);
+        new(r.Name, g.Name, g.LaunchTemplateId ?? "", g.LaunchTemplateVersion, g.MinSize, g.MaxSize, g.DesiredCapacity, g.Suspended,
+            AutoScaler.Members(r, g).Select(i => i.Id).OrderBy(x => x, StringComparer.Ordinal).ToList(), g.Launched, g.Terminated, g.LaunchConfigurationName);
 
     /// <summary>EC2 requests served so far (optionally only one action), oldest first.</summary>
     public IReadOnlyList<RequestLogEntry> RequestLog(string? action = null) =>

@@ -92,4 +92,10 @@ public sealed class SimulatorOptions
 
     /// <summary>Write Kestrel/ASP.NET logs to the console.</summary>
     public bool Verbose { get; set; }
+
+    /// <summary>
+    /// Run SSM commands that no handler or rule answers for real, in a per-instance bubblewrap sandbox (see the README's
+    /// "SSM sandbox"). Off by default in-proc; the exe turns it on (--no-ssm-sandbox turns it off).
+    /// </summary>
+    public bool SsmSandbox { get; set; }
 }

@@ -67,6 +67,11 @@ public sealed partial class SimulatorServer : IAsyncDisposable
 
         var app = builder.Build();
         var world = new World(options);
+        if (options.SsmSandbox)
+        {
+            world.Sandbox = new Ssm.SsmSandbox();
+        }
+
         var server = new SimulatorServer(app, world);
         if (options.SeedCircleCi)
         {
@@ -97,6 +102,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         {
             Control.DisposeAppPorts();
             await app.DisposeAsync().ConfigureAwait(false);
+            world.Sandbox?.Dispose();
         }
     }
 
@@ -118,9 +124,23 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
+        if (IsCloudWatch(http.Request))
+        {
+            await HandleCloudWatchAsync(http).ConfigureAwait(false);
+            Trace(http);
+            return;
+        }
+
         if (http.Request.Headers["X-Amz-Target"].ToString() is { Length: > 0 } target)
         {
             await HandleJsonAsync(http, target).ConfigureAwait(false);
+            Trace(http);
+            return;
+        }
+
+        if (ServiceOf(http.Request) == "autoscaling")
+        {
+            await HandleAutoScalingAsync(http).ConfigureAwait(false);
             Trace(http);
             return;
         }
@@ -199,7 +219,7 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         Faults.ActiveFault? fault;
         lock (world.Sync)
         {
-            fault = world.Faults.Take(action, regionName);
+            fault = world.Faults.Take(action, regionName) ?? ZoneOutage.Take(world, region, p, action);
             entry = new RequestLogEntry { Service = "ec2", Region = regionName, Action = action, Parameters = parameters, Time = world.Now, Fault = fault?.Kind };
             world.Log(entry);
         }

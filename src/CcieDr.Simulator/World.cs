@@ -61,11 +61,17 @@ internal sealed class World
     /// <summary>In-proc SSM handler, consulted before the rules; null result = fall through to the rules.</summary>
     public Func<SsmCommandRequest, SsmCommandResult?>? SsmHandler { get; set; }
 
-    /// <summary>What an SSM command prints and returns.</summary>
+    /// <summary>Runs SSM commands for real, per instance, inside bubblewrap (null: the sandbox is off).</summary>
+    public Ssm.SsmSandbox? Sandbox { get; set; }
+
+    /// <summary>The in-proc handler's or a response rule's answer to an SSM command, or null when none answers.</summary>
+    public SsmCommandResult? AnswerSsm(SsmCommandRequest request) =>
+        SsmHandler?.Invoke(request) ?? Ssm.SsmService.FromRules(SsmRules, request);
+
+    /// <summary>What an SSM command prints and returns (without the sandbox).</summary>
     public SsmCommandResult RunSsm(SsmCommandRequest request)
     {
-        return SsmHandler?.Invoke(request)
-            ?? Ssm.SsmService.FromRules(SsmRules, request)
+        return AnswerSsm(request)
             ?? new SsmCommandResult
             {
                 ExitCode = 127,
@@ -94,6 +100,7 @@ internal sealed class World
         Faults.Clear();
         RequestLog.Clear();
         SsmRules.Clear();
+        Sandbox?.Clear();
         Invisible.Clear();
         NewIdInvisibleCalls = 0;
     }
@@ -177,8 +184,33 @@ internal sealed class World
         }
     }
 
+    // A running instance with a volume restored from a corrupt snapshot cannot mount it: its OS stops in emergency
+    // mode and the instance status check fails (the snapshot itself looks completed).
+    private void MarkCorruptBoots(RegionState r)
+    {
+        foreach (var i in r.Instances.Values)
+        {
+            if (i.Impaired || i.State != InstanceStates.Running)
+            {
+                continue;
+            }
+
+            foreach (var d in i.BlockDevices)
+            {
+                if (r.Volumes.TryGetValue(d.VolumeId, out var v) && v.SnapshotId is { } sid && r.Snapshots.TryGetValue(sid, out var snap) && snap.Corrupt)
+                {
+                    i.Impaired = true;
+                    Faults.Count("corrupt-snapshot", sid);
+                    break;
+                }
+            }
+        }
+    }
+
     private void TickRegion(RegionState r, DateTime now)
     {
+        MarkCorruptBoots(r);
+
         // Instances: loop because one tick may cover several transitions (dies → stopping → stopped).
         bool changed;
         do
@@ -186,6 +218,12 @@ internal sealed class World
             changed = false;
             foreach (var i in r.Instances.Values.ToList())
             {
+                if (r.FindZone(i.AvailabilityZone)?.Frozen == true)
+                {
+                    // The zone's control plane is out: the instance stays in its last state until the zone comes back.
+                    continue;
+                }
+
                 if (i.DiesAt is { } dies && dies <= now && i.State is InstanceStates.Running or InstanceStates.Pending)
                 {
                     i.DiesAt = null;
@@ -235,6 +273,7 @@ internal sealed class World
 
         AutoScaler.Reconcile(this, r, now);
         Kms.KmsService.Expire(r, now);
+        CloudWatch.CloudWatchPublisher.Tick(this, r, now);
 
         foreach (var v in r.Volumes.Values)
         {

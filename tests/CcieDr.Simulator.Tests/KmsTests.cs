@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net.Http.Json;
 using System.Text.Json;
 using Amazon.EC2.Model;
@@ -233,28 +232,11 @@ public sealed class KmsTests
         Assert.Contains(sim.Control.RequestLog("ListAliases"), e => e.Service == "kms" && e.Status == 200);
     }
 
-    /// <summary>Runs the real AWS CLI against the simulator with throw-away credentials and no user configuration.</summary>
+    /// <summary>Runs the real AWS CLI against the simulator; fails the test when it exits non-zero.</summary>
     private static async Task<string> AwsCli(Sim sim, params string[] args)
     {
-        var psi = new ProcessStartInfo("aws") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var a in args.Concat(["--endpoint-url", sim.Server.Url.ToString().TrimEnd('/'), "--region", "us-east-1", "--output", "json"]))
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        psi.Environment["AWS_ACCESS_KEY_ID"] = "AKIDSIM";
-        psi.Environment["AWS_SECRET_ACCESS_KEY"] = "secret";
-        psi.Environment.Remove("AWS_SESSION_TOKEN");
-        psi.Environment.Remove("AWS_PROFILE");
-        psi.Environment["AWS_CONFIG_FILE"] = "/dev/null";
-        psi.Environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null";
-        psi.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
-        psi.Environment["AWS_PAGER"] = "";
-        using var process = Process.Start(psi) ?? throw new InvalidOperationException("could not start the AWS CLI (aws)");
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        Assert.True(process.ExitCode == 0, $"aws {string.Join(' ', args)} exited {process.ExitCode}: {await stderr}");
-        return await stdout;
+        var (exit, stdout, stderr) = await sim.AwsCliAsync(args);
+        Assert.True(exit == 0, $"aws {string.Join(' ', args)} exited {exit}: {stderr}");
+        return stdout;
     }
 }

@@ -111,6 +111,30 @@ internal sealed class Sim : IAsyncDisposable
         return r.Reservation.Instances.Single();
     }
 
+    /// <summary>Runs the real AWS CLI against the simulator with throw-away credentials and no user configuration.</summary>
+    public async Task<(int ExitCode, string StandardOutput, string StandardError)> AwsCliAsync(params string[] args)
+    {
+        var psi = new System.Diagnostics.ProcessStartInfo("aws") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in args.Concat(["--endpoint-url", Server.Url.ToString().TrimEnd('/'), "--region", "us-east-1", "--output", "json"]))
+        {
+            psi.ArgumentList.Add(a);
+        }
+
+        psi.Environment["AWS_ACCESS_KEY_ID"] = "AKIDSIM";
+        psi.Environment["AWS_SECRET_ACCESS_KEY"] = "secret";
+        psi.Environment.Remove("AWS_SESSION_TOKEN");
+        psi.Environment.Remove("AWS_PROFILE");
+        psi.Environment["AWS_CONFIG_FILE"] = "/dev/null";
+        psi.Environment["AWS_SHARED_CREDENTIALS_FILE"] = "/dev/null";
+        psi.Environment["AWS_EC2_METADATA_DISABLED"] = "true";
+        psi.Environment["AWS_PAGER"] = "";
+        using var process = System.Diagnostics.Process.Start(psi) ?? throw new InvalidOperationException("could not start the AWS CLI (aws)");
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        await process.WaitForExitAsync();
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var c in clients)

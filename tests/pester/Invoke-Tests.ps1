@@ -5,8 +5,8 @@
 param(
     [Parameter(Mandatory)] [string] $ResultFile,
     [string] $Tag,
-    # Internal: run only the *.Netns.Tests.ps1 files (this process already runs under unshare -n).
-    [switch] $NetnsOnly
+    # Internal: run only these files, joined with '|' (the private-network-namespace pass; see below).
+    [string] $Only
 )
 $ErrorActionPreference = 'Stop'
 $packages = $env:CCIEDR_NUGET_PACKAGES
@@ -15,11 +15,16 @@ $pester = Get-ChildItem (Join-Path $packages 'pester') -Directory | Where-Object
 if (-not $pester) { throw "Pester 5 is not in $packages/pester: run 'dotnet restore tests/TestDeps'." }
 Import-Module (Join-Path $pester.FullName 'tools/Pester.psd1') -Force
 
+# Files that start real servers and probe addresses (sshd, the simulator's SSM sandbox) carry the line
+# '# ccie: private-network-namespace' and run in a second pass inside 'unshare -n' with only loopback up, so a
+# stray connection to a simulated 10.x address fails at once instead of leaving this machine.
+$marker = '# ccie: private-network-namespace'
+# (*.Netns.Tests.ps1 files are isolated by their name alone.)
+$isolated = @(Get-ChildItem $PSScriptRoot -Filter '*.Tests.ps1' | Where-Object { $_.Name -like '*.Netns.Tests.ps1' -or (Select-String -LiteralPath $_.FullName -SimpleMatch $marker -Quiet) } | ForEach-Object FullName)
+
 $config = New-PesterConfiguration
-# Files that probe ports (*.Netns.Tests.ps1) run in a second pass inside a private network namespace with only
-# loopback (unshare -n), so a probe that slipped to a simulated 10.x address fails fast instead of leaving the machine.
-$netnsFiles = @(Get-ChildItem -LiteralPath $PSScriptRoot -Filter '*.Netns.Tests.ps1' | ForEach-Object FullName)
-$config.Run.Path = if ($NetnsOnly) { $netnsFiles } else { @(Get-ChildItem -LiteralPath $PSScriptRoot -Filter '*.Tests.ps1' | Where-Object FullName -notin $netnsFiles | ForEach-Object FullName) }
+$config.Run.Path = if ($Only) { $Only -split '\|' } else { $PSScriptRoot }
+if (-not $Only -and $isolated) { $config.Run.ExcludePath = $isolated }
 $config.Run.PassThru = $true
 $config.Output.Verbosity = 'Detailed'
 $config.Should.ErrorAction = 'Continue'
@@ -42,21 +47,27 @@ $summary = [pscustomobject]@{
     Failed  = $result.FailedCount + $result.FailedBlocksCount + $result.FailedContainersCount
     Skipped = $result.SkippedCount
 }
-if (-not $NetnsOnly -and $netnsFiles.Count -gt 0) {
+
+if (-not $Only -and $isolated) {
+    # The second pass: a fresh pwsh in a new network namespace (root, or CAP_SYS_ADMIN) with lo up.
     $netnsResult = "$ResultFile.netns.json"
-    $self = [Environment]::GetCommandLineArgs()[0]
-    $pwshArgs = if ([IO.Path]::GetFileNameWithoutExtension((Get-Process -Id $PID).Path) -eq 'dotnet') { @((Get-Process -Id $PID).Path, $self) } else { @((Get-Process -Id $PID).Path) }
-    & unshare -n sh -c 'ip link set lo up && exec "$@"' sh @pwshArgs -NoProfile -NonInteractive -File $PSCommandPath -ResultFile $netnsResult -Tag $Tag -NetnsOnly
+    Remove-Item -LiteralPath $netnsResult -ErrorAction SilentlyContinue
+    $pwshArgs = @('pwsh', '-NoProfile', '-NonInteractive', '-File', $PSCommandPath, '-ResultFile', $netnsResult, '-Tag', "$Tag", '-Only', ($isolated -join '|'))
+    & unshare --net -- sh -c 'ip link set lo up && exec "$@"' sh dotnet @pwshArgs
+    $code = $LASTEXITCODE
     if (Test-Path -LiteralPath $netnsResult) {
-        $n = Get-Content -LiteralPath $netnsResult -Raw | ConvertFrom-Json
-        $summary.Failures = @($summary.Failures) + @($n.Failures | Where-Object { $_ })
-        $summary.Passed += $n.Passed; $summary.Failed += $n.Failed; $summary.Skipped += $n.Skipped
+        $inner = Get-Content -LiteralPath $netnsResult -Raw | ConvertFrom-Json
+        $summary.Passed += $inner.Passed
+        $summary.Failed += $inner.Failed
+        $summary.Skipped += $inner.Skipped
+        $summary.Failures = @($summary.Failures) + @($inner.Failures)
         Remove-Item -LiteralPath $netnsResult
     }
     else {
-        $summary.Failures = @($summary.Failures) + "unshare -n pass: no result (is util-linux's unshare usable here? exit $LASTEXITCODE)"
         $summary.Failed += 1
+        $summary.Failures = @($summary.Failures) + "private network namespace pass ($($isolated -join ', ')): 'unshare --net' + 'ip link set lo up' failed (exit $code); it needs root (or CAP_SYS_ADMIN), util-linux and iproute2"
     }
 }
+
 $summary | ConvertTo-Json | Set-Content -LiteralPath $ResultFile
 exit 0

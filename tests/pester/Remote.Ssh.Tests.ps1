@@ -1,5 +1,6 @@
 # The remote cmdlets over SSH against a REAL OpenSSH server (Debian's openssh-server) on 127.0.0.1, with a
 # generated host key and user key and the Replicated stand-in (tests/tools/replicated-standin) on its PATH.
+# ccie: private-network-namespace (tests/pester/Invoke-Tests.ps1 runs this file inside unshare -n, only lo up)
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
@@ -79,6 +80,20 @@ AfterAll {
     Stop-TestSshd $script:sshd
     if ($dir -and (Test-Path $dir)) { Remove-Item $dir -Recurse -Force }
     Remove-Item Env:REPLICATED_STANDIN_ROOT -ErrorAction SilentlyContinue
+}
+
+Describe 'The private network namespace these tests run in' -Tag 'Remote', 'Ssh' {
+    It 'has only loopback: a connect to 10.0.0.1:22 fails at once with network unreachable' {
+        # /proc/net/dev lists the interfaces of this process's network namespace (/sys/class/net may be the host's).
+        @(Get-Content /proc/net/dev | Select-Object -Skip 2 | ForEach-Object { ($_ -split ':')[0].Trim() }) | Should -Be @('lo')
+        $client = [System.Net.Sockets.TcpClient]::new()
+        $err = $null
+        try { $client.Connect('10.0.0.1', 22) } catch { $err = $_.Exception } finally { $client.Dispose() }
+        $socket = $err
+        while ($socket -and $socket -isnot [System.Net.Sockets.SocketException]) { $socket = $socket.InnerException }
+        $socket | Should -Not -BeNullOrEmpty -Because "the connect must fail with a SocketException, not '$err'"
+        $socket.SocketErrorCode | Should -Be ([System.Net.Sockets.SocketError]::NetworkUnreachable)
+    }
 }
 
 Describe 'Remote cmdlets over a real sshd' -Tag 'Remote', 'Ssh' {

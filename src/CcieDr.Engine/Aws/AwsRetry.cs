@@ -41,6 +41,9 @@ namespace CcieDr.Engine.Aws
             "RequestTimeout",
             "RequestTimeoutException",
             "PriorRequestNotComplete",
+
+            // Auto Scaling: another update of the same group is pending (HTTP 500); the call changed nothing.
+            "ResourceContention",
         };
 
         /// <summary>

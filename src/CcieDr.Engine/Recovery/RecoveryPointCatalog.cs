@@ -1,4 +1,5 @@
 using System;
+using System.Globalization;
 using System.Collections.Generic;
 using System.Linq;
 using System.Threading;
@@ -220,6 +221,10 @@ namespace CcieDr.Engine.Recovery
                 Snapshots = items,
                 Identity = identity,
                 CopiedFrom = sourceRegion is null ? null : sourceRegion + "/" + recoveryPointId,
+                LastDrillAt = DateTime.TryParse(RecoveryTags.Get(tags, RecoveryTags.DrillAt), CultureInfo.InvariantCulture, DateTimeStyles.AdjustToUniversal | DateTimeStyles.AssumeUniversal, out DateTime drilled) ? drilled : (DateTime?)null,
+                LastDrillVerdict = RecoveryTags.Get(tags, RecoveryTags.DrillVerdict),
+                LastDrillRto = double.TryParse(RecoveryTags.Get(tags, RecoveryTags.DrillRtoSeconds), NumberStyles.Float, CultureInfo.InvariantCulture, out double rto) ? TimeSpan.FromSeconds(rto) : (TimeSpan?)null,
+                LastDrillId = RecoveryTags.Get(tags, RecoveryTags.DrillId),
             };
         }
 

@@ -63,6 +63,12 @@ namespace CcieDr.Engine.Recovery
         public const string Encrypted = "ccie:encrypted";
         public const string KmsKeyId = "ccie:kms-key-id";
 
+        // ---- the last recovery drill of the point (Test-CcieRecovery), on every snapshot of it ----
+        public const string DrillAt = "ccie:drill-at";
+        public const string DrillVerdict = "ccie:drill-verdict";
+        public const string DrillRtoSeconds = "ccie:drill-rto-seconds";
+        public const string DrillId = "ccie:drill-id";
+
         // ---- copies (Copy-CcieSnapshot) ----
         public const string SourceRegion = "ccie:source-region";
         public const string SourceSnapshotId = "ccie:source-snapshot-id";

@@ -63,6 +63,20 @@ namespace CcieDr
         /// <summary>Tool and version that took the point (tag ccie:created-by), e.g. "CcieDr 0.1.0".</summary>
         public string? CreatedBy { get; internal set; }
 
+        /// <summary>When the last recovery drill (Test-CcieRecovery) of this point ran; null when never drilled.</summary>
+        public DateTime? LastDrillAt { get; internal set; }
+
+        /// <summary>Passed or Failed: the last drill's verdict.</summary>
+        public string? LastDrillVerdict { get; internal set; }
+
+        /// <summary>The recovery time the last drill measured.</summary>
+        public TimeSpan? LastDrillRto { get; internal set; }
+
+        public string? LastDrillId { get; internal set; }
+
+        /// <summary>True when the last drill of this point passed: it is a verified recovery point.</summary>
+        public bool Verified => string.Equals(LastDrillVerdict, "Passed", StringComparison.Ordinal);
+
         /// <summary>Why the point is not usable (failed or missing volumes), or null.</summary>
         public string? StateMessage { get; internal set; }
 

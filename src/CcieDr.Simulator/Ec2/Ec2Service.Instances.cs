@@ -724,6 +724,7 @@ internal sealed partial class Ec2Service
             throw new Ec2Error("IncorrectInstanceState", $"The instance '{i.Id}' is not in a state from which it can be stopped.");
         }
 
+        var force = ctx.P.Bool("Force") ?? false;
         var changes = new List<XElement>();
         foreach (var i in instances)
         {
@@ -738,6 +739,7 @@ internal sealed partial class Ec2Service
                 i.DiesAt = null;
             }
 
+            ApplyStopForce(ctx, i, force);
             changes.Add(StateChange(i, prev));
         }
 

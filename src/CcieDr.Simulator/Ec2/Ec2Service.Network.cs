@@ -298,8 +298,8 @@ internal sealed partial class Ec2Service
             V("groupDescription", g.Description),
             V("vpcId", g.VpcId),
             V("securityGroupArn", $"arn:aws:ec2:{ctx.Region.Name}:{ctx.AccountId}:security-group/{g.Id}"),
-            Set("ipPermissions", []),
-            Set("ipPermissionsEgress", [Item(V("ipProtocol", "-1"), Set("groups", []), Set("ipRanges", [Item(V("cidrIp", "0.0.0.0/0"))]))]),
+            Set("ipPermissions", RuleItems(g.Ingress)),
+            Set("ipPermissionsEgress", RuleItems(g.Egress)),
             TagSet(g.Tags))));
         yield return V("nextToken", next);
     }

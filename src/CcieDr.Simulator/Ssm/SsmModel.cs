@@ -72,6 +72,12 @@ internal sealed class SsmInvocation
 
     public bool Cancelled { get; set; }
 
+    /// <summary>The command runs for real in the instance's sandbox (null: answered by a handler or rule).</summary>
+    public Ssm.SandboxRun? Run { get; set; }
+
+    /// <summary>The sandboxed command was killed at its executionTimeout.</summary>
+    public bool ExecutionTimedOut { get; set; }
+
     public DateTime? CancelledAt { get; set; }
 
     /// <summary>Status and details at <paramref name="now"/>.</summary>
@@ -85,6 +91,11 @@ internal sealed class SsmInvocation
         if (StartsAt is null || StartsAt > now)
         {
             return now >= DeliveryDeadline ? ("TimedOut", "DeliveryTimedOut") : ("Pending", "Pending");
+        }
+
+        if (ExecutionTimedOut)
+        {
+            return ("TimedOut", "ExecutionTimedOut");
         }
 
         if (ExecutionDeadline is { } ed && EndsAt > ed && now >= ed)

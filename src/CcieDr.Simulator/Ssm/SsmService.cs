@@ -39,6 +39,9 @@ internal sealed class SsmService
 
     public IReadOnlyCollection<string> Actions => actions.Keys;
 
+    /// <summary>Characters of stdout and of stderr GetCommandInvocation returns at most (as SSM).</summary>
+    public const int InlineOutputLimit = 24000;
+
     public JsonObject Execute(World w, RegionState r, string action, JsonObject body)
     {
         if (!actions.TryGetValue(action, out var handler))
@@ -216,7 +219,7 @@ internal sealed class SsmService
             };
             if (Online(r, inst))
             {
-                var result = w.RunSsm(new SsmCommandRequest
+                var request = new SsmCommandRequest
                 {
                     Region = r.Name,
                     InstanceId = id,
@@ -224,7 +227,20 @@ internal sealed class SsmService
                     Script = script,
                     Parameters = parameters.ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value),
                     InstanceName = inst.Tag("Name"),
-                });
+                };
+                var answer = w.AnswerSsm(request);
+                if (answer is null && w.Sandbox is { } sandbox && document == "AWS-RunShellScript")
+                {
+                    // Runs for real in the box's sandbox: InProgress until the process ends (or is killed).
+                    invocation.StartsAt = now;
+                    invocation.EndsAt = DateTime.MaxValue;
+                    var root = sandbox.BoxRoot(inst, r, now);
+                    invocation.Run = sandbox.Start(root, script, now, TimeSpan.FromSeconds(executionTimeout), run => Completed(w, invocation, run));
+                    command.Invocations.Add(invocation);
+                    continue;
+                }
+
+                var result = answer ?? w.RunSsm(request);
                 invocation.Result = result;
                 invocation.StartsAt = now;
                 invocation.EndsAt = now.AddSeconds(result.DurationSeconds ?? w.Durations.SsmCommand);
@@ -236,6 +252,21 @@ internal sealed class SsmService
 
         r.SsmCommands[command.CommandId] = command;
         return new JsonObject { ["Command"] = CommandJson(w, command) };
+    }
+
+    private static void Completed(World w, SsmInvocation invocation, SandboxRun run)
+    {
+        lock (w.Sync)
+        {
+            var end = w.Now < invocation.StartsAt!.Value ? invocation.StartsAt.Value : w.Now;
+            invocation.Result = new SsmCommandResult { ExitCode = run.TimedOut ? -1 : run.ExitCode, StandardOutput = run.Stdout, StandardError = run.Stderr };
+            invocation.EndsAt = end;
+            if (run.TimedOut)
+            {
+                invocation.ExecutionTimedOut = true;
+                invocation.ExecutionDeadline = end;
+            }
+        }
     }
 
     private static string Aggregate(World w, SsmCommand c)
@@ -332,6 +363,10 @@ internal sealed class SsmService
         var inv = command.Invocations.FirstOrDefault(i => i.InstanceId == instanceId) ?? throw new SsmError("InvocationDoesNotExist", "");
         var (status, details) = inv.StatusAt(w.Now);
         var (stdout, stderr, code, start, end) = Outcome(w, inv);
+
+        // Like SSM: at most 24,000 characters of each stream inline (the rest only in the S3 output, if any).
+        stdout = stdout.Length > InlineOutputLimit ? stdout[..InlineOutputLimit] : stdout;
+        stderr = stderr.Length > InlineOutputLimit ? stderr[..InlineOutputLimit] : stderr;
         return new JsonObject
         {
             ["CommandId"] = command.CommandId,
@@ -432,6 +467,7 @@ internal sealed class SsmService
             {
                 inv.Cancelled = true;
                 inv.CancelledAt = w.Now;
+                inv.Run?.Kill();
             }
         }
 

@@ -4,13 +4,14 @@ using System.Management.Automation;
 using System.Security;
 using System.Threading;
 using System.Threading.Tasks;
+using CcieDr.Engine;
 using CcieDr.Engine.Remote;
 
 namespace CcieDr.Commands
 {
     /// <summary>
     /// Base for cmdlets that act on the Services box itself: the box (pipeline, -InstanceId, -SshHost) and the
-    /// transport parameters. -Transport Ssm is reserved for the SSM transport and rejected with a clear error today.
+    /// transport parameters (SSM, SSH, Local; without -Transport: SSM when the box's agent is online, else SSH).
     /// </summary>
     public abstract class CcieRemoteCmdlet : CcieAwsCmdlet
     {
@@ -20,9 +21,17 @@ namespace CcieDr.Commands
         [ArgumentCompleter(typeof(InstanceIdCompleter))]
         public string? InstanceId { get; set; }
 
-        /// <summary>How to reach the box: Ssh (default) or Local (the cmdlet runs on the box). Ssm is not available yet.</summary>
+        /// <summary>
+        /// How to reach the box: Ssm (Run Command), Ssh or Local (the cmdlet runs on the box). Default: Ssm when the box
+        /// is a managed instance with its agent Online, else Ssh when SSH settings are given.
+        /// </summary>
         [Parameter]
-        public RemoteTransport Transport { get; set; } = RemoteTransport.Ssh;
+        public RemoteTransport? Transport { get; set; }
+
+        /// <summary>SSM: the S3 bucket the agent writes the full output to (SSM keeps 24,000 characters inline).</summary>
+        [Parameter]
+        [ValidatePattern("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
+        public string? OutputS3BucketName { get; set; }
 
         /// <summary>SSH host (name or IP). A piped Services box gives its PrivateIpAddress.</summary>
         [Parameter(ValueFromPipelineByPropertyName = true)]
@@ -97,6 +106,8 @@ namespace CcieDr.Commands
             {
                 Transport = Transport,
                 InstanceId = InstanceId,
+                OutputS3BucketName = OutputS3BucketName,
+                SshGiven = SshHost is not null || SshKeyPath is not null || MyInvocation.BoundParameters.ContainsKey(nameof(SshUser)),
                 Ssh = new SshOptions
                 {
                     Host = SshHost ?? string.Empty,
@@ -110,8 +121,26 @@ namespace CcieDr.Commands
                     ConnectTimeout = TimeSpan.FromSeconds(SshConnectTimeoutSec),
                 },
             };
-            bool needsAws = Transport == RemoteTransport.Ssh && SshHost is null;
-            return await RemoteShellFactory.CreateAsync(request, needsAws ? () => Aws.CreateEc2() : null, needsAws ? Aws.Region : null, Reporter, cancellationToken).ConfigureAwait(false);
+            // AWS only where the transport needs it: SSM (named or the default), SSH without a host (its private IP).
+            // The factory is built lazily, so SSH to a given host works without a region or credentials.
+            bool needsAws = Transport == RemoteTransport.Ssm || Transport is null || (Transport == RemoteTransport.Ssh && SshHost is null);
+            var aws = new RemoteAwsClients();
+            if (needsAws)
+            {
+                aws.Ec2 = () => Aws.CreateEc2();
+                aws.Ssm = () => Aws.CreateSsm();
+                aws.S3 = () => Aws.CreateS3();
+                try
+                {
+                    aws.Region = Aws.Region;
+                }
+                catch (CcieException) when (Transport is null)
+                {
+                    // No region: the default falls back to SSH (or says what to give); each client call reports it.
+                }
+            }
+
+            return await RemoteShellFactory.CreateAsync(request, aws, Reporter, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>The box for error targets and output: the instance id, else the host.</summary>

@@ -13,7 +13,7 @@ public class SnapshotRetentionTests
 
     private static string Id(DateTime t, int n = 0) => $"rp-{t:yyyyMMdd'T'HHmmss'Z'}-{n:x8}";
 
-    private static RecoveryPoint Point(DateTime t, string state = "completed", string box = "circleci_services", int n = 0)
+    private static RecoveryPoint Point(DateTime t, string state = "completed", string box = "circleci_services", int n = 0, string? drill = null)
     {
         ServicesBox b = RecoveryTagsTests.Box(box);
         string rp = Id(t, n);
@@ -26,7 +26,46 @@ public class SnapshotRetentionTests
             snaps.Add(RecoveryTagsTests.SnapshotOf(b, b.Volumes[1], rp, state == "error" ? "error" : state == "pending" ? "pending" : "completed", id: $"snap-d{n:x4}{t:MMddHH}"));
         }
 
+        if (drill is not null)
+        {
+            foreach (Snapshot s in snaps)
+            {
+                s.Tags.Add(new Tag(RecoveryTags.DrillVerdict, drill));
+                s.Tags.Add(new Tag(RecoveryTags.DrillAt, t.AddHours(1).ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", System.Globalization.CultureInfo.InvariantCulture)));
+                s.Tags.Add(new Tag(RecoveryTags.DrillRtoSeconds, "420"));
+            }
+        }
+
         return RecoveryPointCatalog.BuildPoint(rp, snaps, "us-east-1");
+    }
+
+    [Fact]
+    public void The_newest_verified_point_is_kept_by_every_policy_unless_IncludeNewest()
+    {
+        List<RecoveryPoint> year = Year();
+        DateTime verifiedAt = Now.AddDays(-40).Date.AddHours(2);
+        DateTime olderVerified = Now.AddDays(-60).Date.AddHours(2);
+        DateTime failedAt = Now.AddDays(-20).Date.AddHours(2);
+        year.RemoveAll(p => p.Created == verifiedAt || p.Created == olderVerified || p.Created == failedAt);
+        year.Add(Point(verifiedAt, drill: "Passed"));
+        year.Add(Point(olderVerified, drill: "Passed"));
+        year.Add(Point(failedAt, drill: "Failed"));
+
+        RecoveryPoint verified = year.Single(p => p.Created == verifiedAt);
+        Assert.True(verified.Verified);
+        Assert.Equal(TimeSpan.FromSeconds(420), verified.LastDrillRto);
+        Assert.False(year.Single(p => p.Created == failedAt).Verified);
+
+        IReadOnlyList<RecoveryPointDecision> d = Evaluate(year, new SnapshotRetentionRequest { KeepDaily = 7 });
+        RecoveryPointDecision keep = d.Single(x => x.RecoveryPointId == verified.RecoveryPointId);
+        Assert.Equal("Keep", keep.Action);
+        Assert.StartsWith("newest verified (drill passed ", keep.Reason, StringComparison.Ordinal);
+        Assert.Equal("Remove", d.Single(x => x.Created == olderVerified).Action);
+        Assert.Equal("Remove", d.Single(x => x.Created == failedAt).Action);
+        Assert.Equal(8, d.Count(x => x.Action == "Keep"));
+
+        IReadOnlyList<RecoveryPointDecision> all = Evaluate(year, new SnapshotRetentionRequest { KeepDaily = 7, IncludeNewest = true });
+        Assert.Equal("Remove", all.Single(x => x.RecoveryPointId == verified.RecoveryPointId).Action);
     }
 
     private static List<RecoveryPoint> Year()

@@ -270,7 +270,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 run.Progress!.Update($"Launching {t.InstanceType} in {t.SubnetId} with {t.PrivateIpAddress ?? "a new private IP"}", run.Percent);
                 for (int generation = 1; generation <= RestoreNaming.MaxTokenGenerations; generation++)
                 {
-                    string token = RestoreNaming.ClientToken(t.RecoveryPointId, t.SubnetId, t.PrivateIpAddress, generation);
+                    string token = RestoreNaming.ClientToken(t.TokenKey, t.SubnetId, t.PrivateIpAddress, generation);
                     Instance launched;
                     bool reused = false;
                     try

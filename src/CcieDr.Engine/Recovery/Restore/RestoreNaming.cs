@@ -1,4 +1,5 @@
 using System;
+using System.Collections.Generic;
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
@@ -21,6 +22,34 @@ namespace CcieDr.Engine.Recovery.Restore
         public const string CreatedByTag = "ccie:created-by";
 
         public const string CreatedByValue = "CcieDr/Restore-CcieServicesBox";
+
+        /// <summary>On everything a recovery drill creates: the drill's id (Remove-CcieDrill sweeps by it).</summary>
+        public const string DrillTag = "ccie:drill";
+
+        /// <summary>Prefix of every AMI a recovery drill registers (ccie-drill-&lt;drill id&gt;-&lt;point&gt;).</summary>
+        public const string DrillImageNamePrefix = "ccie-drill-";
+
+        /// <summary>The AMI name for a drill of a recovery point: never the name a real restore of that point uses.</summary>
+        public static string DrillImageName(string drillId, string recoveryPointId)
+        {
+            string name = ImageName(recoveryPointId).Substring(ImageNamePrefix.Length);
+            string full = DrillImageNamePrefix + drillId + "-" + name;
+            return full.Length > 128 ? full.Substring(0, 128) : full;
+        }
+
+        /// <summary>True when the tags mark a resource of a recovery drill (of any drill).</summary>
+        public static bool IsDrillResource(IEnumerable<KeyValuePair<string, string>> tags)
+        {
+            foreach (KeyValuePair<string, string> t in tags)
+            {
+                if (string.Equals(t.Key, DrillTag, StringComparison.Ordinal))
+                {
+                    return true;
+                }
+            }
+
+            return false;
+        }
 
         /// <summary>Prefix of every AMI a restore registers.</summary>
         public const string ImageNamePrefix = "ccie-restore-";

@@ -44,6 +44,12 @@ namespace CcieDr.Engine.Recovery.Restore
 
         public string RecoveryPointId { get; set; } = string.Empty;
 
+        /// <summary>Set for a recovery drill (see <see cref="RestoreRequest.DrillId"/>).</summary>
+        public string? DrillId { get; set; }
+
+        /// <summary>What the client tokens derive from: the point, and the drill when there is one.</summary>
+        public string TokenKey => DrillId is null ? RecoveryPointId : RecoveryPointId + "|drill:" + DrillId;
+
         public string? SourceInstanceId { get; set; }
 
         public string ImageName { get; set; } = string.Empty;

@@ -68,6 +68,23 @@ namespace CcieDr.Engine.Recovery.Restore
         {
             RestoreTarget t = plan.Target;
             RestoreRequest request = plan.Request;
+            if (request.DrillId is not null)
+            {
+                if (request.PrivateIpAddress is not null && string.Equals(request.PrivateIpAddress, t.SavedPrivateIpAddress, StringComparison.Ordinal))
+                {
+                    plan.Findings.Add(new PreflightFinding("private-ip", PreflightStatus.Blocker, $"A recovery drill never uses the production private IP {t.SavedPrivateIpAddress}: builders would connect to the drill box. Leave -PrivateIpAddress out (AWS picks a new one) or give another address in {subnet.CidrBlock}.", "DrillUsesProductionIp", request.PrivateIpAddress, CcieErrorCategory.InvalidArgument));
+                }
+
+                t.PrivateIpAddress = request.PrivateIpAddress;
+                if (t.PrivateIpAddress is not null && Ipv4.WhyNotUsable(t.PrivateIpAddress, subnet.CidrBlock) is { } bad)
+                {
+                    plan.Findings.Add(new PreflightFinding("private-ip", PreflightStatus.Blocker, $"-PrivateIpAddress {t.PrivateIpAddress} cannot be used in subnet {subnet.SubnetId}: {bad}. Choose an address in {subnet.CidrBlock}.", "PrivateIpNotInSubnet", t.PrivateIpAddress, CcieErrorCategory.InvalidArgument));
+                }
+
+                plan.Findings.Add(new PreflightFinding("private-ip", PreflightStatus.Ok, $"drill box on {t.PrivateIpAddress ?? "a new private IP AWS picks in " + subnet.CidrBlock}, never the production {t.SavedPrivateIpAddress ?? "address"}"));
+                return;
+            }
+
             if (request.PrivateIpAddress is not null)
             {
                 string? why = Ipv4.WhyNotUsable(request.PrivateIpAddress, subnet.CidrBlock);

@@ -14,6 +14,9 @@ namespace CcieDr.Engine.Recovery.Restore
     // RestorePlanner, what an earlier run of the same restore created, and the plan of AWS calls the executor makes.
     public sealed partial class RestorePlanner
     {
+        private static IEnumerable<KeyValuePair<string, string>> TagPairs(List<Tag>? tags) =>
+            (tags ?? new List<Tag>()).Select(x => new KeyValuePair<string, string>(x.Key ?? string.Empty, x.Value ?? string.Empty));
+
         private async Task FindEarlierRunAsync(RestorePlan plan, CancellationToken ct)
         {
             RestoreTarget t = plan.Target;
@@ -30,7 +33,11 @@ namespace CcieDr.Engine.Recovery.Restore
                 }, token),
                 ct).ConfigureAwait(false);
 
+            // A drill resumes only its own box; a real restore never takes over a drill's box.
             Instance? earlier = instances
+                .Where(i => t.DrillId is null
+                    ? !RestoreNaming.IsDrillResource(TagPairs(i.Tags))
+                    : TagPairs(i.Tags).Any(p => p.Key == RestoreNaming.DrillTag && p.Value == t.DrillId))
                 .Where(i => RestoreNaming.IsGenerationOf(i.ClientToken, t.BaseClientToken)
                     || (i.SubnetId == t.SubnetId && t.PrivateIpAddress is not null && i.PrivateIpAddress == t.PrivateIpAddress))
                 .OrderByDescending(i => i.LaunchTime ?? DateTime.MinValue)

@@ -160,12 +160,22 @@ namespace CcieDr.Engine.Recovery.Restore
             }
 
             string name = request.Name ?? id.Name ?? ServicesBoxQuery.DefaultName;
+            if (request.DrillId is not null)
+            {
+                // A drill box must never be found as the Services box (Name=circleci_services).
+                name = request.Name ?? (id.Name ?? ServicesBoxQuery.DefaultName) + "-drill-" + request.DrillId;
+            }
+
             var tags = new SortedDictionary<string, string>(StringComparer.Ordinal)
             {
                 ["Name"] = name,
                 [RestoreNaming.RestoredFromTag] = pointId,
                 [RestoreNaming.CreatedByTag] = RestoreNaming.CreatedByValue,
             };
+            if (request.DrillId is not null)
+            {
+                tags[RestoreNaming.DrillTag] = request.DrillId;
+            }
             if (!string.IsNullOrEmpty(id.SourceInstanceId))
             {
                 tags[RestoreNaming.RestoreOfTag] = id.SourceInstanceId!;
@@ -175,8 +185,9 @@ namespace CcieDr.Engine.Recovery.Restore
             {
                 Region = string.IsNullOrEmpty(region) ? point.Region : region,
                 RecoveryPointId = pointId,
+                DrillId = request.DrillId,
                 SourceInstanceId = id.SourceInstanceId,
-                ImageName = RestoreNaming.ImageName(pointId),
+                ImageName = request.DrillId is null ? RestoreNaming.ImageName(pointId) : RestoreNaming.DrillImageName(request.DrillId, pointId),
                 ImageDescription = $"CcieDr restore of {pointId}" + (string.IsNullOrEmpty(id.SourceInstanceId) ? string.Empty : $" (Services box {id.SourceInstanceId})"),
                 RootDeviceName = rootDevice!,
                 Architecture = string.IsNullOrEmpty(id.Architecture) ? "x86_64" : id.Architecture!,
@@ -188,7 +199,7 @@ namespace CcieDr.Engine.Recovery.Restore
                 AvailabilityZone = id.AvailabilityZone,
                 PrivateIpAddress = request.PrivateIpAddress ?? id.PrivateIpAddress,
                 SavedPrivateIpAddress = id.PrivateIpAddress,
-                SecondaryPrivateIpAddresses = request.PrivateIpAddress is null && request.SubnetId is null ? id.SecondaryPrivateIpAddresses : Array.Empty<string>(),
+                SecondaryPrivateIpAddresses = request.PrivateIpAddress is null && request.SubnetId is null && request.DrillId is null ? id.SecondaryPrivateIpAddresses : Array.Empty<string>(),
                 SecurityGroupIds = groups,
                 InstanceType = type!,
                 KeyName = request.KeyName ?? id.KeyName,
@@ -235,7 +246,7 @@ namespace CcieDr.Engine.Recovery.Restore
 
             // 4. Which private IP.
             DecideAddress(plan, subnet, subnetChanged);
-            t.BaseClientToken = RestoreNaming.ClientToken(t.RecoveryPointId, t.SubnetId, t.PrivateIpAddress);
+            t.BaseClientToken = RestoreNaming.ClientToken(t.TokenKey, t.SubnetId, t.PrivateIpAddress);
 
             // 5. An earlier run of this restore.
             progress.Update("Looking for an earlier run of this restore", 50);

@@ -36,6 +36,13 @@ namespace CcieDr.Engine.Recovery.Restore
         /// <summary>Deadline for all the waits of the restore together.</summary>
         public TimeSpan Timeout { get; set; } = TimeSpan.FromMinutes(30);
 
+        /// <summary>
+        /// A recovery drill (Test-CcieRecovery): the box is restored as a throw-away copy, never as the Services box.
+        /// It always gets a new private IP (never the saved one), a Name of its own, the tag ccie:drill=&lt;id&gt; on
+        /// everything created, an AMI and client tokens of its own, and it never reuses or is reused by a real restore.
+        /// </summary>
+        public string? DrillId { get; set; }
+
         /// <summary>Values assumed because the point did not carry them (seed snapshots); shown in the plan.</summary>
         public IList<string> Assumptions { get; } = new List<string>();
     }

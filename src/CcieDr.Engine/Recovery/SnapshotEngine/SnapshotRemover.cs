@@ -196,6 +196,21 @@ namespace CcieDr.Engine.Recovery
                 }
             }
 
+            // The newest point a recovery drill verified is the one known to work: retention never takes it (-IncludeNewest does).
+            if (!request.IncludeNewest)
+            {
+                foreach (IGrouping<string, RecoveryPoint> box in points.Where(p => p.Verified).GroupBy(BoxKey, StringComparer.Ordinal))
+                {
+                    RecoveryPoint verified = box.OrderByDescending(p => p.Created).First();
+                    RecoveryPointDecision? d = decisions.FirstOrDefault(x => x.RecoveryPointId == verified.RecoveryPointId && x.Action == Remove);
+                    if (d is not null)
+                    {
+                        d.Action = Keep;
+                        d.Reasons = new[] { $"newest verified (drill passed {verified.LastDrillAt:yyyy-MM-dd HH:mm}Z)" };
+                    }
+                }
+            }
+
             return decisions.OrderByDescending(d => d.Created).ThenByDescending(d => d.RecoveryPointId, StringComparer.Ordinal).ToList();
         }
 

@@ -1,0 +1,640 @@
+using System;
+using System.Collections.Generic;
+using System.Globalization;
+using System.Linq;
+using System.Threading;
+using System.Threading.Tasks;
+using Amazon.EC2;
+using Amazon.EC2.Model;
+using CcieDr.Engine.Aws;
+using CcieDr.Engine.Operations;
+using CcieDr.Engine.Remote;
+
+namespace CcieDr.Engine.Builders
+{
+    /// <summary>Which builders Restart-CcieBuilder replaces.</summary>
+    public enum BuilderSelection
+    {
+        All,
+        Stale,
+        Instances,
+    }
+
+    /// <summary>What Restart-CcieBuilder was asked to do.</summary>
+    public sealed class BuilderRestartRequest
+    {
+        public string? AutoScalingGroupName { get; set; }
+
+        public BuilderSelection Selection { get; set; } = BuilderSelection.All;
+
+        public IReadOnlyList<string> InstanceIds { get; set; } = Array.Empty<string>();
+
+        /// <summary>Builders replaced at a time; null: from <see cref="MinHealthyPercent"/>.</summary>
+        public int? BatchSize { get; set; }
+
+        /// <summary>The share of desired capacity kept in service (default 90, as Auto Scaling's instance refresh).</summary>
+        public int? MinHealthyPercent { get; set; }
+
+        /// <summary>Never use an Auto Scaling instance refresh; always CcieDr's own loop.</summary>
+        public bool NoInstanceRefresh { get; set; }
+
+        /// <summary>A command run on each old builder before it is terminated (over the remote shell).</summary>
+        public string? DrainCommand { get; set; }
+
+        public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+        /// <summary>How long one batch may take to get its new builders in service.</summary>
+        public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromMinutes(20);
+    }
+
+    /// <summary>The computed rotation (shown by -WhatIf): targets, batches, method.</summary>
+    public sealed class BuilderRestartPlan
+    {
+        internal BuilderRestartPlan(BuilderGroupState group, OperationPlan steps)
+        {
+            Group = group;
+            Steps = steps;
+        }
+
+        public BuilderGroupState Group { get; }
+
+        public OperationPlan Steps { get; }
+
+        public IReadOnlyList<string> Targets { get; internal set; } = Array.Empty<string>();
+
+        public int BatchSize { get; internal set; }
+
+        /// <summary>InstanceRefresh or Rolling.</summary>
+        public string Method { get; internal set; } = "Rolling";
+
+        internal BuilderRestartRequest Request { get; set; } = new BuilderRestartRequest();
+
+        internal string Configuration { get; set; } = string.Empty;
+
+        internal string? CurrentTemplateId { get; set; }
+
+        internal string? CurrentVersion { get; set; }
+
+        internal int MinHealthyPercentage { get; set; }
+
+        internal bool Resumed { get; set; }
+
+        public int BatchesPlanned => Targets.Count == 0 ? 0 : (Targets.Count + BatchSize - 1) / BatchSize;
+
+        public string Render() => Steps.Render();
+    }
+
+    /// <summary>
+    /// Rotates a builder group in batches: an Auto Scaling instance refresh where the group allows it, otherwise its
+    /// own loop (raise desired capacity by a batch, wait until the new builders are in service, optionally drain, then
+    /// terminate old ones with a decrement), never below desired capacity in its own loop and never below
+    /// desired − batch with a refresh. Ctrl+C stops after the current batch with the group back at its size; a rerun
+    /// continues (stale builders by configuration; the rest by the ccie:restart-pending tag on the old builders).
+    /// </summary>
+    public sealed class BuilderRestarter
+    {
+        /// <summary>The EC2 tag put on builders a rotation will replace (a rerun of -All continues with them).</summary>
+        public const string PendingTag = "ccie:restart-pending";
+
+        private const int ActivityId = 1501;
+        private static readonly string[] BlockingProcesses = { "Launch", "Terminate" };
+
+        private readonly IAmazonEC2 _ec2;
+        private readonly IBuilderGroupApi _groups;
+        private readonly string _region;
+        private readonly IOperationReporter _reporter;
+        private readonly Func<DateTime> _clock;
+
+        public BuilderRestarter(IAmazonEC2 ec2, IBuilderGroupApi groups, string region, IOperationReporter reporter, Func<DateTime>? clock = null)
+        {
+            _ec2 = ec2 ?? throw new ArgumentNullException(nameof(ec2));
+            _groups = groups ?? throw new ArgumentNullException(nameof(groups));
+            _region = region;
+            _reporter = reporter ?? throw new ArgumentNullException(nameof(reporter));
+            _clock = clock ?? (() => DateTime.UtcNow);
+        }
+
+        /// <summary>Polling schedule (tests shorten it; a simulated clock plugs in here).</summary>
+        public WaitOptions Polling { get; set; } = new WaitOptions { InitialDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromSeconds(15) };
+
+        /// <summary>Opens a shell on a builder for -DrainCommand (null: draining is not available).</summary>
+        public Func<string, CancellationToken, Task<IRemoteShell>>? OpenBuilderShell { get; set; }
+
+        /// <summary>
+        /// Builders connected to the Services box (CloudWatch circle.state.num-masters − 1), or null when the metric is
+        /// not there; null delegate: not checked.
+        /// </summary>
+        public Func<CancellationToken, Task<int?>>? ConnectedBuilders { get; set; }
+
+        public async Task<BuilderRestartPlan> PlanAsync(BuilderRestartRequest request, CancellationToken ct)
+        {
+            if (request is null)
+            {
+                throw new ArgumentNullException(nameof(request));
+            }
+
+            BuilderGroupState group = await new BuilderConfigurator(_ec2, _groups, _region, _reporter, _clock).FindGroupAsync(request.AutoScalingGroupName, ct).ConfigureAwait(false);
+            var steps = new OperationPlan("Rotate the builders", group.Name);
+            var plan = new BuilderRestartPlan(group, steps) { Request = request };
+            bool isTemplate = group.LaunchTemplateId is not null || group.LaunchTemplateName is not null;
+            if (isTemplate)
+            {
+                (string id, string version) = await BuilderLaunchTemplates.ResolveAsync(_ec2, group, ct).ConfigureAwait(false);
+                plan.CurrentTemplateId = id;
+                plan.CurrentVersion = version;
+                plan.Configuration = $"{id} version {version}";
+            }
+            else
+            {
+                plan.Configuration = group.LaunchConfigurationName ?? "(none)";
+            }
+
+            List<BuilderGroupMember> live = Live(group).ToList();
+            List<string> targets = await SelectAsync(plan, live, request, ct).ConfigureAwait(false);
+            plan.Targets = targets;
+            int desired = group.DesiredCapacity;
+            plan.BatchSize = BatchSizeFor(desired, request.BatchSize, request.MinHealthyPercent);
+            if (targets.Count == 0)
+            {
+                steps.Notes.Add(request.Selection == BuilderSelection.Stale
+                    ? $"Every builder of {group.Name} already runs {plan.Configuration}: nothing to rotate."
+                    : $"{group.Name} has no builders to rotate.");
+                return plan;
+            }
+
+            List<string> suspended = group.SuspendedProcesses.Intersect(BlockingProcesses, StringComparer.Ordinal).ToList();
+            if (suspended.Count > 0)
+            {
+                throw new CcieException("BuilderGroupProcessesSuspended", CcieErrorCategory.InvalidOperation, $"The group {group.Name} has {string.Join(" and ", suspended)} suspended, so it can neither launch nor remove builders. Resume them first (aws autoscaling resume-processes --auto-scaling-group-name {group.Name} --scaling-processes {string.Join(" ", suspended)}), then rerun.", group.Name);
+            }
+
+            bool refresh = !request.NoInstanceRefresh
+                && request.DrainCommand is null
+                && ConnectedBuilders is null
+                && !group.SuspendedProcesses.Contains("InstanceRefresh", StringComparer.Ordinal)
+                && (request.Selection == BuilderSelection.All || (request.Selection == BuilderSelection.Stale && isTemplate))
+                && !plan.Resumed
+                && targets.Count == live.Count(m => request.Selection == BuilderSelection.All || IsStale(plan, m));
+            plan.Method = refresh ? "InstanceRefresh" : "Rolling";
+            plan.MinHealthyPercentage = request.MinHealthyPercent ?? (desired == 0 ? 100 : (int)Math.Ceiling(100.0 * Math.Max(0, desired - plan.BatchSize) / desired));
+            string list = string.Join(", ", targets);
+            if (refresh)
+            {
+                steps.Add("autoscaling:StartInstanceRefresh", $"{group.Name} Rolling, MinHealthyPercentage {plan.MinHealthyPercentage}{(request.Selection == BuilderSelection.Stale ? ", SkipMatching (only builders not on " + plan.Configuration + ")" : string.Empty)}: replaces {targets.Count} builder(s) ({list})", group.Name);
+                steps.Add("wait:instance-refresh", $"until the refresh is Successful (Ctrl+C cancels it after the batch in flight)", group.Name);
+            }
+            else
+            {
+                int raised = desired + plan.BatchSize;
+                steps.Add("ec2:CreateTags", $"{PendingTag} on the {targets.Count} builder(s) to replace ({list}), so a rerun continues with them", list);
+                if (raised > group.MaxSize)
+                {
+                    steps.Add("autoscaling:UpdateAutoScalingGroup", $"{group.Name} MaxSize {group.MaxSize} -> {raised} for the batches (put back at the end)", group.Name);
+                }
+
+                for (int b = 0; b < plan.BatchesPlanned; b++)
+                {
+                    List<string> batch = targets.Skip(b * plan.BatchSize).Take(plan.BatchSize).ToList();
+                    steps.Add("autoscaling:SetDesiredCapacity", $"batch {b + 1}/{plan.BatchesPlanned}: {group.Name} {desired} -> {desired + batch.Count}, wait until {batch.Count} new builder(s) are InService{(ConnectedBuilders is null ? string.Empty : " and connected")}", group.Name);
+                    if (request.DrainCommand is not null)
+                    {
+                        steps.Add("remote:drain", $"run the drain command on {string.Join(", ", batch)} (up to {request.DrainTimeout.TotalSeconds:0} s each)", string.Join(",", batch));
+                    }
+
+                    steps.Add("autoscaling:TerminateInstanceInAutoScalingGroup", $"{string.Join(", ", batch)} with ShouldDecrementDesiredCapacity (back to {desired})", string.Join(",", batch));
+                }
+            }
+
+            if (ConnectedBuilders is null)
+            {
+                steps.Notes.Add("New builders are waited for until InService; their connection to the Services box is not checked (no CloudWatch metrics).");
+            }
+
+            return plan;
+        }
+
+        public async Task<BuilderRestartResult> ApplyAsync(BuilderRestartPlan plan, CancellationToken ct)
+        {
+            if (plan is null)
+            {
+                throw new ArgumentNullException(nameof(plan));
+            }
+
+            var timeline = new Timeline(_clock);
+            var run = new Run(plan, timeline, Live(plan.Group).Count(m => m.InService));
+            DateTime started = _clock();
+            BuilderRestartResult Finish(string status)
+            {
+                return new BuilderRestartResult
+                {
+                    Region = _region,
+                    AutoScalingGroupName = plan.Group.Name,
+                    Method = plan.Method,
+                    Selection = plan.Request.Selection.ToString(),
+                    Configuration = plan.Configuration,
+                    DesiredCapacity = plan.Group.DesiredCapacity,
+                    BatchSize = plan.BatchSize,
+                    Batches = run.BatchesDone,
+                    BatchesPlanned = plan.BatchesPlanned,
+                    Replaced = run.Replaced.ToList(),
+                    Launched = run.Launched.ToList(),
+                    MinInService = run.MinInService,
+                    InstanceRefreshId = run.RefreshId,
+                    Status = status,
+                    ConnectionCheck = run.ConnectionCheck ?? (ConnectedBuilders is null ? "NotChecked: no CloudWatch metrics client" : "NotChecked"),
+                    Warnings = run.Warnings.ToList(),
+                    Timeline = timeline.Entries,
+                    Duration = _clock() - started,
+                };
+            }
+
+            if (plan.Targets.Count == 0)
+            {
+                return Finish("NothingToDo");
+            }
+
+            try
+            {
+                if (plan.Method == "InstanceRefresh")
+                {
+                    await RefreshAsync(plan, run, ct).ConfigureAwait(false);
+                }
+                else
+                {
+                    await RollAsync(plan, run, ct).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + plan.Group.Name, "done", completed: true));
+            }
+
+            return Finish("Completed");
+        }
+
+        private async Task RefreshAsync(BuilderRestartPlan plan, Run run, CancellationToken ct)
+        {
+            string group = plan.Group.Name;
+            string id = await run.Timeline.RunAsync("autoscaling:StartInstanceRefresh", group, async e =>
+            {
+                string started = await _groups.StartInstanceRefreshAsync(group, plan.MinHealthyPercentage, plan.Request.Selection == BuilderSelection.Stale, ct).ConfigureAwait(false);
+                e.Detail = $"{started}, MinHealthyPercentage {plan.MinHealthyPercentage}";
+                return started;
+            }).ConfigureAwait(false);
+            run.RefreshId = id;
+            _reporter.Verbose($"Instance refresh {id} started on {group}.");
+            TimelineEntry wait = run.Timeline.Begin("wait:instance-refresh", id);
+            try
+            {
+                BuilderRefreshState final = await Waiter.UntilAsync(
+                    async token =>
+                    {
+                        BuilderRefreshState? s = await _groups.DescribeInstanceRefreshAsync(group, id, token).ConfigureAwait(false);
+                        await SampleAsync(plan, run, token).ConfigureAwait(false);
+                        return s ?? new BuilderRefreshState { InstanceRefreshId = id, Status = "Pending" };
+                    },
+                    s => !s.IsActive,
+                    Polling.WithTimeout(TimeSpan.FromTicks(Math.Max(plan.Request.BatchTimeout.Ticks, 1) * Math.Max(1, plan.BatchesPlanned))),
+                    $"instance refresh {id} of {group} to finish",
+                    group,
+                    ct,
+                    s => $"{s.Status} {s.PercentageComplete}% {s.StatusReason}",
+                    p => _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + group, $"instance refresh {p.Last?.Status ?? "starting"}", p.Last?.PercentageComplete))).ConfigureAwait(false);
+                if (final.Status != "Successful")
+                {
+                    throw new CcieException("InstanceRefreshFailed", CcieErrorCategory.InvalidOperation, $"Instance refresh {id} of {group} ended {final.Status}: {final.StatusReason}. See aws autoscaling describe-instance-refreshes --auto-scaling-group-name {group}; rerun Restart-CcieBuilder -Stale to continue.", group);
+                }
+
+                run.Timeline.Complete(wait, detail: "Successful");
+            }
+            catch (OperationCanceledException)
+            {
+                run.Timeline.Complete(wait, "Cancelled");
+                await CleanupAsync("autoscaling:CancelInstanceRefresh", group, token => _groups.CancelInstanceRefreshAsync(group, token), run).ConfigureAwait(false);
+                _reporter.Warning($"Stopped: instance refresh {id} was cancelled; Auto Scaling finishes the batch in flight and keeps the group at its size. Rerun Restart-CcieBuilder -Stale to continue.");
+                throw;
+            }
+            catch (Exception e) when (e is not OperationCanceledException)
+            {
+                if (wait.Ended is null)
+                {
+                    run.Timeline.Fail(wait, e);
+                }
+
+                throw;
+            }
+
+            BuilderGroupState after = await GroupAsync(group, ct).ConfigureAwait(false);
+            run.Replaced.AddRange(plan.Targets);
+            run.Launched.AddRange(Live(after).Where(m => !plan.Targets.Contains(m.InstanceId, StringComparer.Ordinal) && !IsStale(plan, m)).Select(m => m.InstanceId));
+            run.BatchesDone = plan.BatchesPlanned;
+        }
+
+        private async Task RollAsync(BuilderRestartPlan plan, Run run, CancellationToken ct)
+        {
+            string group = plan.Group.Name;
+            int desired = plan.Group.DesiredCapacity;
+            int originalMax = plan.Group.MaxSize;
+            await run.Timeline.RunAsync("ec2:CreateTags", string.Join(",", plan.Targets), async e =>
+            {
+                var tag = new CreateTagsRequest { Resources = plan.Targets.ToList(), Tags = new List<Tag> { new Tag(PendingTag, _clock().ToString("yyyy-MM-ddTHH:mm:ssZ", CultureInfo.InvariantCulture)) } };
+                await AwsCall.RunAsync("ec2:CreateTags", e.Target, token => _ec2.CreateTagsAsync(tag, token), ct).ConfigureAwait(false);
+                return true;
+            }).ConfigureAwait(false);
+
+            bool raisedMax = false;
+            try
+            {
+                for (int b = 0; b < plan.BatchesPlanned; b++)
+                {
+                    ct.ThrowIfCancellationRequested();
+                    List<string> batch = plan.Targets.Skip(b * plan.BatchSize).Take(plan.BatchSize).ToList();
+                    BuilderGroupState now = await GroupAsync(group, ct).ConfigureAwait(false);
+                    batch = batch.Where(id => Live(now).Any(m => m.InstanceId == id)).ToList();   // gone already (replaced by Auto Scaling): nothing to do
+                    if (batch.Count == 0)
+                    {
+                        run.BatchesDone++;
+                        continue;
+                    }
+
+                    int before = now.DesiredCapacity;
+                    int raised = before + batch.Count;
+                    if (raised > now.MaxSize)
+                    {
+                        await run.Timeline.RunAsync("autoscaling:UpdateAutoScalingGroup", group, async e =>
+                        {
+                            await _groups.SetMaxSizeAsync(group, raised, ct).ConfigureAwait(false);
+                            e.Detail = $"MaxSize {now.MaxSize} -> {raised}";
+                            return true;
+                        }).ConfigureAwait(false);
+                        raisedMax = true;
+                    }
+
+                    var known = new HashSet<string>(Live(now).Select(m => m.InstanceId), StringComparer.Ordinal);
+                    await RunBatchAsync(plan, run, b, batch, before, raised, known, ct).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (raisedMax)
+                {
+                    await CleanupAsync("autoscaling:UpdateAutoScalingGroup", group, token => _groups.SetMaxSizeAsync(group, originalMax, token), run, $"MaxSize back to {originalMax}").ConfigureAwait(false);
+                }
+            }
+        }
+
+        private async Task RunBatchAsync(BuilderRestartPlan plan, Run run, int index, List<string> batch, int before, int raised, HashSet<string> known, CancellationToken ct)
+        {
+            string group = plan.Group.Name;
+            string label = $"batch {index + 1}/{plan.BatchesPlanned}";
+            await run.Timeline.RunAsync("autoscaling:SetDesiredCapacity", group, async e =>
+            {
+                await _groups.SetDesiredCapacityAsync(group, raised, ct).ConfigureAwait(false);
+                e.Detail = $"{label}: {before} -> {raised}";
+                return true;
+            }).ConfigureAwait(false);
+
+            List<string> fresh;
+            TimelineEntry wait = run.Timeline.Begin("wait:builders-in-service", group);
+            try
+            {
+                fresh = await Waiter.UntilAsync(
+                    async token =>
+                    {
+                        BuilderGroupState g = await SampleAsync(plan, run, token).ConfigureAwait(false);
+                        List<string> ready = Live(g).Where(m => !known.Contains(m.InstanceId) && m.InService).Select(m => m.InstanceId).ToList();
+                        if (ready.Count >= batch.Count && ConnectedBuilders is not null)
+                        {
+                            int? connected = await ConnectedBuilders(token).ConfigureAwait(false);
+                            if (connected is null)
+                            {
+                                run.ConnectionCheck ??= "NotChecked: no circle.state.num-masters data";
+                            }
+                            else if (connected.Value < run.Launched.Count + batch.Count)
+                            {
+                                return new List<string>();   // in service, not yet connected
+                            }
+                            else
+                            {
+                                run.ConnectionCheck = "Connected (circle.state.num-masters)";
+                            }
+                        }
+
+                        return ready;
+                    },
+                    ready => ready.Count >= batch.Count,
+                    Polling.WithTimeout(plan.Request.BatchTimeout),
+                    $"{batch.Count} new builder(s) of {group} to be InService",
+                    group,
+                    ct,
+                    ready => $"{ready.Count} of {batch.Count} new builder(s) InService",
+                    p => _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + group, $"{label}: {p.Last?.Count ?? 0} of {batch.Count} new builder(s) in service", (int)(100.0 * ((index * plan.BatchSize) + (p.Last?.Count ?? 0)) / Math.Max(1, plan.Targets.Count * 2))))).ConfigureAwait(false);
+                run.Timeline.Complete(wait, detail: $"{label}: {string.Join(", ", fresh.Take(batch.Count))}");
+            }
+            catch (OperationCanceledException)
+            {
+                run.Timeline.Complete(wait, "Cancelled");
+
+                // Stopped before the new builders were ready: put the size back; Auto Scaling removes the newest extra first.
+                await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} (stopped)").ConfigureAwait(false);
+                _reporter.Warning($"Stopped during {label}: desired capacity of {group} is back at {before}; {run.Replaced.Count} builder(s) were replaced. Rerun Restart-CcieBuilder to continue.");
+                throw;
+            }
+            catch (Exception e)
+            {
+                run.Timeline.Fail(wait, e);
+                await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} (batch failed)").ConfigureAwait(false);
+                throw;
+            }
+
+            run.Launched.AddRange(fresh.Take(batch.Count));
+
+            // The batch's new builders are in service: finish it even if Ctrl+C comes now (a few API calls), so the group
+            // is not left above its size with both the old and the new builders.
+            CancellationToken finish = ct.IsCancellationRequested ? CancellationToken.None : ct;
+            foreach (string old in batch)
+            {
+                if (plan.Request.DrainCommand is not null)
+                {
+                    await DrainAsync(plan, run, old, finish).ConfigureAwait(false);
+                }
+
+                await run.Timeline.RunAsync("autoscaling:TerminateInstanceInAutoScalingGroup", old, async e =>
+                {
+                    await _groups.TerminateInstanceAsync(old, true, finish).ConfigureAwait(false);
+                    e.Detail = "ShouldDecrementDesiredCapacity";
+                    return true;
+                }).ConfigureAwait(false);
+                run.Replaced.Add(old);
+            }
+
+            run.BatchesDone++;
+            _reporter.Verbose($"{label}: replaced {string.Join(", ", batch)} with {string.Join(", ", fresh.Take(batch.Count))}.");
+        }
+
+        private async Task DrainAsync(BuilderRestartPlan plan, Run run, string instanceId, CancellationToken ct)
+        {
+            TimelineEntry e = run.Timeline.Begin("remote:drain", instanceId);
+            if (OpenBuilderShell is null)
+            {
+                run.Timeline.Complete(e, "Skipped", detail: "no remote shell to the builders");
+                run.Warnings.Add($"{instanceId} was not drained: no remote shell to the builders.");
+                return;
+            }
+
+            try
+            {
+                using IRemoteShell shell = await OpenBuilderShell(instanceId, ct).ConfigureAwait(false);
+                RemoteResult r = await shell.RunAsync(new RemoteCommand(plan.Request.DrainCommand!) { Timeout = plan.Request.DrainTimeout, Sudo = false }, ct).ConfigureAwait(false);
+                if (r.ExitCode == 0)
+                {
+                    run.Timeline.Complete(e, detail: $"exit 0 after {r.Duration.TotalSeconds:0.0} s");
+                }
+                else
+                {
+                    string why = SecretMask.LastLine(r.Stderr.Length > 0 ? r.Stderr : r.Stdout);
+                    run.Timeline.Complete(e, "Failed", detail: $"exit {r.ExitCode}: {why}");
+                    run.Warnings.Add($"The drain command on {instanceId} exited with {r.ExitCode} ({why}); the builder was terminated anyway.");
+                    _reporter.Warning(run.Warnings[run.Warnings.Count - 1]);
+                }
+            }
+            catch (CcieException ex)
+            {
+                run.Timeline.Complete(e, "Failed", detail: ex.Message);
+                run.Warnings.Add($"{instanceId} could not be drained ({ex.Message}); the builder was terminated anyway.");
+                _reporter.Warning(run.Warnings[run.Warnings.Count - 1]);
+            }
+        }
+
+        /// <summary>A call that must happen even when the run was stopped: its own short time limit instead of the stop token.</summary>
+        private async Task CleanupAsync(string action, string target, Func<CancellationToken, Task> call, Run run, string? detail = null)
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            try
+            {
+                await run.Timeline.RunAsync(action, target, async e =>
+                {
+                    await call(limit.Token).ConfigureAwait(false);
+                    e.Detail = detail;
+                    return true;
+                }).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is CcieException || e is OperationCanceledException)
+            {
+                string warning = $"Could not {action} on {target} while stopping ({e.Message}): check the group's size (Get-CcieBuilder).";
+                run.Warnings.Add(warning);
+                _reporter.Warning(warning);
+            }
+        }
+
+        private async Task<BuilderGroupState> SampleAsync(BuilderRestartPlan plan, Run run, CancellationToken ct)
+        {
+            BuilderGroupState g = await GroupAsync(plan.Group.Name, ct).ConfigureAwait(false);
+            run.MinInService = Math.Min(run.MinInService, Live(g).Count(m => m.InService));
+            return g;
+        }
+
+        private async Task<BuilderGroupState> GroupAsync(string name, CancellationToken ct)
+        {
+            IReadOnlyList<BuilderGroupState> groups = await _groups.DescribeGroupsAsync(new[] { name }, ct).ConfigureAwait(false);
+            return groups.FirstOrDefault(g => g.Name == name) ?? throw new CcieException("AutoScalingGroupNotFound", CcieErrorCategory.ObjectNotFound, $"The Auto Scaling group {name} is gone.", name);
+        }
+
+        private async Task<List<string>> SelectAsync(BuilderRestartPlan plan, List<BuilderGroupMember> live, BuilderRestartRequest request, CancellationToken ct)
+        {
+            switch (request.Selection)
+            {
+                case BuilderSelection.Instances:
+                    List<string> unknown = request.InstanceIds.Where(id => live.All(m => m.InstanceId != id)).ToList();
+                    if (unknown.Count > 0)
+                    {
+                        throw new CcieException("BuilderNotInGroup", CcieErrorCategory.ObjectNotFound, $"{string.Join(", ", unknown)} {(unknown.Count == 1 ? "is" : "are")} not a running member of {plan.Group.Name}. Get-CcieBuilder lists the members.", string.Join(",", unknown));
+                    }
+
+                    return request.InstanceIds.Distinct(StringComparer.Ordinal).ToList();
+                case BuilderSelection.Stale:
+                    return live.Where(m => IsStale(plan, m)).Select(m => m.InstanceId).ToList();
+                default:
+                    // A rerun continues where the stopped one was: the builders it had tagged and not yet replaced.
+                    List<string> pending = await PendingAsync(live, ct).ConfigureAwait(false);
+                    if (pending.Count > 0)
+                    {
+                        plan.Resumed = true;
+                        plan.Steps.Notes.Add($"Continuing an earlier rotation: {pending.Count} builder(s) still carry {PendingTag}.");
+                        return pending;
+                    }
+
+                    return live.Select(m => m.InstanceId).ToList();
+            }
+        }
+
+        private async Task<List<string>> PendingAsync(List<BuilderGroupMember> live, CancellationToken ct)
+        {
+            if (live.Count == 0)
+            {
+                return new List<string>();
+            }
+
+            var request = new DescribeInstancesRequest
+            {
+                Filters = new List<Filter> { Ec2Extensions.Filter("instance-id", live.Select(m => m.InstanceId).ToArray()), Ec2Extensions.Filter("tag-key", PendingTag) },
+            };
+            IReadOnlyList<Instance> tagged = await AwsCall.RunAsync("ec2:DescribeInstances", "tag-key " + PendingTag, token => _ec2.DescribeAllInstancesAsync(request, token), ct).ConfigureAwait(false);
+            var ids = new HashSet<string>(tagged.Select(i => i.InstanceId), StringComparer.Ordinal);
+            return live.Where(m => ids.Contains(m.InstanceId)).Select(m => m.InstanceId).ToList();
+        }
+
+        internal static bool IsStale(BuilderRestartPlan plan, BuilderGroupMember m)
+        {
+            if (plan.CurrentTemplateId is not null)
+            {
+                return !string.Equals(m.LaunchTemplateId, plan.CurrentTemplateId, StringComparison.Ordinal) || !string.Equals(m.LaunchTemplateVersion, plan.CurrentVersion, StringComparison.Ordinal);
+            }
+
+            return !string.Equals(m.LaunchConfigurationName, plan.Group.LaunchConfigurationName, StringComparison.Ordinal);
+        }
+
+        /// <summary>The batch: given, else desired − ceil(desired × MinHealthyPercent / 100), at least 1.</summary>
+        public static int BatchSizeFor(int desired, int? batchSize, int? minHealthyPercent)
+        {
+            if (batchSize is not null)
+            {
+                return Math.Max(1, batchSize.Value);
+            }
+
+            int keep = (int)Math.Ceiling(desired * (minHealthyPercent ?? 90) / 100.0);
+            return Math.Max(1, desired - keep);
+        }
+
+        private static IEnumerable<BuilderGroupMember> Live(BuilderGroupState g) =>
+            g.Members.Where(m => !m.LifecycleState.StartsWith("Terminat", StringComparison.Ordinal) && !m.LifecycleState.StartsWith("Detach", StringComparison.Ordinal));
+
+        private sealed class Run
+        {
+            public Run(BuilderRestartPlan plan, Timeline timeline, int inService)
+            {
+                Plan = plan;
+                Timeline = timeline;
+                MinInService = inService;
+            }
+
+            public BuilderRestartPlan Plan { get; }
+
+            public Timeline Timeline { get; }
+
+            public int MinInService { get; set; }
+
+            public int BatchesDone { get; set; }
+
+            public List<string> Replaced { get; } = new List<string>();
+
+            public List<string> Launched { get; } = new List<string>();
+
+            public List<string> Warnings { get; } = new List<string>();
+
+            public string? RefreshId { get; set; }
+
+            public string? ConnectionCheck { get; set; }
+        }
+    }
+}

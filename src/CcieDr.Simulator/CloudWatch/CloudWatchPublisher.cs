@@ -1,0 +1,201 @@
+using System.IO.Compression;
+using System.Text;
+using System.Text.RegularExpressions;
+
+namespace CcieDr.Simulator.CloudWatch;
+
+/// <summary>
+/// Publishes what the simulated world implies, once per simulated minute (inside <see cref="World.Tick"/>):
+/// <list type="bullet">
+/// <item>AWS/EC2 (publisher "ec2"): CPUUtilization, StatusCheckFailed, StatusCheckFailed_Instance, StatusCheckFailed_System
+/// per running instance (dimension InstanceId); an impaired instance fails the instance check, a failed AZ the system check.</item>
+/// <item>CWAgent (publisher "cwagent"), Services box only, while it runs and is not impaired: mem_used_percent {InstanceId},
+/// disk_used_percent {InstanceId, path} for path=/ and path=/data (the agent's aggregation_dimensions [["InstanceId","path"]]).</item>
+/// <item>CircleCI (publisher "circleci", namespace <see cref="CloudWatchState.CircleCiNamespace"/>, no dimensions): the custom
+/// metrics CircleCI Enterprise publishes when "Enable Cloudwatch" is on in the Replicated admin console (Settings &gt;
+/// Monitoring). Names from CircleCI's documentation (https://circleci.com/docs/enterprise/cloudwatch/, "CloudWatch integration
+/// enables the following custom metrics": ContainersReserved, ContainersLeaked, ContainersAvailable, circle.run-queue.builds,
+/// circle.run-queue.containers, circle.state.running-builds, circle.state.num-masters). That page names no namespace (the
+/// server 2.x Telegraf output lets the admin choose it), hence the simulator's default "CircleCI", settable by the control API.
+/// num-masters = 1 + connected builders while the box's app runs, 0 while it is down (box not running, impaired, in a failed
+/// AZ, or the app killed); the run queue grows by 2 builds a minute while the app runs with no builder connected and drains
+/// 4 a minute per connected builder.</item>
+/// </list>
+/// A stopped publisher writes nothing (stale data); a pinned series is written with its pinned value instead.
+/// </summary>
+internal static class CloudWatchPublisher
+{
+    public const string Ec2Namespace = "AWS/EC2";
+    public const string AgentNamespace = "CWAgent";
+    public const string ServicesBoxName = "circleci_services";
+
+    private const int BackfillMinutes = 10;
+    private const int MaxCatchUpMinutes = 180;
+
+    public static void Tick(World w, RegionState r, DateTime now)
+    {
+        var cw = r.CloudWatch;
+        var minute = Floor(now);
+        var last = cw.LastPublished ?? minute.AddMinutes(-BackfillMinutes);
+        if (minute <= last && cw.LastPublished is not null)
+        {
+            return;
+        }
+
+        var from = minute.AddMinutes(-MaxCatchUpMinutes) > last ? minute.AddMinutes(-MaxCatchUpMinutes) : last.AddMinutes(cw.LastPublished is null ? 0 : 1);
+        for (var t = from; t <= minute; t = t.AddMinutes(1))
+        {
+            PublishMinute(r, t);
+        }
+
+        cw.LastPublished = minute;
+        _ = w;
+    }
+
+    /// <summary>The Services box the CircleCI metrics follow: the newest running instance tagged Name=circleci_services, else the newest not terminated.</summary>
+    public static Instance? ServicesBox(RegionState r) =>
+        r.Instances.Values
+            .Where(i => i.Tag("Name") == ServicesBoxName && i.State is not (InstanceStates.Terminated or InstanceStates.ShuttingDown))
+            .OrderByDescending(i => i.State == InstanceStates.Running)
+            .ThenByDescending(i => i.LaunchTime)
+            .FirstOrDefault();
+
+    /// <summary>True while the CircleCI app on <paramref name="box"/> runs: the box runs, passes its checks, its AZ is up and the app is not killed.</summary>
+    public static bool AppRuns(RegionState r, Instance box) =>
+        box.State == InstanceStates.Running && !box.Impaired && !box.AppKilled && r.FindZone(box.AvailabilityZone)?.Failed != true;
+
+    /// <summary>
+    /// The one rule for "connected": a running, healthy Auto Scaling builder whose user data (what it was launched with,
+    /// from its launch template) sets SERVICES_PRIVATE_IP to one of the box's private IPs (primary or secondary, so a
+    /// floating IP counts).
+    /// </summary>
+    public static bool IsConnected(RegionState r, Instance builder, Instance box)
+    {
+        if (builder.Tag(AutoScaler.GroupTag) is null || builder.State != InstanceStates.Running || builder.Impaired || r.FindZone(builder.AvailabilityZone)?.Failed == true)
+        {
+            return false;
+        }
+
+        var ip = ServicesIpOf(builder.UserData);
+        return ip is not null && BoxAddresses(r, box).Contains(ip);
+    }
+
+    /// <summary>The SERVICES_PRIVATE_IP in base64 user data (plain or gzip), or null.</summary>
+    public static string? ServicesIpOf(string? userData)
+    {
+        if (string.IsNullOrEmpty(userData))
+        {
+            return null;
+        }
+
+        string text;
+        try
+        {
+            var bytes = Convert.FromBase64String(userData);
+            if (bytes.Length > 2 && bytes[0] == 0x1f && bytes[1] == 0x8b)
+            {
+                using var gz = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
+                using var reader = new StreamReader(gz, Encoding.UTF8);
+                text = reader.ReadToEnd();
+            }
+            else
+            {
+                text = Encoding.UTF8.GetString(bytes);
+            }
+        }
+        catch (FormatException)
+        {
+            text = userData;
+        }
+
+        var m = Regex.Match(text, @"(?m)^\s*(?:export\s+)?SERVICES_PRIVATE_IP\s*=\s*[""']?([0-9.]+)");
+        return m.Success ? m.Groups[1].Value : null;
+    }
+
+    private static HashSet<string> BoxAddresses(RegionState r, Instance box)
+    {
+        var ips = new HashSet<string>(StringComparer.Ordinal) { box.PrivateIpAddress };
+        foreach (var eni in r.NetworkInterfaces.Values.Where(n => n.InstanceId == box.Id))
+        {
+            foreach (var p in eni.PrivateIps)
+            {
+                ips.Add(p.Address);
+            }
+        }
+
+        return ips;
+    }
+
+    private static void PublishMinute(RegionState r, DateTime t)
+    {
+        var cw = r.CloudWatch;
+        var box = ServicesBox(r);
+
+        foreach (var i in r.Instances.Values.Where(i => i.State == InstanceStates.Running))
+        {
+            var dims = Dims(("InstanceId", i.Id));
+            var zoneFailed = r.FindZone(i.AvailabilityZone)?.Failed == true;
+            var cpu = cw.Cpu.TryGetValue(i.Id, out var pinned) ? pinned : i == box ? 22.5 : i.Tag(AutoScaler.GroupTag) is not null ? 35 : 5;
+            Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "CPUUtilization", dims, t, cpu, "Percent");
+            Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "StatusCheckFailed_Instance", dims, t, i.Impaired ? 1 : 0, "Count");
+            Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "StatusCheckFailed_System", dims, t, zoneFailed ? 1 : 0, "Count");
+            Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "StatusCheckFailed", dims, t, i.Impaired || zoneFailed ? 1 : 0, "Count");
+        }
+
+        if (box is not null && box.State == InstanceStates.Running && !box.Impaired)
+        {
+            var disk = cw.Disk.TryGetValue(box.Id, out var d) ? d : null;
+            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "mem_used_percent", Dims(("InstanceId", box.Id)), t, box.AppKilled ? 12 : 45, "Percent");
+            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "disk_used_percent", Dims(("InstanceId", box.Id), ("path", "/")), t, disk?.GetValueOrDefault("/", 31) ?? 31, "Percent");
+            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "disk_used_percent", Dims(("InstanceId", box.Id), ("path", "/data")), t, disk?.GetValueOrDefault("/data", 42) ?? 42, "Percent");
+        }
+
+        if (box is not null)
+        {
+            var runs = AppRuns(r, box);
+            var connected = runs ? r.Instances.Values.Count(b => IsConnected(r, b, box)) : 0;
+            if (runs && !cw.Stopped.Contains(CloudWatchPublishers.CircleCi))
+            {
+                cw.RunQueueBuilds = connected == 0 ? cw.RunQueueBuilds + 2 : Math.Max(0, cw.RunQueueBuilds - (4 * connected));
+            }
+
+            var running = runs ? connected : 0;
+            var ns = cw.CircleCiNamespace;
+            var none = Dims();
+            Emit(cw, CloudWatchPublishers.CircleCi, ns, "circle.state.num-masters", none, t, runs ? 1 + connected : 0, "Count");
+            Emit(cw, CloudWatchPublishers.CircleCi, ns, "circle.run-queue.builds", none, t, runs ? cw.RunQueueBuilds : 0, "Count");
+            Emit(cw, CloudWatchPublishers.CircleCi, ns, "circle.run-queue.containers", none, t, runs ? cw.RunQueueBuilds : 0, "Count");
+            Emit(cw, CloudWatchPublishers.CircleCi, ns, "circle.state.running-builds", none, t, running, "Count");
+            Emit(cw, CloudWatchPublishers.CircleCi, ns, "ContainersReserved", none, t, running, "Count");
+            Emit(cw, CloudWatchPublishers.CircleCi, ns, "ContainersAvailable", none, t, runs ? (4 * connected) - running : 0, "Count");
+            Emit(cw, CloudWatchPublishers.CircleCi, ns, "ContainersLeaked", none, t, runs ? cw.LeakedContainers : 0, "Count");
+        }
+
+        foreach (var p in cw.Pinned.Values)
+        {
+            if (!cw.Stopped.Contains(PublisherOf(cw, p.Namespace)))
+            {
+                cw.Add(p.Namespace, p.MetricName, p.Dimensions, MetricSample.Of(t, p.Value));
+            }
+        }
+    }
+
+    /// <summary>Which publisher owns a namespace ("custom" for the others: never stopped).</summary>
+    public static string PublisherOf(CloudWatchState cw, string ns) =>
+        ns == Ec2Namespace ? CloudWatchPublishers.Ec2 : ns == AgentNamespace ? CloudWatchPublishers.Agent : ns == cw.CircleCiNamespace ? CloudWatchPublishers.CircleCi : "custom";
+
+    private static void Emit(CloudWatchState cw, string publisher, string ns, string name, List<KeyValuePair<string, string>> dims, DateTime t, double value, string unit)
+    {
+        if (cw.Stopped.Contains(publisher) || cw.Pinned.ContainsKey(MetricSeries.SeriesKey(ns, name, dims)))
+        {
+            return;
+        }
+
+        cw.Add(ns, name, dims, MetricSample.Of(t, value, unit));
+    }
+
+    private static List<KeyValuePair<string, string>> Dims(params (string Name, string Value)[] d) =>
+        d.Select(x => new KeyValuePair<string, string>(x.Name, x.Value)).ToList();
+
+    public static DateTime Floor(DateTime t) => new(t.Ticks - (t.Ticks % TimeSpan.TicksPerMinute), DateTimeKind.Utc);
+}
