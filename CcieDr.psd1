@@ -39,6 +39,7 @@
         'Get-CcieReplica'
         'Update-CcieReplica'
         'Add-CcieFloatingIp'
+        'Invoke-CcieFailover'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

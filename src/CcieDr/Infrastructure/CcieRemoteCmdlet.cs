@@ -75,7 +75,10 @@ namespace CcieDr.Commands
         public SwitchParameter NoSudo { get; set; }
 
         /// <summary>Opens the shell for the current parameters (resolve paths on the pipeline thread first).</summary>
-        protected async Task<IRemoteShell> OpenShellAsync(CancellationToken cancellationToken)
+        protected Task<IRemoteShell> OpenShellAsync(CancellationToken cancellationToken) => OpenShellAsync(InstanceId, SshHost, cancellationToken);
+
+        /// <summary>Opens a shell on another box than -InstanceId/-SshHost name, with the same transport and SSH options.</summary>
+        protected async Task<IRemoteShell> OpenShellAsync(string? instanceId, string? sshHost, CancellationToken cancellationToken)
         {
             string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
             string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
@@ -96,10 +99,10 @@ namespace CcieDr.Commands
             var request = new RemoteShellRequest
             {
                 Transport = Transport,
-                InstanceId = InstanceId,
+                InstanceId = instanceId,
                 Ssh = new SshOptions
                 {
-                    Host = SshHost ?? string.Empty,
+                    Host = sshHost ?? string.Empty,
                     Port = SshPort,
                     User = SshUser,
                     KeyPath = key ?? Path.Combine(home, ".ssh", "id_ed25519"),
@@ -110,7 +113,7 @@ namespace CcieDr.Commands
                     ConnectTimeout = TimeSpan.FromSeconds(SshConnectTimeoutSec),
                 },
             };
-            bool needsAws = Transport == RemoteTransport.Ssh && SshHost is null;
+            bool needsAws = Transport == RemoteTransport.Ssh && sshHost is null;
             return await RemoteShellFactory.CreateAsync(request, needsAws ? () => Aws.CreateEc2() : null, needsAws ? Aws.Region : null, Reporter, cancellationToken).ConfigureAwait(false);
         }
 
