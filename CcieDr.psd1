@@ -48,6 +48,7 @@
         'Set-CcieBuilderCapacity'
         'Set-CcieBuilderConfiguration'
         'Restart-CcieBuilder'
+        'Invoke-CcieFailover'
     )
     FunctionsToExport    = @()
     AliasesToExport      = @()

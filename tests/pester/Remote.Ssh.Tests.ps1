@@ -168,7 +168,10 @@ Describe 'Start-CcieApp / Stop-CcieApp over a real sshd' -Tag 'Remote', 'Ssh' {
         $stopped = Stop-CcieApp @ssh -Wait -Force
         $stopped.State | Should -Be 'stopped'
         $stopped.IsTransitioning | Should -BeFalse
-        $started = Start-CcieApp @ssh -Wait
+        # The app's ports, played by listeners this test opens on 127.0.0.1 (the stand-in runs no containers).
+        $listeners = foreach ($p in 80, 443, 4434, 8800) { $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $l.Start(); [pscustomobject]@{ App = $p; Listener = $l } }
+        $map = @{}; foreach ($x in $listeners) { $map[$x.App] = $x.Listener.LocalEndpoint.Port }
+        $started = try { Start-CcieApp @ssh -Wait -ProbeAddress 127.0.0.1 -ProbePortMap $map } finally { $listeners.Listener.Stop() }
         $started.State | Should -Be 'started'
         $started.DesiredState | Should -Be 'started'
         (& (Join-Path $standin 'replicated-standin') show) | Should -Contain 'state=started'

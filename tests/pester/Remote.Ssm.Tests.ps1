@@ -47,7 +47,10 @@ Describe 'Remote cmdlets over SSM (simulator sandbox)' -Tag 'Remote', 'Ssm', 'Si
         $stopped = Stop-CcieApp -InstanceId $boxId -Transport Ssm -Wait -Confirm:$false
         $stopped.State | Should -Be 'stopped'
         (Get-CcieApp -InstanceId $boxId).State | Should -Be 'stopped'
-        $started = Start-CcieApp -InstanceId $boxId -Wait
+        # The app's ports, played by listeners this test opens on 127.0.0.1 (the stand-in runs no containers).
+        $listeners = foreach ($p in 80, 443, 4434, 8800) { $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $l.Start(); [pscustomobject]@{ App = $p; Listener = $l } }
+        $map = @{}; foreach ($x in $listeners) { $map[$x.App] = $x.Listener.LocalEndpoint.Port }
+        $started = try { Start-CcieApp -InstanceId $boxId -Wait -ProbeAddress 127.0.0.1 -ProbePortMap $map } finally { $listeners.Listener.Stop() }
         $started.State | Should -Be 'started'
         (Get-CcieApp -InstanceId $boxId -Transport Ssm).State | Should -Be 'started'
     }

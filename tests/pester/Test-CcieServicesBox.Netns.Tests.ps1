@@ -153,7 +153,7 @@ Describe 'Test-CcieServicesBox' -Tag 'Health', 'Simulator' {
     }
 
     It 'without a remote shell the on-box checks are Unknown with the reason, never guessed' {
-        $h = Test-CcieServicesBox -InstanceId $boxId -ProbeAddress 127.0.0.1 -ProbePortMap (Get-PortMap)
+        $h = Test-CcieServicesBox -InstanceId $boxId -Transport Ssh -ProbeAddress 127.0.0.1 -ProbePortMap (Get-PortMap)
         foreach ($n in 'Cpu', 'Memory', 'Disk:/data', 'Disk:/', 'AppState') {
             $c = $h.Checks | Where-Object Name -eq $n
             $c.Status | Should -Be 'Unknown'

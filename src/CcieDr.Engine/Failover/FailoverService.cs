@@ -142,6 +142,12 @@ namespace CcieDr.Engine.Failover
                 return new CcieException("PrimaryHealthy", CcieErrorCategory.InvalidOperation, $"The primary {p} is healthy ({v.Reason}): a failover is not warranted and would stop a box that serves the builders. For a planned switchover (stop the app here, then promote the replica) rerun with -Planned.", p);
             }
 
+            if (done < FailoverSteps.IndexOf(FailoverSteps.Fenced) && plan.PrimaryHealth.Healthy && plan.PrimaryVerdict is { Verdict: "Unknown" } u && !r.Planned)
+            {
+                // EC2 says healthy and the app could not be asked: nothing proves the primary down.
+                return new CcieException("PrimaryNotProvenDown", CcieErrorCategory.InvalidOperation, $"EC2 says the primary {p} is healthy (running, status checks ok) and its app could not be checked ({u.Reason}). Nothing proves it down, so it is not stopped. Check it (Test-CcieServicesBox -InstanceId {p}); if it must go, stop it yourself (aws ec2 stop-instances --instance-ids {p}) and rerun, or switch over deliberately with -Planned.", p);
+            }
+
             if (done >= FailoverSteps.IndexOf(FailoverSteps.Fenced) && plan.PrimaryHealth.State is "running" or "pending"
                 && FailoverEc2.TagOrNull(plan.Replica, FailoverTags.FailoverAssumedDead) is null)
             {

@@ -84,7 +84,10 @@ namespace CcieDr.Commands
         public SwitchParameter NoSudo { get; set; }
 
         /// <summary>Opens the shell for the current parameters (resolve paths on the pipeline thread first).</summary>
-        protected async Task<IRemoteShell> OpenShellAsync(CancellationToken cancellationToken)
+        protected Task<IRemoteShell> OpenShellAsync(CancellationToken cancellationToken) => OpenShellAsync(InstanceId, SshHost, cancellationToken);
+
+        /// <summary>Opens a shell on another box than -InstanceId/-SshHost name, with the same transport and SSH options.</summary>
+        protected async Task<IRemoteShell> OpenShellAsync(string? instanceId, string? sshHost, CancellationToken cancellationToken)
         {
             string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
             string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
@@ -105,12 +108,12 @@ namespace CcieDr.Commands
             var request = new RemoteShellRequest
             {
                 Transport = Transport,
-                InstanceId = InstanceId,
+                InstanceId = instanceId,
                 OutputS3BucketName = OutputS3BucketName,
-                SshGiven = SshHost is not null || SshKeyPath is not null || MyInvocation.BoundParameters.ContainsKey(nameof(SshUser)),
+                SshGiven = sshHost is not null || SshKeyPath is not null || MyInvocation.BoundParameters.ContainsKey(nameof(SshUser)),
                 Ssh = new SshOptions
                 {
-                    Host = SshHost ?? string.Empty,
+                    Host = sshHost ?? string.Empty,
                     Port = SshPort,
                     User = SshUser,
                     KeyPath = key ?? Path.Combine(home, ".ssh", "id_ed25519"),
@@ -123,7 +126,7 @@ namespace CcieDr.Commands
             };
             // AWS only where the transport needs it: SSM (named or the default), SSH without a host (its private IP).
             // The factory is built lazily, so SSH to a given host works without a region or credentials.
-            bool needsAws = Transport == RemoteTransport.Ssm || Transport is null || (Transport == RemoteTransport.Ssh && SshHost is null);
+            bool needsAws = Transport == RemoteTransport.Ssm || Transport is null || (Transport == RemoteTransport.Ssh && sshHost is null);
             var aws = new RemoteAwsClients();
             if (needsAws)
             {

@@ -140,7 +140,7 @@ namespace CcieDr.Engine.Recovery.Drill
     /// </summary>
     public sealed class RecoveryDrill
     {
-        private static readonly int[] AppPorts = { 22, 80, 443, 4434, 8800 };
+        private static readonly int[] DrillPorts = { 22, 80, 443, 4434, 8800 };
         private readonly IAmazonEC2 _ec2;
         private readonly string _region;
         private readonly IOperationReporter _reporter;
@@ -415,7 +415,7 @@ namespace CcieDr.Engine.Recovery.Drill
                 await AwsCall.RunAsync("ec2:AuthorizeSecurityGroupIngress", id, token => _ec2.AuthorizeSecurityGroupIngressAsync(new AuthorizeSecurityGroupIngressRequest
                 {
                     GroupId = id,
-                    IpPermissions = AppPorts.Select(p => new IpPermission { IpProtocol = "tcp", FromPort = p, ToPort = p, Ipv4Ranges = request.AllowIngressCidrs.Select(c => new IpRange { CidrIp = c }).ToList() }).ToList(),
+                    IpPermissions = DrillPorts.Select(p => new IpPermission { IpProtocol = "tcp", FromPort = p, ToPort = p, Ipv4Ranges = request.AllowIngressCidrs.Select(c => new IpRange { CidrIp = c }).ToList() }).ToList(),
                 }, token), ct).ConfigureAwait(false);
             }
 
