@@ -4,7 +4,6 @@ using System.Linq;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
-using CcieDr.Engine.Recovery.Drill;
 
 namespace CcieDr.Engine.Recovery
 {
@@ -134,6 +133,7 @@ namespace CcieDr.Engine.Recovery
             return status;
         }
 
-        private static string Age(TimeSpan t) => t.TotalDays >= 2 ? $"{t.TotalDays:0} days" : DrillReport.Duration(t);
+        private static string Age(TimeSpan t) => t.TotalDays >= 2 ? $"{t.TotalDays:0} days"
+            : t.TotalSeconds < 120 ? $"{t.TotalSeconds:0.0} s" : t.TotalHours < 2 ? $"{t.TotalMinutes:0.0} min" : $"{t.TotalHours:0.0} h";
     }
 }
