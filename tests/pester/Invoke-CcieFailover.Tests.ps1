@@ -35,7 +35,7 @@ Describe 'Invoke-CcieFailover' -Tag 'Failover', 'Simulator' {
     }
 
     It 'refuses a primary that EC2 calls healthy when its app cannot be checked' {
-        Invoke-CcieFailover -Confirm:$false -SshConnectTimeoutSec 1 -ErrorAction SilentlyContinue -ErrorVariable refused
+        Invoke-CcieFailover -Confirm:$false -Transport Ssh -SshConnectTimeoutSec 1 -ErrorAction SilentlyContinue -ErrorVariable refused
         $refused[0].FullyQualifiedErrorId | Should -Match '^PrimaryNotProvenDown'
         "$($refused[0])" | Should -Match '-Planned'
         @(Get-SimulatorRequest $sim StopInstances).Count | Should -Be 0
