@@ -23,22 +23,7 @@ public sealed partial class SimulatorServer
     private async Task HandleAutoScalingAsync(HttpContext http)
     {
         var requestId = Guid.NewGuid().ToString();
-        var pairs = new List<KeyValuePair<string, string>>();
-        foreach (var (k, v) in http.Request.Query)
-        {
-            pairs.Add(new(k, v.ToString()));
-        }
-
-        if (http.Request.HasFormContentType)
-        {
-            var form = await http.Request.ReadFormAsync(http.RequestAborted).ConfigureAwait(false);
-            foreach (var (k, v) in form)
-            {
-                pairs.Add(new(k, v.ToString()));
-            }
-        }
-
-        var p = new QueryParams(pairs);
+        var p = await ReadQueryParamsAsync(http).ConfigureAwait(false);
         var action = p.Get("Action");
         var regionName = RegionOf(http.Request);
         if (regionName is null || !world.Regions.TryGetValue(regionName, out var region))

@@ -175,9 +175,9 @@ public sealed partial class SimulatorServer : IAsyncDisposable
         return qm.Success ? qm.Groups[1].Value : null;
     }
 
-    private async Task HandleEc2Async(HttpContext http)
+    /// <summary>A Query-protocol request's parameters: the query string, then the form body (EC2, Auto Scaling, CloudWatch Query).</summary>
+    private static async Task<QueryParams> ReadQueryParamsAsync(HttpContext http)
     {
-        var requestId = Guid.NewGuid().ToString();
         var pairs = new List<KeyValuePair<string, string>>();
         foreach (var (k, v) in http.Request.Query)
         {
@@ -193,7 +193,13 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             }
         }
 
-        var p = new QueryParams(pairs);
+        return new QueryParams(pairs);
+    }
+
+    private async Task HandleEc2Async(HttpContext http)
+    {
+        var requestId = Guid.NewGuid().ToString();
+        var p = await ReadQueryParamsAsync(http).ConfigureAwait(false);
         var action = p.Get("Action");
         var regionName = RegionOf(http.Request);
         if (regionName is null)
