@@ -56,21 +56,27 @@ BeforeAll {
         [System.Diagnostics.Process]::Start($psi)
     }
 
-    # Kills restores earlier and earlier until one dies while its journal is open (whatever the machine's
-    # speed), so the recovery path is really exercised. Returns $true when the journal was left behind.
-    function Invoke-InterruptedRestore {
-        if (-not $script:killDelay) { $script:killDelay = [int]($script:fullMs * 0.6) }
-        for ($attempt = 0; $attempt -lt 10; $attempt++) {
-            Reset-Data
-            $p = Start-Restore
-            $null = $p.StandardOutput.ReadToEndAsync(); $null = $p.StandardError.ReadToEndAsync()
-            if (-not $p.WaitForExit($script:killDelay)) { $p.Kill() }
-            $p.WaitForExit()
-            if (Test-Path (Join-Path $data '.ccie-restore-journal.json')) { return $true }
-            $null = Restore-CcieData -Path $data -Recover Auto -Confirm:$false
-            $script:killDelay = [int]($script:killDelay * 0.75)
+    # Kills a restore while its journal is open, in exactly the journal step named: the child holds at that
+    # step (the engine's crash-test hold point CCIEDR_TEST_HOLD_AT_STEP), so the kill does not depend on the
+    # machine's speed. Returns $true when the process died of the kill and left its journal behind.
+    function Invoke-InterruptedRestore([string] $HoldAt) {
+        Reset-Data
+        $env:CCIEDR_TEST_HOLD_AT_STEP = $HoldAt
+        try { $p = Start-Restore }
+        finally { Remove-Item Env:CCIEDR_TEST_HOLD_AT_STEP -ErrorAction Ignore }
+        $null = $p.StandardOutput.ReadToEndAsync(); $null = $p.StandardError.ReadToEndAsync()
+        $journal = Join-Path $data '.ccie-restore-journal.json'
+        $deadline = [DateTime]::UtcNow.AddSeconds(120)
+        $held = $false
+        while (-not $p.HasExited -and [DateTime]::UtcNow -lt $deadline) {
+            $text = try { [IO.File]::ReadAllText($journal) } catch { '' }
+            # The hold comes right after the journal records the step.
+            if ($text -match "`"state`": `"$HoldAt`"") { $held = $true; break }
+            Start-Sleep -Milliseconds 5
         }
-        return $false
+        if (-not $p.HasExited) { $p.Kill() }
+        $p.WaitForExit()
+        return ($held -and $p.ExitCode -ne 0 -and (Test-Path $journal))
     }
 
     function Reset-Data {
@@ -111,8 +117,8 @@ Describe 'Restore-CcieData interrupted by kill -9' -Tag 'DataRestore', 'Interrup
         @(Get-ChildItem $data -Force -Filter '.ccie-restore-staging-*').Count | Should -Be 0
     }
 
-    It 'is really interrupted mid-restore (journal left behind); -Recover Auto then gives old or new' {
-        Invoke-InterruptedRestore | Should -BeTrue -Because 'some kill must land while the restore journal is open'
+    It 'is really interrupted mid-restore (journal left behind at <_>); -Recover Auto then gives old or new' -ForEach @('staged', 'moving-aside') {
+        Invoke-InterruptedRestore $_ | Should -BeTrue -Because 'some kill must land while the restore journal is open'
         $recovered = Restore-CcieData -Path $data -Recover Auto -Confirm:$false
         $recovered | Should -Not -BeNullOrEmpty
         $print = Get-TreeFingerprint $data
@@ -120,8 +126,8 @@ Describe 'Restore-CcieData interrupted by kill -9' -Tag 'DataRestore', 'Interrup
         (Join-Path $data '.ccie-restore-journal.json') | Should -Not -Exist
     }
 
-    It 'finishes or undoes an interrupted restore first when simply run again, then restores' {
-        Invoke-InterruptedRestore | Should -BeTrue -Because 'some kill must land while the restore journal is open'
+    It 'finishes or undoes an interrupted restore first when simply run again (journal left at <_>), then restores' -ForEach @('staged', 'moving-in') {
+        Invoke-InterruptedRestore $_ | Should -BeTrue -Because 'some kill must land while the restore journal is open'
         $result = Restore-CcieData -Source $archive -Path $data -AllowNoManifest -Confirm:$false -WarningVariable warnings -WarningAction SilentlyContinue
         $result | Should -Not -BeNullOrEmpty
         ($warnings -join "`n") | Should -Match 'interrupted restore was found'

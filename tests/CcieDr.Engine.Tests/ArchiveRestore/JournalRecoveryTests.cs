@@ -172,6 +172,18 @@ public class JournalRecoveryTests
     }
 
     [Fact]
+    public void A_temp_file_from_a_kill_inside_the_first_journal_write_is_removed_and_the_data_left_alone()
+    {
+        using var f = new DataRestoreFixture();
+        string tmp = RestoreJournal.FilePath(f.Data) + ".tmp";
+        File.WriteAllText(tmp, "{\"format\":\"ccie-dr-rest");
+        Assert.Null(DataRestore.Recover(f.Data));
+        Assert.False(File.Exists(tmp));
+        Assert.Equal(f.OldSnapshot, f.DataSnapshot());
+        f.AssertNoLeftovers();
+    }
+
+    [Fact]
     public void A_journal_naming_a_path_outside_is_rejected()
     {
         using var f = new DataRestoreFixture(oldData: false);

@@ -395,6 +395,9 @@ namespace CcieDr.Engine.Archive.Restore
             var journal = RestoreJournal.Read(path);
             if (journal is null)
             {
+                // A process killed inside the very first journal write leaves only the temp file: nothing else
+                // had changed yet (the staging folder comes after the journal), so it is simply removed.
+                RestoreJournal.RemoveOrphanTemp(path);
                 return null;
             }
 

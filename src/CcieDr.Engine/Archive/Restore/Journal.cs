@@ -186,6 +186,17 @@ namespace CcieDr.Engine.Archive.Restore
             SafeExtractNative.FsyncDirectory(Path);
         }
 
+        /// <summary>Removes a journal temp file left by a process killed in its first write, when no journal exists.</summary>
+        public static void RemoveOrphanTemp(string dataPath)
+        {
+            string file = FilePath(dataPath);
+            if (!SafeExtractNative.Lexists(file) && SafeExtractNative.Lexists(file + TempSuffix))
+            {
+                File.Delete(file + TempSuffix); // unlink(2): a symlink itself, never its target
+                SafeExtractNative.FsyncDirectory(dataPath);
+            }
+        }
+
         /// <summary>Removes the journal (and a stray temp file) durably.</summary>
         public static void Delete(string dataPath)
         {
