@@ -36,6 +36,7 @@ namespace CcieDr.Engine.Archive.Restore
         private readonly SafeExtractIndex _index;
         private readonly SortedSet<string> _top = new SortedSet<string>(StringComparer.Ordinal);
         private readonly List<string> _problems = new List<string>();
+        private readonly HeapTrim _heapTrim = new HeapTrim();
         private readonly List<string> _warnings = new List<string>();
         private readonly List<string> _setidStripped = new List<string>();
         private readonly byte[] _buffer = new byte[BufferSize];
@@ -300,6 +301,7 @@ namespace CcieDr.Engine.Archive.Restore
             {
                 ct.ThrowIfCancellationRequested();
                 _members++;
+                _heapTrim.Member();
                 Report(e.Name, force: false);
                 string? rel = NormalizeMemberPath(e.Name, out var why);
                 if (rel is null)
