@@ -1,6 +1,7 @@
 # The real AWS CLI against the simulator's CloudWatch: CircleCI's custom metrics written with
-# `aws cloudwatch put-metric-data` are what Get-CcieFleetHealth interprets, and `aws cloudwatch list-metrics` /
-# `get-metric-data` read what the simulator publishes (AWS/EC2, the CloudWatch agent's CWAgent metrics, CircleCI's).
+# `aws cloudwatch put-metric-data` are what Get-CcieFleetHealth interprets, and `aws cloudwatch list-metrics`,
+# `get-metric-data` and `get-metric-statistics` read what the simulator publishes (AWS/EC2, the CloudWatch agent's
+# CWAgent metrics, CircleCI's).
 # Runs once per AWS CLI on this machine: Debian's awscli (/usr/bin/aws, 2.x: CloudWatch over the Query protocol; .ci/run
 # installs it) and any other `aws` on PATH (e.g. a pip-installed 1.x: AWS JSON 1.0). Each CLI runs as its own process
 # with its credentials, region and configuration files (in TestDrive) in that process's environment only: nothing of
@@ -153,6 +154,12 @@ Describe 'Get-CcieFleetHealth with metrics from the real AWS CLI (<_>)' -Tag 'Fl
         Get-CliLatest $cli 'CWAgent' 'disk_used_percent' @{ InstanceId = $box; path = '/data' } | Should -Be 42
         Get-CliLatest $cli 'CircleCI' 'circle.state.num-masters' | Should -Be 3
         (Get-CcieFleetHealth).NumMasters | Should -Be 3
+
+        $stats = Invoke-Aws $cli cloudwatch get-metric-statistics --namespace AWS/EC2 --metric-name CPUUtilization --dimensions "Name=InstanceId,Value=$box" `
+            --start-time (Get-SimTime -5) --end-time (Get-SimTime 1) --period 60 --statistics Average Maximum SampleCount
+        $stats.Label | Should -Be 'CPUUtilization'
+        @($stats.Datapoints).Count | Should -BeGreaterOrEqual 5
+        foreach ($d in $stats.Datapoints) { ($d.Average, $d.Maximum, $d.SampleCount, $d.Unit) | Should -Be @(22.5, 22.5, 1, 'Percent') }
 
         $null = Invoke-CcieSimulatorControl $sim POST cloudwatch/box -Body @{ diskPercent = 95; path = '/data'; appRunning = $false }
         $null = Invoke-CcieSimulatorControl $sim POST clock/advance -Body @{ seconds = 60 }
