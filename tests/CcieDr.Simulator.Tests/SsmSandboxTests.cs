@@ -104,6 +104,35 @@ public sealed class SsmSandboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_box_reports_the_same_CPU_memory_and_disks_as_the_CloudWatch_agent_publishes()
+    {
+        double Latest(string name, string? path = null) => server.Control.CloudWatchSeries("us-east-1")
+            .Single(s => s.MetricName == name && s.Dimensions["InstanceId"] == seed.ServicesInstanceId && (path is null ? !s.Dimensions.ContainsKey("path") : s.Dimensions.GetValueOrDefault("path") == path)).LatestValue!.Value;
+
+        const string Script = "cat /proc/loadavg; grep -E '^(MemTotal|MemAvailable):' /proc/meminfo; df -P -k /data | tail -n 1; df -P -k / | tail -n 1";
+        server.Control.AdvanceClock(60);
+        var seeded = (await RunAsync(Script)).StandardOutputContent.Split('\n');
+        Assert.Equal(22.5, Latest("CPUUtilization"));
+        Assert.StartsWith("0.90 0.90 0.90 ", seeded[0], StringComparison.Ordinal); // 22.5 % of 4 CPUs
+        Assert.Equal(45, Latest("mem_used_percent"));
+        Assert.Matches(@"^MemTotal:\s+33554432 kB$", seeded[1]);
+        Assert.Matches(@"^MemAvailable:\s+18454937 kB$", seeded[2]); // 55 % available
+        Assert.Equal(42, Latest("disk_used_percent", "/data"));
+        Assert.Matches(@"^/dev/\S+ 524288000 220200960 304087040 42% /data$", seeded[3]); // the seeded 500 GiB data volume
+        Assert.Equal(31, Latest("disk_used_percent", "/"));
+        Assert.EndsWith(" 31% /", seeded[4], StringComparison.Ordinal);
+
+        server.Control.FillDisk("us-east-1", 95);
+        server.Control.PinCpu("us-east-1", 100);
+        server.Control.AdvanceClock(60);
+        var full = (await RunAsync(Script)).StandardOutputContent.Split('\n');
+        Assert.Equal(95, Latest("disk_used_percent", "/data"));
+        Assert.EndsWith(" 95% /data", full[3], StringComparison.Ordinal);
+        Assert.Equal(100, Latest("CPUUtilization"));
+        Assert.StartsWith("4.00 4.00 4.00 ", full[0], StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task The_stand_in_token_is_the_launch_template_passphrase()
     {
         var r = await RunAsync("replicated admin get-secret-token");

@@ -8,6 +8,7 @@ using System.Threading.Tasks;
 using Amazon.EC2;
 using Amazon.EC2.Model;
 using CcieDr.Engine.Aws;
+using CcieDr.Engine.Aws.CloudWatch;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery;
 using CcieDr.Engine.Remote;
@@ -25,6 +26,15 @@ namespace CcieDr.Engine.Detection
 
         public string Region { get; set; } = string.Empty;
 
+        /// <summary>CloudWatch, the first source of CPU, memory and disks (null: the box's remote shell only).</summary>
+        public Func<CloudWatchClient>? CloudWatch { get; set; }
+
+        /// <summary>The namespace the CloudWatch agent publishes into (its configuration's "namespace"; default CWAgent).</summary>
+        public string AgentNamespace { get; set; } = CloudWatchCapacityReader.DefaultAgentNamespace;
+
+        /// <summary>A CloudWatch capacity metric whose newest point is older than this falls back to the remote shell.</summary>
+        public TimeSpan MetricStaleAfter { get; set; } = CapacitySource.DefaultStaleAfter;
+
         /// <summary>Opens the remote shell for the on-box checks (null: they are Unknown with <see cref="NoShellReason"/>).</summary>
         public Func<CancellationToken, Task<IRemoteShell>>? OpenShell { get; set; }
 
@@ -32,7 +42,7 @@ namespace CcieDr.Engine.Detection
 
         public bool Sudo { get; set; } = true;
 
-        /// <summary>The window the capacity checks look at (the box's own source: the matching load average).</summary>
+        /// <summary>The window the capacity checks look at (CloudWatch: the points in it; the box: the matching load average).</summary>
         public TimeSpan Since { get; set; } = TimeSpan.FromMinutes(15);
 
         public double CpuThreshold { get; set; } = 90;
@@ -118,9 +128,12 @@ namespace CcieDr.Engine.Detection
 
             // 2. Status checks, the box itself and the ports, side by side, each bounded.
             Task<IReadOnlyList<ServicesBoxCheck>> status = StatusChecksAsync(box, ec2Error, request, ct);
+            Task<IReadOnlyDictionary<string, CapacityReading>?> capacity = notRunning is not null || box is null
+                ? Task.FromResult<IReadOnlyDictionary<string, CapacityReading>?>(null)
+                : CloudWatchCapacityAsync(box.InstanceId, request, ct);
             Task<IReadOnlyList<ServicesBoxCheck>> onBox = notRunning is not null
                 ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(OnBoxUnknown(notRunning, request))
-                : OnBoxChecksAsync(box, boxName, request, ct);
+                : OnBoxChecksAsync(box, boxName, request, capacity, ct);
             Task<IReadOnlyList<ServicesBoxCheck>> ports = notRunning is not null
                 ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(AppPorts.All.Select(p => Row("Port" + p, Unknown, null, "accepts connections", notRunning, null, TimeSpan.Zero)).ToList())
                 : request.Probe.From == ProbeFrom.Here ? PortChecksHereAsync(box, boxName, request, ct) : Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(Array.Empty<ServicesBoxCheck>());
@@ -366,14 +379,96 @@ namespace CcieDr.Engine.Detection
             return rows;
         }
 
-        private static async Task<IReadOnlyList<ServicesBoxCheck>> OnBoxChecksAsync(ServicesBox? box, string boxName, ServicesBoxHealthRequest request, CancellationToken ct)
+        /// <summary>CPU, memory and disks from CloudWatch (null when not asked); a failure becomes readings that say why.</summary>
+        private async Task<IReadOnlyDictionary<string, CapacityReading>?> CloudWatchCapacityAsync(string instanceId, ServicesBoxHealthRequest request, CancellationToken ct)
         {
-            if (request.OpenShell is null)
+            if (request.CloudWatch is null)
             {
-                return OnBoxUnknown(request.NoShellReason ?? "no remote shell", request);
+                return null;
             }
 
+            try
+            {
+                return await Bounded(request.CheckTimeout, async c =>
+                {
+                    using CloudWatchClient cw = request.CloudWatch();
+                    return await new CloudWatchCapacityReader(cw).ReadAsync(instanceId, request.Since, c, request.AgentNamespace).ConfigureAwait(false);
+                }, ct).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (!ct.IsCancellationRequested)
+            {
+                _reporter.Verbose("CloudWatch capacity metrics not read: " + e.Message);
+                return CloudWatchCapacityReader.Failed(e.Message, request.Since, request.AgentNamespace);
+            }
+        }
+
+        /// <summary>
+        /// The capacity rows: each from CloudWatch when it has recent data (<see cref="CapacitySource.WhyNotCloudWatch"/>),
+        /// otherwise the box's row, which then says why CloudWatch was not used. <paramref name="boxRows"/> null: the
+        /// box was not asked (every metric came from CloudWatch).
+        /// </summary>
+        public static List<ServicesBoxCheck> ChooseCapacityRows(IReadOnlyDictionary<string, CapacityReading>? cloudWatch, IReadOnlyList<ServicesBoxCheck>? boxRows, ServicesBoxHealthRequest request, TimeSpan took)
+        {
+            var rows = new List<ServicesBoxCheck>();
+            foreach (string name in CapacityChecks)
+            {
+                CapacityReading? reading = cloudWatch is null ? null : cloudWatch.TryGetValue(name, out CapacityReading? r) ? r : null;
+                string? whyNot = CapacitySource.WhyNotCloudWatch(reading, request.MetricStaleAfter);
+                if (whyNot is null)
+                {
+                    rows.Add(CloudWatchRow(reading!, request, took));
+                    continue;
+                }
+
+                ServicesBoxCheck row = boxRows?.FirstOrDefault(x => x.Name == name)
+                    ?? Row(name, Unknown, null, ThresholdOf(name, request), "the box was not asked", null, took);
+                if (cloudWatch is not null)
+                {
+                    row.SourceNote = whyNot + (row.Status == Unknown ? string.Empty : "; read from the box over the remote shell");
+                    if (row.Status == Unknown)
+                    {
+                        row.Reason = $"{row.Reason}; and {whyNot}";
+                    }
+                }
+
+                rows.Add(row);
+            }
+
+            return rows;
+        }
+
+        private static readonly string[] CapacityChecks = { "Cpu", "Memory", "Disk:/data", "Disk:/" };
+
+        private static string ThresholdOf(string name, ServicesBoxHealthRequest request) =>
+            string.Format(CultureInfo.InvariantCulture, "< {0:0} %", name == "Cpu" ? request.CpuThreshold : name == "Memory" ? request.MemoryThreshold : request.DiskThreshold);
+
+        private static ServicesBoxCheck CloudWatchRow(CapacityReading reading, ServicesBoxHealthRequest request, TimeSpan took)
+        {
+            double value = reading.Value ?? 0;
+            string name = reading.Check;
+            string window = CapacitySource.Minutes(reading.Window);
+            ServicesBoxCheck row = name switch
+            {
+                "Cpu" => Level("Cpu", value, request.CpuThreshold, string.Format(CultureInfo.InvariantCulture, "{0:0} % ({1} average, CloudWatch)", value, window),
+                    $"CPUUtilization averaged {value:0} % over the last {window}", took, CapacitySource.CloudWatch),
+                "Memory" => Level("Memory", value, request.MemoryThreshold, string.Format(CultureInfo.InvariantCulture, "{0:0} % ({1} average, CloudWatch)", value, window),
+                    $"{value:0} % of memory was in use on average over the last {window} (mem_used_percent)", took, CapacitySource.CloudWatch),
+                _ => Level(name, value, request.DiskThreshold, string.Format(CultureInfo.InvariantCulture, "{0:0} % (CloudWatch)", value),
+                    $"{name.Substring(5)} is {value:0} % full (disk_used_percent)", took, CapacitySource.CloudWatch),
+            };
+            row.SourceNote = CapacitySource.Describe(reading);
+            return row;
+        }
+
+        private static async Task<IReadOnlyList<ServicesBoxCheck>> OnBoxChecksAsync(ServicesBox? box, string boxName, ServicesBoxHealthRequest request, Task<IReadOnlyDictionary<string, CapacityReading>?> capacity, CancellationToken ct)
+        {
             var took = Stopwatch.StartNew();
+            if (request.OpenShell is null)
+            {
+                List<ServicesBoxCheck> unknown = OnBoxUnknown(request.NoShellReason ?? "no remote shell", request);
+                return Merge(unknown, ChooseCapacityRows(await capacity.ConfigureAwait(false), unknown, request, took.Elapsed));
+            }
+
             IRemoteShell shell;
             try
             {
@@ -381,20 +476,33 @@ namespace CcieDr.Engine.Detection
             }
             catch (CcieException e) when (!ct.IsCancellationRequested)
             {
-                return OnBoxUnknown("the remote shell could not reach the box: " + e.Message, request);
+                List<ServicesBoxCheck> unknown = OnBoxUnknown("the remote shell could not reach the box: " + e.Message, request);
+                return Merge(unknown, ChooseCapacityRows(await capacity.ConfigureAwait(false), unknown, request, took.Elapsed));
             }
 
             using (shell)
             {
                 var rows = new List<ServicesBoxCheck>();
-                try
+                IReadOnlyDictionary<string, CapacityReading>? cloudWatch = await capacity.ConfigureAwait(false);
+                bool allFromCloudWatch = cloudWatch is not null && CapacityChecks.All(n => cloudWatch.TryGetValue(n, out CapacityReading? x) && CapacitySource.WhyNotCloudWatch(x, request.MetricStaleAfter) is null);
+                if (allFromCloudWatch)
                 {
-                    RemoteResult r = await Bounded(request.CheckTimeout, c => shell.RunAsync(new RemoteCommand(BoxMetrics.Script) { Timeout = request.CheckTimeout, MaxOutputChars = 64 * 1024 }, c), ct).ConfigureAwait(false);
-                    rows.AddRange(CapacityRows(BoxMetrics.Parse(r.Stdout), request, took.Elapsed));
+                    rows.AddRange(ChooseCapacityRows(cloudWatch, null, request, took.Elapsed));
                 }
-                catch (CcieException e) when (!ct.IsCancellationRequested)
+                else
                 {
-                    rows.AddRange(OnBoxUnknown("the box did not answer: " + e.Message, request).Where(x => x.Name is "Cpu" or "Memory" or "Disk:/data" or "Disk:/"));
+                    var shellRows = new List<ServicesBoxCheck>();
+                    try
+                    {
+                        RemoteResult r = await Bounded(request.CheckTimeout, c => shell.RunAsync(new RemoteCommand(BoxMetrics.Script) { Timeout = request.CheckTimeout, MaxOutputChars = 64 * 1024 }, c), ct).ConfigureAwait(false);
+                        shellRows.AddRange(CapacityRows(BoxMetrics.Parse(r.Stdout), request, took.Elapsed));
+                    }
+                    catch (CcieException e) when (!ct.IsCancellationRequested)
+                    {
+                        shellRows.AddRange(OnBoxUnknown("the box did not answer: " + e.Message, request).Where(x => CapacityChecks.Contains(x.Name)));
+                    }
+
+                    rows.AddRange(ChooseCapacityRows(cloudWatch, shellRows, request, took.Elapsed));
                 }
 
                 var appTook = Stopwatch.StartNew();
@@ -515,21 +623,25 @@ namespace CcieDr.Engine.Detection
             }
         }
 
-        private static ServicesBoxCheck Level(string name, double value, double threshold, string observed, string reason, TimeSpan took)
+        private static ServicesBoxCheck Level(string name, double value, double threshold, string observed, string reason, TimeSpan took, string source = CapacitySource.Box)
         {
             string limit = string.Format(CultureInfo.InvariantCulture, "< {0:0} %", threshold);
             if (value >= threshold)
             {
-                return Row(name, Fail, observed, limit, $"{reason} (threshold {threshold:0} %)", "box", took);
+                return Row(name, Fail, observed, limit, $"{reason} (threshold {threshold:0} %)", source, took);
             }
 
             if (value >= threshold - 10)
             {
-                return Row(name, Warn, observed, limit, $"{reason}, within 10 points of the {threshold:0} % threshold", "box", took);
+                return Row(name, Warn, observed, limit, $"{reason}, within 10 points of the {threshold:0} % threshold", source, took);
             }
 
-            return Row(name, Pass, observed, limit, null, "box", took);
+            return Row(name, Pass, observed, limit, null, source, took);
         }
+
+        /// <summary>The on-box rows with the capacity rows replaced by <paramref name="capacity"/> (same order).</summary>
+        private static List<ServicesBoxCheck> Merge(List<ServicesBoxCheck> rows, List<ServicesBoxCheck> capacity) =>
+            rows.Select(r => capacity.FirstOrDefault(c => c.Name == r.Name) ?? r).ToList();
 
         private static string Threshold(string name) => name == "ScheduledEvents" ? "none scheduled" : "ok";
 

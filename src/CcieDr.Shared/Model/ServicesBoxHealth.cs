@@ -28,6 +28,12 @@ namespace CcieDr
         /// <summary>Where the value came from: ec2, cloudwatch, box (the remote shell), here (a probe from this machine).</summary>
         public string? Source { get; internal set; }
 
+        /// <summary>
+        /// For CPU, memory and disks: the data behind the value (the CloudWatch series, its window and age), or why the
+        /// check fell back to the box's remote shell (CloudWatch had no recent data).
+        /// </summary>
+        public string? SourceNote { get; internal set; }
+
         /// <summary>How long the check took.</summary>
         public TimeSpan Duration { get; internal set; }
 

@@ -23,6 +23,37 @@ namespace CcieDr.Simulator.CloudWatch;
 /// </list>
 /// A stopped publisher writes nothing (stale data); a pinned series is written with its pinned value instead.
 /// </summary>
+/// <summary>A box's CPU, memory and disks in the simulated world (see <see cref="CloudWatchPublisher.CapacityOf"/>).</summary>
+internal sealed record BoxCapacity(int Cpus, double CpuPercent, double MemoryPercent, long MemoryTotalKiB, double RootPercent, int RootSizeGiB, double DataPercent, int? DataSizeGiB)
+{
+    /// <summary>/proc/loadavg as the box shows it: a sustained load matching the CPU use on every average.</summary>
+    public string LoadAvg()
+    {
+        var load = (CpuPercent * Cpus / 100).ToString("0.00", System.Globalization.CultureInfo.InvariantCulture);
+        return $"{load} {load} {load} 1/300 4242\n";
+    }
+
+    /// <summary>/proc/meminfo's first lines (MemTotal, MemFree, MemAvailable) matching mem_used_percent.</summary>
+    public string MemInfo()
+    {
+        var available = (long)(MemoryTotalKiB * (100 - MemoryPercent) / 100);
+        return $"MemTotal:       {MemoryTotalKiB} kB\nMemFree:        {available / 2} kB\nMemAvailable:   {available} kB\n";
+    }
+
+    /// <summary>The df stand-in's table: "&lt;path&gt; &lt;df -P -k line&gt;" for / and (with a data volume) /data.</summary>
+    public string DfTable()
+    {
+        static string Line(string path, string device, int sizeGiB, double percent)
+        {
+            var size = (long)sizeGiB * 1024 * 1024;
+            var used = (long)Math.Round(size * percent / 100);
+            return string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{path} {device} {size} {used} {size - used} {Math.Round(percent):0}% {path}\n");
+        }
+
+        return Line("/", "/dev/nvme0n1p1", RootSizeGiB, RootPercent) + (DataSizeGiB is int data ? Line("/data", "/dev/nvme1n1", data, DataPercent) : "");
+    }
+}
+
 internal static class CloudWatchPublisher
 {
     public const string Ec2Namespace = "AWS/EC2";
@@ -126,6 +157,33 @@ internal static class CloudWatchPublisher
         return ips;
     }
 
+    /// <summary>
+    /// What a box's capacity is in the simulated world: the one source of both the CloudWatch metrics (CPUUtilization,
+    /// mem_used_percent, disk_used_percent) and what the box's SSM sandbox reports (/proc/loadavg, /proc/meminfo, df), so
+    /// a filled disk or a pinned CPU reads the same from CloudWatch and from the box.
+    /// </summary>
+    public static BoxCapacity CapacityOf(RegionState r, Instance i)
+    {
+        var cw = r.CloudWatch;
+        var box = ServicesBox(r);
+        var cpu = cw.Cpu.TryGetValue(i.Id, out var pinned) ? pinned : i == box ? 22.5 : i.Tag(AutoScaler.GroupTag) is not null ? 35 : 5;
+        var disk = cw.Disk.TryGetValue(i.Id, out var d) ? d : null;
+        var volumes = i.BlockDevices
+            .Select(b => (b.DeviceName, Size: r.Volumes.TryGetValue(b.VolumeId, out var v) ? v.Size : 0))
+            .ToList();
+        var rootSize = volumes.Where(v => v.DeviceName == i.RootDeviceName).Select(v => v.Size).FirstOrDefault();
+        var dataSize = volumes.Where(v => v.DeviceName != i.RootDeviceName).Select(v => v.Size).FirstOrDefault();
+        return new BoxCapacity(
+            Cpus: 4,
+            CpuPercent: cpu,
+            MemoryPercent: i.AppKilled ? 12 : 45,
+            MemoryTotalKiB: 32L * 1024 * 1024,
+            RootPercent: disk?.GetValueOrDefault("/", 31) ?? 31,
+            RootSizeGiB: rootSize > 0 ? rootSize : 100,
+            DataPercent: disk?.GetValueOrDefault("/data", 42) ?? 42,
+            DataSizeGiB: dataSize > 0 ? dataSize : null);
+    }
+
     private static void PublishMinute(RegionState r, DateTime t)
     {
         var cw = r.CloudWatch;
@@ -135,8 +193,7 @@ internal static class CloudWatchPublisher
         {
             var dims = Dims(("InstanceId", i.Id));
             var zoneFailed = r.FindZone(i.AvailabilityZone)?.Failed == true;
-            var cpu = cw.Cpu.TryGetValue(i.Id, out var pinned) ? pinned : i == box ? 22.5 : i.Tag(AutoScaler.GroupTag) is not null ? 35 : 5;
-            Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "CPUUtilization", dims, t, cpu, "Percent");
+            Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "CPUUtilization", dims, t, CapacityOf(r, i).CpuPercent, "Percent");
             Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "StatusCheckFailed_Instance", dims, t, i.Impaired ? 1 : 0, "Count");
             Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "StatusCheckFailed_System", dims, t, zoneFailed ? 1 : 0, "Count");
             Emit(cw, CloudWatchPublishers.Ec2, Ec2Namespace, "StatusCheckFailed", dims, t, i.Impaired || zoneFailed ? 1 : 0, "Count");
@@ -144,10 +201,10 @@ internal static class CloudWatchPublisher
 
         if (box is not null && box.State == InstanceStates.Running && !box.Impaired)
         {
-            var disk = cw.Disk.TryGetValue(box.Id, out var d) ? d : null;
-            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "mem_used_percent", Dims(("InstanceId", box.Id)), t, box.AppKilled ? 12 : 45, "Percent");
-            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "disk_used_percent", Dims(("InstanceId", box.Id), ("path", "/")), t, disk?.GetValueOrDefault("/", 31) ?? 31, "Percent");
-            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "disk_used_percent", Dims(("InstanceId", box.Id), ("path", "/data")), t, disk?.GetValueOrDefault("/data", 42) ?? 42, "Percent");
+            var c = CapacityOf(r, box);
+            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "mem_used_percent", Dims(("InstanceId", box.Id)), t, c.MemoryPercent, "Percent");
+            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "disk_used_percent", Dims(("InstanceId", box.Id), ("path", "/")), t, c.RootPercent, "Percent");
+            Emit(cw, CloudWatchPublishers.Agent, AgentNamespace, "disk_used_percent", Dims(("InstanceId", box.Id), ("path", "/data")), t, c.DataPercent, "Percent");
         }
 
         if (box is not null)

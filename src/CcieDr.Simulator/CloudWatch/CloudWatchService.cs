@@ -13,11 +13,12 @@ internal sealed class CloudWatchService
 {
     private static readonly HashSet<string> Stats = new(StringComparer.Ordinal) { "Average", "Sum", "Minimum", "Maximum", "SampleCount" };
 
-    public IReadOnlyCollection<string> Actions { get; } = ["GetMetricData", "ListMetrics", "PutMetricData"];
+    public IReadOnlyCollection<string> Actions { get; } = ["GetMetricData", "GetMetricStatistics", "ListMetrics", "PutMetricData"];
 
     public JsonObject Execute(World w, RegionState r, string action, JsonObject input) => action switch
     {
         "GetMetricData" => GetMetricData(w, r, input),
+        "GetMetricStatistics" => GetMetricStatistics(r, input),
         "ListMetrics" => ListMetrics(w, r, input),
         "PutMetricData" => PutMetricData(w, r, input),
         _ => throw new CloudWatchError("InvalidAction", $"The action {action} is not valid for this web service."),
@@ -243,6 +244,67 @@ internal sealed class CloudWatchService
         }
 
         return result;
+    }
+
+    /// <summary>
+    /// GetMetricStatistics (what <c>aws cloudwatch get-metric-statistics</c> calls): one metric, the asked statistics per
+    /// period in [StartTime, EndTime), Datapoints in no particular order (AWS's answer is unordered too), each with its Unit.
+    /// </summary>
+    private static JsonObject GetMetricStatistics(RegionState r, JsonObject input)
+    {
+        var ns = Str(input, "Namespace") ?? throw CloudWatchError.Missing("Namespace");
+        var name = Str(input, "MetricName") ?? throw CloudWatchError.Missing("MetricName");
+        var dims = Dimensions(input, "Dimensions", requireValue: true);
+        var start = input["StartTime"] is { } st ? Time(st, "StartTime") : throw CloudWatchError.Missing("StartTime");
+        var end = input["EndTime"] is { } et ? Time(et, "EndTime") : throw CloudWatchError.Missing("EndTime");
+        if (start >= end)
+        {
+            throw CloudWatchError.Invalid("The parameter StartTime must be less than the parameter EndTime.");
+        }
+
+        var period = input["Period"] is { } p ? (int)Double(p, "Period") : throw CloudWatchError.Missing("Period");
+        if (period <= 0 || (period % 60 != 0 && period is not (1 or 5 or 10 or 30)))
+        {
+            throw CloudWatchError.Invalid("The parameter Period must be 1, 5, 10, 30, or a multiple of 60.");
+        }
+
+        if (input["ExtendedStatistics"] is JsonArray { Count: > 0 })
+        {
+            throw new CloudWatchError("InvalidParameterValue", "ExtendedStatistics (percentiles) are not implemented by the simulator.");
+        }
+
+        var statistics = (input["Statistics"] as JsonArray ?? throw new CloudWatchError("InvalidParameterCombination", "Must specify either Statistics or ExtendedStatistics, but not both."))
+            .Select(x => x?.ToString() ?? "").ToList();
+        if (statistics.FirstOrDefault(x => !Stats.Contains(x)) is { } bad)
+        {
+            throw CloudWatchError.Invalid($"The value {bad} for parameter Statistics is not valid. Valid values: SampleCount, Average, Sum, Minimum, Maximum.");
+        }
+
+        var series = r.CloudWatch.Series.GetValueOrDefault(MetricSeries.SeriesKey(ns, name, dims));
+        var unit = series?.Samples.Where(x => x.Unit is not null).Select(x => x.Unit).LastOrDefault() ?? "None";
+        var byTime = new SortedDictionary<DateTime, JsonObject>();
+        foreach (var stat in statistics.Distinct(StringComparer.Ordinal))
+        {
+            foreach (var (t, v) in Aggregate(series, start, end, period, stat))
+            {
+                if (!byTime.TryGetValue(t, out var point))
+                {
+                    point = new JsonObject { ["Timestamp"] = JsonValue.Create(t) };
+                    byTime[t] = point;
+                }
+
+                point[stat] = v;
+            }
+        }
+
+        var datapoints = new JsonArray();
+        foreach (var point in byTime.Values)
+        {
+            point["Unit"] = unit;
+            datapoints.Add(point);
+        }
+
+        return new JsonObject { ["Label"] = name, ["Datapoints"] = datapoints };
     }
 
     /// <summary>Buckets of <paramref name="period"/> seconds (aligned to the epoch) within [start, end), with the statistic.</summary>

@@ -61,7 +61,9 @@ public sealed partial class SimulatorControl
             throw new InvalidOperationException($"{instanceId} is not a managed instance (no IAM instance profile, or terminated): it has no SSM sandbox");
         }
 
-        return (sandbox.BoxRoot(i, world.Region(region), world.Now), world.Now);
+        var root = sandbox.BoxRoot(i, world.Region(region), world.Now);
+        sandbox.WriteCapacity(root, CloudWatch.CloudWatchPublisher.CapacityOf(world.Region(region), i));
+        return (root, world.Now);
     });
 
     private Instance Instance(string region, string instanceId) =>

@@ -95,6 +95,47 @@ internal sealed class SsmSandbox : IDisposable
         }
     }
 
+    /// <summary>The box's view of its own capacity (under /var/lib/ccie-sim, bound over /proc/loadavg and /proc/meminfo).</summary>
+    public const string CapacityDir = "var/lib/ccie-sim";
+
+    private const string DfStandin =
+        "#!/bin/sh\n"
+        + "# The simulator's df: prints, in df -P -k's format, the simulated disk that holds the path asked about (the same\n"
+        + "# figures the simulated CloudWatch agent publishes as disk_used_percent). Table: /var/lib/ccie-sim/df.\n"
+        + "for last in \"$@\"; do :; done\n"
+        + "case \"${last:-/}\" in /data|/data/*) p=/data ;; *) p=/ ;; esac\n"
+        + "line=$(awk -v p=\"$p\" '$1 == p { sub(/^[^ ]+ /, \"\"); print; exit }' /var/lib/ccie-sim/df 2>/dev/null)\n"
+        + "[ -n \"$line\" ] || line=$(awk '$1 == \"/\" { sub(/^[^ ]+ /, \"\"); print; exit }' /var/lib/ccie-sim/df 2>/dev/null)\n"
+        + "if [ -z \"$line\" ]; then echo \"df: ${last:-/}: No such file or directory\" >&2; exit 1; fi\n"
+        + "echo 'Filesystem     1024-blocks      Used Available Capacity Mounted on'\n"
+        + "echo \"$line\"\n";
+
+    /// <summary>
+    /// Writes what the box reports about its CPU, memory and disks (/proc/loadavg, /proc/meminfo and df inside the
+    /// sandbox) from the simulated world, before each command, so the box and CloudWatch agree.
+    /// </summary>
+    public void WriteCapacity(string boxRoot, CloudWatch.BoxCapacity capacity)
+    {
+        ArgumentNullException.ThrowIfNull(capacity);
+        lock (gate)
+        {
+            var dir = System.IO.Path.Combine(boxRoot, CapacityDir);
+            Directory.CreateDirectory(dir);
+            File.WriteAllText(System.IO.Path.Combine(dir, "loadavg"), capacity.LoadAvg());
+            File.WriteAllText(System.IO.Path.Combine(dir, "meminfo"), capacity.MemInfo());
+            File.WriteAllText(System.IO.Path.Combine(dir, "df"), capacity.DfTable());
+            var df = System.IO.Path.Combine(boxRoot, "opt/replicated-standin/bin/df");
+            if (Directory.Exists(System.IO.Path.GetDirectoryName(df)) && !File.Exists(df))
+            {
+                File.WriteAllText(df, DfStandin);
+                if (!OperatingSystem.IsWindows())
+                {
+                    File.SetUnixFileMode(df, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute | UnixFileMode.GroupRead | UnixFileMode.GroupExecute | UnixFileMode.OtherRead | UnixFileMode.OtherExecute);
+                }
+            }
+        }
+    }
+
     /// <summary>Starts <paramref name="script"/> in the box; <paramref name="done"/> is called once it ended (not after a kill).</summary>
     public SandboxRun Start(string boxRoot, string script, DateTime now, TimeSpan timeout, Action<SandboxRun> done, string? stdin = null)
     {
@@ -202,6 +243,17 @@ internal sealed class SsmSandbox : IDisposable
         }
 
         a.AddRange(["--proc", "/proc", "--dev", "/dev"]);
+
+        // The simulated box's load and memory (WriteCapacity), bound over the host's, as LXCFS does in containers.
+        foreach (var f in new[] { "loadavg", "meminfo" })
+        {
+            var file = System.IO.Path.Combine(boxRoot, CapacityDir, f);
+            if (File.Exists(file))
+            {
+                a.AddRange(["--ro-bind", file, "/proc/" + f]);
+            }
+        }
+
         a.AddRange(["--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--hostname", Hostname(boxRoot)]);
         a.AddRange(["--die-with-parent", "--new-session", "--clearenv", "--chdir", "/"]);
         a.AddRange(["--setenv", "PATH", Path, "--setenv", "HOME", "/root", "--setenv", "USER", "root", "--setenv", "LANG", "C.UTF-8"]);

@@ -235,6 +235,7 @@ internal sealed class SsmService
                     invocation.StartsAt = now;
                     invocation.EndsAt = DateTime.MaxValue;
                     var root = sandbox.BoxRoot(inst, r, now);
+                    sandbox.WriteCapacity(root, CloudWatch.CloudWatchPublisher.CapacityOf(r, inst));
                     invocation.Run = sandbox.Start(root, script, now, TimeSpan.FromSeconds(executionTimeout), run => Completed(w, invocation, run));
                     command.Invocations.Add(invocation);
                     continue;

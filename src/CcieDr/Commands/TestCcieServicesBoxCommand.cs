@@ -3,6 +3,7 @@ using System.Management.Automation;
 using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
+using CcieDr.Engine.Aws.CloudWatch;
 using CcieDr.Engine.Detection;
 using CcieDr.Engine.Remote;
 
@@ -16,7 +17,10 @@ namespace CcieDr.Commands
     [OutputType(typeof(ServicesBoxHealth), typeof(bool))]
     public sealed class TestCcieServicesBoxCommand : CcieAppProbeCmdlet
     {
-        /// <summary>The window the CPU check looks at (the box's 1, 5 or 15 minute load average). Default: 15 minutes.</summary>
+        /// <summary>
+        /// The window the CPU, memory and disk checks look at: CloudWatch's points in it (CPU and memory averaged), or, when
+        /// CloudWatch has no recent data, the box's 1, 5 or 15 minute load average. Default: 15 minutes.
+        /// </summary>
         [Parameter]
         public TimeSpan Since { get; set; } = TimeSpan.FromMinutes(15);
 
@@ -34,6 +38,11 @@ namespace CcieDr.Commands
         [Parameter]
         [ValidateRange(1, 100)]
         public double DiskThreshold { get; set; } = 90;
+
+        /// <summary>The namespace the CloudWatch agent on the box publishes mem_used_percent and disk_used_percent into. Default: CWAgent.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string AgentNamespace { get; set; } = CloudWatchCapacityReader.DefaultAgentNamespace;
 
         /// <summary>Each check's own time limit (an EC2 call, reaching the box, a command on it).</summary>
         [Parameter]
@@ -63,6 +72,8 @@ namespace CcieDr.Commands
                 InstanceId = InstanceId,
                 Ec2 = () => Aws.CreateEc2(),
                 Region = Aws.Region,
+                CloudWatch = () => CloudWatchClient.Create(Aws),
+                AgentNamespace = AgentNamespace,
                 OpenShell = noShell is null ? ct => OpenShellAsync(ct) : null,
                 NoShellReason = noShell,
                 Sudo = !NoSudo.IsPresent,
