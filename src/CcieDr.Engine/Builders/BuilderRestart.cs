@@ -388,11 +388,16 @@ namespace CcieDr.Engine.Builders
             if (ConnectedBuilders is not null)
             {
                 BuilderConnectionReading start = await ConnectedBuilders(ct).ConfigureAwait(false);
+                if (start.Connected is not null)
+                {
+                    start = await FreshReadingAsync(plan, start, ct).ConfigureAwait(false);
+                }
+
                 run.ConnectedAtStart = start.Connected;
                 if (start.Connected is null)
                 {
                     run.ConnectionCheck = "NotChecked: no circle.state.num-masters data";
-                    run.Warnings.Add($"circle.state.num-masters has no data, so the new builders are only waited for until InService, not until the Services box sees them. Turn on CircleCI's CloudWatch integration to have them checked.");
+                    run.Warnings.Add($"circle.state.num-masters has no (recent) data, so the new builders are only waited for until InService, not until the Services box sees them. Turn on CircleCI's CloudWatch integration to have them checked.");
                     _reporter.Warning(run.Warnings[run.Warnings.Count - 1]);
                 }
                 else
@@ -562,6 +567,32 @@ namespace CcieDr.Engine.Builders
             }
 
             run.ConnectionCheck = "Connected (circle.state.num-masters)";
+        }
+
+        /// <summary>
+        /// The baseline: a data point taken after the rotation started (an older one may be from before a restore or of
+        /// builders gone since). Not checked (Connected null) when none comes within the connect timeout.
+        /// </summary>
+        private async Task<BuilderConnectionReading> FreshReadingAsync(BuilderRestartPlan plan, BuilderConnectionReading first, CancellationToken ct)
+        {
+            DateTime after = first.Now;
+            string group = plan.Group.Name;
+            try
+            {
+                return await Waiter.UntilAsync(
+                    token => ConnectedBuilders!(token),
+                    r => r.Timestamp is DateTime t && t >= after && r.Connected is not null,
+                    Polling.WithTimeout(plan.Request.ConnectTimeout),
+                    $"a circle.state.num-masters data point after {after:HH:mm:ss}",
+                    group,
+                    ct,
+                    r => Seen(r, after),
+                    p => _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + group, $"waiting for a fresh circle.state.num-masters data point (how many builders the Services box sees now)", 0))).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (e.ErrorId == "WaitTimedOut")
+            {
+                return new BuilderConnectionReading(null, null, after);
+            }
         }
 
         private static string Seen(BuilderConnectionReading r, DateTime after) =>
