@@ -31,6 +31,9 @@ BeforeAll {
         @(Invoke-CcieSimulatorControl $sim GET "autoscaling/history?region=us-east-1&name=$Group&since=$s") | ForEach-Object { $_ }
     }
 
+    # The group's members not on their way out (Get-CcieBuilder also lists Terminating ones).
+    function Get-LiveBuilder { @(Get-CcieBuilder | Where-Object LifecycleState -notmatch '^Terminat') }
+
     function Get-ConnectedBuilder { @((Invoke-CcieSimulatorControl $sim GET 'cloudwatch/box?region=us-east-1').connectedBuilders) }
 
     # Every logged request that is not a read (Describe*/Get*/List*), as service:action.
@@ -111,7 +114,7 @@ Describe 'Restore onto a new IP, re-point the builders, rotate them' -Tag 'Build
     }
 
     It 'Get-CcieBuilder marks every builder stale for the wrong IP' {
-        $builders = @(Get-CcieBuilder)
+        $builders = Get-LiveBuilder
         $builders.Count | Should -Be $Desired
         foreach ($b in $builders) {
             $b.Stale | Should -BeTrue
@@ -129,8 +132,8 @@ Describe 'Restore onto a new IP, re-point the builders, rotate them' -Tag 'Build
         $null = Set-CcieBuilderConfiguration -WhatIf *>&1
         $null = Restart-CcieBuilder -Stale -BatchSize 2 -WhatIf *>&1
         Get-MutatingRequest | Should -BeNullOrEmpty
-        @(Invoke-CcieSimulatorControl $sim GET requests).Count | Should -BeGreaterThan 0   # the log did record the reads
-        (Get-CcieBuilder -Summary).LaunchTemplateVersion | Should -Be '1'
+        @(Invoke-CcieSimulatorControl $sim GET requests | ForEach-Object { $_ }).Count | Should -BeGreaterThan 5   # the log did record the reads
+        (Get-CcieBuilder -Summary).LaunchTemplateVersionNumber | Should -Be 1
         (Get-GroupInfo).desiredCapacity | Should -Be $Desired
     }
 
@@ -140,7 +143,8 @@ Describe 'Restore onto a new IP, re-point the builders, rotate them' -Tag 'Build
         $DebugPreference = 'Continue'
         Start-Transcript -Path $transcript -Force | Out-Null
         try {
-            $all = @(Set-CcieBuilderConfiguration -Force -Verbose -InformationAction Continue *>&1)
+            # Every stream into the pipeline, and on to the host, so the transcript records them too.
+            $all = @(Set-CcieBuilderConfiguration -Force -Verbose -InformationAction Continue *>&1 | ForEach-Object { $_ | Out-Host; $_ })
         }
         finally {
             Stop-Transcript | Out-Null
@@ -163,7 +167,7 @@ Describe 'Restore onto a new IP, re-point the builders, rotate them' -Tag 'Build
         $text | Should -Not -BeLike "*$($w.Token)*"
         $text | Should -Match '\*{6}'   # the diff masks it
         Get-Content -Raw $transcript | Should -Not -BeLike "*$($w.Token)*"
-        (Get-Content -Raw $transcript) | Should -Match 'VERBOSE:'
+        (Get-Content -Raw $transcript) | Should -Match 'version 2 has the new user data'   # the verbose text did reach it
 
         # No tag, description or other state carries it in clear (the user data holds it, base64 as AWS stores it).
         (Invoke-CcieSimulatorControl $sim GET state | ConvertTo-Json -Depth 30 -Compress) | Should -Not -BeLike "*$($w.Token)*"
@@ -203,7 +207,7 @@ Describe 'Restore onto a new IP, re-point the builders, rotate them' -Tag 'Build
         @($r.Replaced | Sort-Object) | Should -Be @($old | Sort-Object)
         @($r.Timeline | Where-Object { $_.Action -eq 'wait:builders-connected' -and $_.Outcome -eq 'Succeeded' }).Count | Should -Be 3
 
-        $builders = @(Get-CcieBuilder)
+        $builders = Get-LiveBuilder
         $builders.Count | Should -Be $Desired
         foreach ($b in $builders) {
             $old | Should -Not -Contain $b.InstanceId
@@ -244,18 +248,21 @@ Describe 'Rotation edge cases' -Tag 'Builders', 'Simulator' {
         $wrong = ConvertTo-SecureString 'not-the-box-token' -AsPlainText -Force
         $cfg = Set-CcieBuilderConfiguration -SecretPassphrase $wrong -Force
         $cfg.NewVersion | Should -Be '2'
-        $old = @(Get-CcieBuilder).InstanceId
+        $old = @(Get-LiveBuilder).InstanceId
         $since = Get-SimulatorNow
         $pump = Start-ClockPump
-        try { $null = Restart-CcieBuilder -Stale -BatchSize 2 -ConnectTimeoutSec 8 -Force -ErrorVariable err -ErrorAction SilentlyContinue -WarningAction SilentlyContinue }
+        $err = $null
+        try { $null = Restart-CcieBuilder -Stale -BatchSize 2 -ConnectTimeoutSec 8 -Force -ErrorAction Stop -WarningAction SilentlyContinue }
+        catch { $err = $_ }
         finally { Stop-ClockPump $pump }
 
-        $err[0].FullyQualifiedErrorId | Should -Match '^BuildersNotConnected'
-        $err[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
-        $err[0].Exception.Message | Should -Match 'CIRCLE_SECRET_PASSPHRASE'
-        $err[0].Exception.Message | Should -Match 'remaining old builders left as they are'
-        Wait-Until { @(Get-CcieBuilder).Count -eq $Desired } 'the new builders to be gone'
-        @(Get-CcieBuilder).InstanceId | Sort-Object | Should -Be @($old | Sort-Object)
+        $err | Should -Not -BeNullOrEmpty
+        $err.FullyQualifiedErrorId | Should -Match '^BuildersNotConnected'
+        $err.CategoryInfo.Category | Should -Be 'OperationTimeout'
+        $err.Exception.Message | Should -Match 'CIRCLE_SECRET_PASSPHRASE'
+        $err.Exception.Message | Should -Match 'remaining old builders left as they are'
+        Wait-Until { @(Get-LiveBuilder).Count -eq $Desired } 'the new builders to be gone'
+        @(Get-LiveBuilder).InstanceId | Sort-Object | Should -Be @($old | Sort-Object)
         (Get-GroupInfo).desiredCapacity | Should -Be $Desired
         ((Get-CapacityHistory $since).inService | Measure-Object -Minimum).Minimum | Should -BeGreaterOrEqual $Desired
         Get-ConnectedBuilder | Should -BeNullOrEmpty
@@ -272,7 +279,7 @@ Describe 'Rotation edge cases' -Tag 'Builders', 'Simulator' {
     }
 
     It 'Ctrl+C mid-rotation leaves the group at its size with at least desired - BatchSize in service, and a rerun continues' {
-        $old = @(Get-CcieBuilder).InstanceId
+        $old = @(Get-LiveBuilder).InstanceId
         $since = Get-SimulatorNow
         $null = Invoke-CcieSimulatorControl $sim DELETE requests
         $ps = [powershell]::Create()
@@ -280,17 +287,21 @@ Describe 'Rotation edge cases' -Tag 'Builders', 'Simulator' {
         $pump = Start-ClockPump
         try {
             $async = $ps.BeginInvoke()
-            # Stop (what Ctrl+C does) once the second batch has raised the group.
-            Wait-Until { @(Invoke-CcieSimulatorControl $sim GET 'requests?action=SetDesiredCapacity').Count -ge 2 -or $async.IsCompleted } 'the second batch'
+            # Once the second batch has raised the group: the clock stops racing (its builders wait for the next
+            # minute's data point), and the run is stopped as Ctrl+C does.
+            Wait-Until { @(Invoke-CcieSimulatorControl $sim GET 'requests?action=SetDesiredCapacity' | ForEach-Object { $_ }).Count -ge 2 -or $async.IsCompleted } 'the second batch'
+            Stop-ClockPump $pump
+            $pump = $null
+            $async.IsCompleted | Should -BeFalse
             $ps.Stop()
             try { $null = $ps.EndInvoke($async) } catch { }
         }
-        finally { Stop-ClockPump $pump; $ps.Dispose() }
+        finally { if ($pump) { Stop-ClockPump $pump }; $ps.Dispose() }
 
         Wait-Until { $g = Get-GroupInfo; $g.desiredCapacity -eq $Desired -and @($g.instanceIds).Count -eq $Desired } 'the group back at its size'
         $history = Get-CapacityHistory $since
         ($history.inService | Measure-Object -Minimum).Minimum | Should -BeGreaterOrEqual ($Desired - 2)
-        $builders = @(Get-CcieBuilder)
+        $builders = Get-LiveBuilder
         $builders.Count | Should -Be $Desired
         $replaced = @($old | Where-Object { $builders.InstanceId -notcontains $_ })
         $replaced.Count | Should -BeIn @(2, 4)   # batch 1 done; batch 2 taken back, or done if it finished as the stop came
@@ -301,7 +312,7 @@ Describe 'Rotation edge cases' -Tag 'Builders', 'Simulator' {
         finally { Stop-ClockPump $pump }
         $r.Status | Should -Be 'Completed'
         @($r.Replaced).Count | Should -Be ($Desired - $replaced.Count)
-        $after = @(Get-CcieBuilder)
+        $after = Get-LiveBuilder
         $after.Count | Should -Be $Desired
         @($after | Where-Object Stale).Count | Should -Be 0
         @($after | Where-Object { $old -contains $_.InstanceId }).Count | Should -Be 0
