@@ -275,7 +275,7 @@ namespace CcieDr.Engine.Tests.Builders
             BuilderRestartResult r = await restarter.ApplyAsync(await restarter.PlanAsync(new BuilderRestartRequest { Selection = BuilderSelection.Stale, BatchSize = 1 }, CancellationToken.None), CancellationToken.None);
             Assert.Equal("Completed", r.Status);
             Assert.StartsWith("NotChecked", r.ConnectionCheck, StringComparison.Ordinal);
-            Assert.Contains(r.Warnings, w => w.Contains("no data", StringComparison.Ordinal));
+            Assert.Contains(r.Warnings, w => w.Contains("no (recent) data", StringComparison.Ordinal));
         }
 
         [Fact]
