@@ -252,7 +252,7 @@ Describe 'Rotation edge cases' -Tag 'Builders', 'Simulator' {
         $since = Get-SimulatorNow
         $pump = Start-ClockPump
         $err = $null
-        try { $null = Restart-CcieBuilder -Stale -BatchSize 2 -ConnectTimeoutSec 8 -Force -ErrorAction Stop -WarningAction SilentlyContinue }
+        try { $null = Restart-CcieBuilder -Stale -BatchSize 2 -ConnectTimeoutSec 15 -Force -ErrorAction Stop -WarningAction SilentlyContinue }
         catch { $err = $_ }
         finally { Stop-ClockPump $pump }
 
