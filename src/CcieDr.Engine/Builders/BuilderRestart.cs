@@ -387,7 +387,18 @@ namespace CcieDr.Engine.Builders
 
             if (ConnectedBuilders is not null)
             {
-                BuilderConnectionReading start = await ConnectedBuilders(ct).ConfigureAwait(false);
+                BuilderConnectionReading start;
+                try
+                {
+                    start = await ConnectedBuilders(ct).ConfigureAwait(false);
+                }
+                catch (CcieException e) when (e.Category == CcieErrorCategory.PermissionDenied)
+                {
+                    // No cloudwatch:ListMetrics/GetMetricData: the rotation still runs, unchecked (and says so).
+                    _reporter.Verbose($"CloudWatch cannot be read ({e.Message}).");
+                    start = new BuilderConnectionReading(null, null, _clock());
+                }
+
                 if (start.Connected is not null)
                 {
                     start = await FreshReadingAsync(plan, start, ct).ConfigureAwait(false);

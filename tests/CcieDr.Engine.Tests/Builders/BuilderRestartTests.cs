@@ -279,6 +279,18 @@ namespace CcieDr.Engine.Tests.Builders
         }
 
         [Fact]
+        public async Task Without_leave_to_read_CloudWatch_the_rotation_runs_unchecked_and_says_so()
+        {
+            await using var sim = await SnapshotSim.StartAsync();
+            await NewVersionAsync(sim);
+            var (restarter, _) = Make(sim);
+            restarter.ConnectedBuilders = _ => throw new CcieException("AccessDenied", CcieErrorCategory.PermissionDenied, "not authorized to perform cloudwatch:ListMetrics");
+            BuilderRestartResult denied = await restarter.ApplyAsync(await restarter.PlanAsync(new BuilderRestartRequest { Selection = BuilderSelection.Stale, BatchSize = 1 }, CancellationToken.None), CancellationToken.None);
+            Assert.Equal("Completed", denied.Status);
+            Assert.StartsWith("NotChecked", denied.ConnectionCheck, StringComparison.Ordinal);
+        }
+
+        [Fact]
         public async Task A_batch_size_at_or_above_desired_is_clamped_with_a_warning_and_nothing_stale_is_nothing_to_do()
         {
             await using var sim = await SnapshotSim.StartAsync();
