@@ -86,7 +86,16 @@ internal sealed class AutoScalingGroup
 
     /// <summary>How many more mutating API calls on this group answer ResourceContention (a control-API fault).</summary>
     public int ContentionCalls { get; set; }
+
+    /// <summary>The group's capacity over simulated time: a point whenever it changed (see <see cref="AutoScaler.Observe"/>).</summary>
+    public List<CapacityPoint> History { get; } = new();
 }
+
+/// <summary>
+/// The group at one moment: desired size, members by lifecycle state (InService as the API reports it), the InService
+/// members the simulated app counts as connected, and the InService instance ids.
+/// </summary>
+public sealed record CapacityPoint(DateTime Time, int DesiredCapacity, int MinSize, int MaxSize, int InService, int Pending, int Terminating, int Connected, IReadOnlyList<string> InServiceIds);
 
 /// <summary>The configuration one member was launched with.</summary>
 internal sealed record MemberLaunch(string? LaunchTemplateId, string? LaunchTemplateName, string? Version, string? LaunchConfigurationName);
@@ -221,6 +230,44 @@ internal static class AutoScaler
                     $"At {Stamp(now)} an instance was started in response to a difference between desired and actual capacity, increasing the capacity from {before} to {g.DesiredCapacity}.",
                     launched.Id, launch: true);
             }
+        }
+    }
+
+    /// <summary>The most points a group's history keeps (the oldest go first).</summary>
+    public const int HistoryLimit = 20000;
+
+    /// <summary>
+    /// Appends a point to each group's history when its capacity changed since the last one. Called at the end of every
+    /// tick and right after every Auto Scaling API call, so a dip between two ticks is seen (nothing changes in between).
+    /// </summary>
+    public static void Observe(World w, RegionState r, DateTime now)
+    {
+        if (r.AutoScalingGroups.Count == 0)
+        {
+            return;
+        }
+
+        var box = CloudWatch.CloudWatchPublisher.ServicesBox(r);
+        var token = box is null ? null : CloudWatch.CloudWatchPublisher.BoxSecretToken(w, r, box);
+        foreach (var g in r.AutoScalingGroups.Values)
+        {
+            var listed = Listed(r, g).ToList();
+            var inService = listed.Where(i => LifecycleState(i) == "InService").Select(i => i.Id).OrderBy(x => x, StringComparer.Ordinal).ToList();
+            var connected = box is null || !CloudWatch.CloudWatchPublisher.AppRuns(r, box) ? 0 : listed.Count(i => LifecycleState(i) == "InService" && CloudWatch.CloudWatchPublisher.IsConnected(r, i, box, token!));
+            var point = new CapacityPoint(now, g.DesiredCapacity, g.MinSize, g.MaxSize, inService.Count, listed.Count(i => LifecycleState(i) == "Pending"), listed.Count(i => LifecycleState(i) == "Terminating"), connected, inService);
+            var last = g.History.Count == 0 ? null : g.History[^1];
+            if (last is not null && last.DesiredCapacity == point.DesiredCapacity && last.MinSize == point.MinSize && last.MaxSize == point.MaxSize && last.Pending == point.Pending
+                && last.Terminating == point.Terminating && last.Connected == point.Connected && last.InServiceIds.SequenceEqual(point.InServiceIds, StringComparer.Ordinal))
+            {
+                continue;
+            }
+
+            if (g.History.Count >= HistoryLimit)
+            {
+                g.History.RemoveAt(0);
+            }
+
+            g.History.Add(point);
         }
     }
 

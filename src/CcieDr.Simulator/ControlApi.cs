@@ -68,6 +68,10 @@ internal sealed class ControlApi
                 ("DELETE", "/_sim/kms/keys") => Do(() => control.DeleteKmsKey(
                     http.Request.Query["region"].ToString() is { Length: > 0 } dr ? dr : Str(body, "region") ?? "us-east-1",
                     http.Request.Query["keyId"].ToString() is { Length: > 0 } dk ? dk : Req(body, "keyId"))),
+                ("GET", "/_sim/autoscaling/history") => JsonSerializer.SerializeToNode(control.AutoScalingHistory(
+                    http.Request.Query["region"].ToString() is { Length: > 0 } hr ? hr : "us-east-1",
+                    http.Request.Query["name"].ToString() is { Length: > 0 } hn ? hn : "circleci-builders",
+                    http.Request.Query["since"].ToString() is { Length: > 0 } hs ? DateTime.Parse(hs, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AdjustToUniversal | System.Globalization.DateTimeStyles.AssumeUniversal) : null), SimulatorControl.Json),
                 ("GET", "/_sim/autoscaling") => JsonSerializer.SerializeToNode(control.AutoScalingGroups(http.Request.Query["region"].ToString() is { Length: > 0 } ar ? ar : "us-east-1"), SimulatorControl.Json),
                 ("POST", "/_sim/autoscaling") => JsonSerializer.SerializeToNode(control.SetAutoScalingGroup(
                     Str(body, "region") ?? "us-east-1",
@@ -120,6 +124,7 @@ internal sealed class ControlApi
         "POST /_sim/kms/keys/describe-denied {\"region\":\"us-east-1\",\"keyId\":\"alias/circleci-data\",\"denied\":true}",
         "DELETE /_sim/kms/keys?region=us-east-1&keyId=<key id, ARN or alias/...>",
         "GET /_sim/autoscaling?region=us-east-1",
+        "GET /_sim/autoscaling/history?region=us-east-1&name=circleci-builders[&since=2026-12-07T10:00:00Z] (a point per change: time, desiredCapacity, inService, pending, terminating, connected, inServiceIds)",
         "POST /_sim/autoscaling {\"region\":\"us-east-1\",\"name\":\"circleci-builders\",\"desiredCapacity\":3,\"suspended\":false,\"launchTemplateVersion\":\"$Default\"}",
         "GET /_sim/requests[?action=RunInstances]",
         "DELETE /_sim/requests",

@@ -372,6 +372,22 @@ public sealed partial class SimulatorControl
         return r.AutoScalingGroups.Values.Select(g => Info(r, g)).ToList();
     });
 
+    /// <summary>
+    /// A group's capacity history, oldest first: a point whenever its desired size, members' lifecycle states or connected
+    /// builders changed (<see cref="AutoScaler.Observe"/>), optionally only from <paramref name="since"/>.
+    /// </summary>
+    public IReadOnlyList<CapacityPoint> AutoScalingHistory(string region, string name, DateTime? since = null) => Locked(() =>
+    {
+        world.Tick();
+        var r = world.Region(region);
+        if (!r.AutoScalingGroups.TryGetValue(name, out var g))
+        {
+            throw new KeyNotFoundException($"no Auto Scaling group {name} in {region}");
+        }
+
+        return g.History.Where(p => since is null || p.Time >= since.Value.ToUniversalTime()).ToList();
+    });
+
     private static AutoScalingGroupInfo Info(RegionState r, AutoScalingGroup g) =>
         new(r.Name, g.Name, g.LaunchTemplateId ?? "", g.LaunchTemplateVersion, g.MinSize, g.MaxSize, g.DesiredCapacity, g.Suspended,
             AutoScaler.Members(r, g).Select(i => i.Id).OrderBy(x => x, StringComparer.Ordinal).ToList(), g.Launched, g.Terminated, g.LaunchConfigurationName);

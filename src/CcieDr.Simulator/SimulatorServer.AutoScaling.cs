@@ -62,6 +62,7 @@ public sealed partial class SimulatorServer
             {
                 world.Tick();
                 doc = autoScaling.Execute(new Ctx { World = world, Region = region, P = p, Action = action }, requestId);
+                AutoScaler.Observe(world, region, world.Now);
 
                 // A change is acted on at once (a deficit is noticed now, not at the next request), as the service does within seconds.
                 world.Tick();

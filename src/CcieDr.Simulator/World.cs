@@ -272,6 +272,7 @@ internal sealed class World
         while (changed);
 
         AutoScaler.Reconcile(this, r, now);
+        AutoScaler.Observe(this, r, now);
         Kms.KmsService.Expire(r, now);
         CloudWatch.CloudWatchPublisher.Tick(this, r, now);
 

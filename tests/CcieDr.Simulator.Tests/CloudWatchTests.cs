@@ -244,17 +244,43 @@ public sealed class CloudWatchTests
     {
         await using var sim = await Sim.StartAsync();
         // A launch template version pointing at another IP, and a builder replaced from it.
-        var other = Convert.ToBase64String(Encoding.UTF8.GetBytes("#!/bin/bash\nexport SERVICES_PRIVATE_IP=10.0.1.99\n"));
-        await sim.Ec2.CreateLaunchTemplateVersionAsync(new CreateLaunchTemplateVersionRequest { LaunchTemplateId = sim.Seed.LaunchTemplateId, SourceVersion = "1", LaunchTemplateData = new RequestLaunchTemplateData { UserData = other } });
+        await ReplaceOneBuilderFromAsync(sim, "export SERVICES_PRIVATE_IP=10.0.1.99\n");
+        Assert.Equal(2, sim.Control.AutoScalingGroups("us-east-1").Single().InstanceIds.Count);
+        Assert.Equal([sim.Seed.BuilderInstanceIds[1]], sim.Control.ConnectedBuilders());
+        Assert.Equal(2, Latest(sim, "CircleCI", "circle.state.num-masters"));
+    }
+
+    // A launch template version 2 with this script (after #!/bin/bash) made the default, the group resumed, and the
+    // first seeded builder replaced from it; then a simulated minute for the metrics.
+    private static async Task ReplaceOneBuilderFromAsync(Sim sim, string script)
+    {
+        var userData = Convert.ToBase64String(Encoding.UTF8.GetBytes("#!/bin/bash\n" + script));
+        await sim.Ec2.CreateLaunchTemplateVersionAsync(new CreateLaunchTemplateVersionRequest { LaunchTemplateId = sim.Seed.LaunchTemplateId, SourceVersion = "1", LaunchTemplateData = new RequestLaunchTemplateData { UserData = userData } });
         await sim.Ec2.ModifyLaunchTemplateAsync(new ModifyLaunchTemplateRequest { LaunchTemplateId = sim.Seed.LaunchTemplateId, DefaultVersion = "2" });
         sim.Control.SetAutoScalingGroup("us-east-1", "circleci-builders", suspended: false);
         await sim.Ec2.TerminateInstancesAsync(new TerminateInstancesRequest { InstanceIds = [sim.Seed.BuilderInstanceIds[0]] });
         sim.Advance(10);
         sim.Advance(10);
         sim.Advance(60);
+    }
+
+    [Theory]
+    [InlineData("SERVICES_PRIVATE_IP=10.0.1.10\nCIRCLE_SECRET_PASSPHRASE=not-the-token\n")]
+    [InlineData("SERVICES_PRIVATE_IP=10.0.1.10\n")]
+    public async Task A_builder_with_the_box_ip_but_a_wrong_or_no_passphrase_is_not_connected(string script)
+    {
+        await using var sim = await Sim.StartAsync();
+        await ReplaceOneBuilderFromAsync(sim, script);
         Assert.Equal(2, sim.Control.AutoScalingGroups("us-east-1").Single().InstanceIds.Count);
-        Assert.Equal([sim.Seed.BuilderInstanceIds[1]], sim.Control.ConnectedBuilders());
+        Assert.Equal([sim.Seed.BuilderInstanceIds[1]], sim.Control.ConnectedBuilders());   // the seeded one has the seeded token
         Assert.Equal(2, Latest(sim, "CircleCI", "circle.state.num-masters"));
+
+        // The group's capacity history saw the replacement: one in service less while it was launched, then two.
+        var history = sim.Control.AutoScalingHistory("us-east-1", "circleci-builders");
+        Assert.Contains(history, p => p.InService == 1);
+        Assert.Equal(2, history[^1].InService);
+        Assert.Equal(1, history[^1].Connected);
+        Assert.All(history.Zip(history.Skip(1)), pair => Assert.True(pair.First.Time <= pair.Second.Time));
     }
 
     [Fact]

@@ -49,7 +49,7 @@ namespace CcieDr.Engine.Builders
                 IReadOnlyList<AsgLaunchConfiguration> found = await _asg.DescribeLaunchConfigurationsAsync(names, ct).ConfigureAwait(false);
                 foreach (AsgLaunchConfiguration lc in found)
                 {
-                    _configurationIps[lc.LaunchConfigurationName] = BuilderServicesIp.FromUserData(lc.UserData);
+                    _configurationIps[lc.LaunchConfigurationName] = UserDataReader.ServicesIpOf(lc.UserData, "launch configuration " + lc.LaunchConfigurationName);
                 }
             }
 
@@ -110,7 +110,7 @@ namespace CcieDr.Engine.Builders
                     m.InstanceId,
                     token => _ec2.DescribeInstanceAttributeAsync(new DescribeInstanceAttributeRequest { InstanceId = m.InstanceId, Attribute = InstanceAttributeName.UserData }, token),
                     ct).ConfigureAwait(false);
-                _instanceIps[m.InstanceId] = BuilderServicesIp.FromUserData(r.InstanceAttribute?.UserData);
+                _instanceIps[m.InstanceId] = UserDataReader.ServicesIpOf(r.InstanceAttribute?.UserData, "instance " + m.InstanceId);
             }
         }
 
@@ -188,7 +188,7 @@ namespace CcieDr.Engine.Builders
             foreach (LaunchTemplateVersion v in found)
             {
                 long number = v.VersionNumber ?? 0;
-                var entry = (number, BuilderServicesIp.FromUserData(v.LaunchTemplateData?.UserData));
+                var entry = (number, UserDataReader.ServicesIpOf(v.LaunchTemplateData?.UserData, $"launch template {v.LaunchTemplateId} version {number}"));
                 map[number.ToString(CultureInfo.InvariantCulture)] = entry;
                 if (v.DefaultVersion == true)
                 {
@@ -204,7 +204,7 @@ namespace CcieDr.Engine.Builders
             if (versions.Contains("$Latest") && found.Count > 0)
             {
                 LaunchTemplateVersion latest = found.OrderByDescending(v => v.VersionNumber ?? 0).First();
-                map["$Latest"] = (latest.VersionNumber ?? 0, BuilderServicesIp.FromUserData(latest.LaunchTemplateData?.UserData));
+                map["$Latest"] = (latest.VersionNumber ?? 0, UserDataReader.ServicesIpOf(latest.LaunchTemplateData?.UserData, $"launch template {latest.LaunchTemplateId} version {latest.VersionNumber}"));
             }
 
             _versions[Key(t)] = map;

@@ -198,7 +198,7 @@ namespace CcieDr.Engine.Builders
                 throw new CcieException(
                     "BuilderGroupAmbiguous",
                     CcieErrorCategory.InvalidArgument,
-                    $"{groups.Count} Auto Scaling groups in {_region} launch instances with {BuilderServicesIp.Variable} ({string.Join(", ", groups.Select(g => g.Name))}). Name one with -AutoScalingGroupName.",
+                    $"{groups.Count} Auto Scaling groups in {_region} launch instances with {UserDataEditor.ServicesIpName} ({string.Join(", ", groups.Select(g => g.Name))}). Name one with -AutoScalingGroupName.",
                     _region);
             }
 
@@ -220,7 +220,7 @@ namespace CcieDr.Engine.Builders
                 throw new CcieException(
                     "BuilderGroupNotFound",
                     CcieErrorCategory.ObjectNotFound,
-                    $"No Auto Scaling group in {_region} launches instances with {BuilderServicesIp.Variable} in its user data"
+                    $"No Auto Scaling group in {_region} launches instances with {UserDataEditor.ServicesIpName} in its user data"
                     + (groups.Count == 0 ? " (there are no groups)." : $" (looked at {string.Join(", ", groups.Select(g => g.Name))}).")
                     + " Name the builders' group with -AutoScalingGroupName, or check -Region.",
                     _region);
@@ -242,7 +242,7 @@ namespace CcieDr.Engine.Builders
                 : throw new CcieException(
                     "BuilderGroupNotFound",
                     CcieErrorCategory.ObjectNotFound,
-                    $"No Auto Scaling group named '{name}' in {_region}. Check the name and -Region, or leave -AutoScalingGroupName out to find the group whose user data carries {BuilderServicesIp.Variable}.",
+                    $"No Auto Scaling group named '{name}' in {_region}. Check the name and -Region, or leave -AutoScalingGroupName out to find the group whose user data carries {UserDataEditor.ServicesIpName}.",
                     name);
         }
 
@@ -281,7 +281,7 @@ namespace CcieDr.Engine.Builders
             if (ip is not null && boxIp is not null && !string.Equals(ip, boxIp, StringComparison.Ordinal))
             {
                 codes.Add(WrongServicesIp);
-                words.Add($"launched with {BuilderServicesIp.Variable}={ip}; the Services box{(box is null ? string.Empty : " " + box.InstanceId)} is at {boxIp}");
+                words.Add($"launched with {UserDataEditor.ServicesIpName}={ip}; the Services box{(box is null ? string.Empty : " " + box.InstanceId)} is at {boxIp}");
             }
 
             if (launch is { } started && recoveredAt is { } recovered && started < recovered)

@@ -45,6 +45,32 @@ namespace CcieDr.Engine.Builders
 
         /// <summary>How long one batch may take to get its new builders in service.</summary>
         public TimeSpan BatchTimeout { get; set; } = TimeSpan.FromMinutes(20);
+
+        /// <summary>How long the Services box may take to see a batch's new builders once they are in service.</summary>
+        public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromMinutes(10);
+    }
+
+    /// <summary>
+    /// What the Services box says about its builders at one moment (CloudWatch circle.state.num-masters − 1), on the
+    /// service's clock: how many it sees, when that data point was taken, and the service's now.
+    /// </summary>
+    public sealed class BuilderConnectionReading
+    {
+        public BuilderConnectionReading(int? connected, DateTime? timestamp, DateTime now)
+        {
+            Connected = connected;
+            Timestamp = timestamp;
+            Now = now;
+        }
+
+        /// <summary>Builders the app sees, or null when the metric has no data (the CloudWatch integration is off).</summary>
+        public int? Connected { get; }
+
+        /// <summary>When the newest data point was taken (null without data).</summary>
+        public DateTime? Timestamp { get; }
+
+        /// <summary>The service's clock when it answered (a later data point reflects what happened before this).</summary>
+        public DateTime Now { get; }
     }
 
     /// <summary>The computed rotation (shown by -WhatIf): targets, batches, method.</summary>
@@ -78,6 +104,9 @@ namespace CcieDr.Engine.Builders
         internal int MinHealthyPercentage { get; set; }
 
         internal bool Resumed { get; set; }
+
+        /// <summary>Why the batch size differs from -BatchSize (it was clamped below desired capacity), or null.</summary>
+        public string? BatchSizeNote { get; internal set; }
 
         public int BatchesPlanned => Targets.Count == 0 ? 0 : (Targets.Count + BatchSize - 1) / BatchSize;
 
@@ -114,17 +143,25 @@ namespace CcieDr.Engine.Builders
             _clock = clock ?? (() => DateTime.UtcNow);
         }
 
+        /// <summary>The default polling: 2 s, growing to 15 s (CCIEDR_POLL_SCALE shortens both for simulators).</summary>
+        public static WaitOptions DefaultPolling()
+        {
+            double scale = AwsRetryPolicy.PollScale() ?? 1.0;
+            return new WaitOptions { InitialDelay = TimeSpan.FromSeconds(2 * scale), MaxDelay = TimeSpan.FromSeconds(15 * scale) };
+        }
+
         /// <summary>Polling schedule (tests shorten it; a simulated clock plugs in here).</summary>
-        public WaitOptions Polling { get; set; } = new WaitOptions { InitialDelay = TimeSpan.FromSeconds(2), MaxDelay = TimeSpan.FromSeconds(15) };
+        public WaitOptions Polling { get; set; } = DefaultPolling();
 
         /// <summary>Opens a shell on a builder for -DrainCommand (null: draining is not available).</summary>
         public Func<string, CancellationToken, Task<IRemoteShell>>? OpenBuilderShell { get; set; }
 
         /// <summary>
-        /// Builders connected to the Services box (CloudWatch circle.state.num-masters − 1), or null when the metric is
-        /// not there; null delegate: not checked.
+        /// What the Services box sees (CloudWatch circle.state.num-masters − 1, <see cref="BuilderConnections"/>); null:
+        /// not checked (a batch is done once its new builders are InService). With it, a batch is done only once a data
+        /// point taken after its new builders were in service counts them, and no old builder is terminated before.
         /// </summary>
-        public Func<CancellationToken, Task<int?>>? ConnectedBuilders { get; set; }
+        public Func<CancellationToken, Task<BuilderConnectionReading>>? ConnectedBuilders { get; set; }
 
         public async Task<BuilderRestartPlan> PlanAsync(BuilderRestartRequest request, CancellationToken ct)
         {
@@ -154,6 +191,12 @@ namespace CcieDr.Engine.Builders
             plan.Targets = targets;
             int desired = group.DesiredCapacity;
             plan.BatchSize = BatchSizeFor(desired, request.BatchSize, request.MinHealthyPercent);
+            if (request.BatchSize is int asked && asked != plan.BatchSize)
+            {
+                plan.BatchSizeNote = $"-BatchSize {asked} is not below the desired capacity of {group.Name} ({desired}): batches of {plan.BatchSize} instead, so at least {desired - plan.BatchSize} builder(s) stay in service even if a batch fails. Raise the capacity first (Set-CcieBuilderCapacity) for bigger batches.";
+                steps.Notes.Add(plan.BatchSizeNote);
+                _reporter.Warning(plan.BatchSizeNote);
+            }
             if (targets.Count == 0)
             {
                 steps.Notes.Add(request.Selection == BuilderSelection.Stale
@@ -242,7 +285,7 @@ namespace CcieDr.Engine.Builders
                     InstanceRefreshId = run.RefreshId,
                     Status = status,
                     ConnectionCheck = run.ConnectionCheck ?? (ConnectedBuilders is null ? "NotChecked: no CloudWatch metrics client" : "NotChecked"),
-                    Warnings = run.Warnings.ToList(),
+                    Warnings = (plan.BatchSizeNote is null ? run.Warnings : run.Warnings.Prepend(plan.BatchSizeNote)).ToList(),
                     Timeline = timeline.Entries,
                     Duration = _clock() - started,
                 };
@@ -342,6 +385,38 @@ namespace CcieDr.Engine.Builders
                 return true;
             }).ConfigureAwait(false);
 
+            if (ConnectedBuilders is not null)
+            {
+                BuilderConnectionReading start;
+                try
+                {
+                    start = await ConnectedBuilders(ct).ConfigureAwait(false);
+                }
+                catch (CcieException e) when (e.Category == CcieErrorCategory.PermissionDenied)
+                {
+                    // No cloudwatch:ListMetrics/GetMetricData: the rotation still runs, unchecked (and says so).
+                    _reporter.Verbose($"CloudWatch cannot be read ({e.Message}).");
+                    start = new BuilderConnectionReading(null, null, _clock());
+                }
+
+                if (start.Connected is not null)
+                {
+                    start = await FreshReadingAsync(plan, start, ct).ConfigureAwait(false);
+                }
+
+                run.ConnectedAtStart = start.Connected;
+                if (start.Connected is null)
+                {
+                    run.ConnectionCheck = "NotChecked: no circle.state.num-masters data";
+                    run.Warnings.Add($"circle.state.num-masters has no (recent) data, so the new builders are only waited for until InService, not until the Services box sees them. Turn on CircleCI's CloudWatch integration to have them checked.");
+                    _reporter.Warning(run.Warnings[run.Warnings.Count - 1]);
+                }
+                else
+                {
+                    _reporter.Verbose($"The Services box sees {start.Connected} builder(s) before the rotation (circle.state.num-masters at {start.Timestamp:HH:mm:ss}).");
+                }
+            }
+
             bool raisedMax = false;
             try
             {
@@ -394,33 +469,17 @@ namespace CcieDr.Engine.Builders
                 return true;
             }).ConfigureAwait(false);
 
-            List<string> fresh;
+            List<string> fresh = new List<string>();
             TimelineEntry wait = run.Timeline.Begin("wait:builders-in-service", group);
+            TimelineEntry? connect = null;
             try
             {
                 fresh = await Waiter.UntilAsync(
                     async token =>
                     {
                         BuilderGroupState g = await SampleAsync(plan, run, token).ConfigureAwait(false);
-                        List<string> ready = Live(g).Where(m => !known.Contains(m.InstanceId) && m.InService).Select(m => m.InstanceId).ToList();
-                        if (ready.Count >= batch.Count && ConnectedBuilders is not null)
-                        {
-                            int? connected = await ConnectedBuilders(token).ConfigureAwait(false);
-                            if (connected is null)
-                            {
-                                run.ConnectionCheck ??= "NotChecked: no circle.state.num-masters data";
-                            }
-                            else if (connected.Value < run.Launched.Count + batch.Count)
-                            {
-                                return new List<string>();   // in service, not yet connected
-                            }
-                            else
-                            {
-                                run.ConnectionCheck = "Connected (circle.state.num-masters)";
-                            }
-                        }
-
-                        return ready;
+                        fresh = Live(g).Where(m => !known.Contains(m.InstanceId)).Select(m => m.InstanceId).ToList();   // taken back if the batch fails or is stopped
+                        return Live(g).Where(m => !known.Contains(m.InstanceId) && m.InService).Select(m => m.InstanceId).ToList();
                     },
                     ready => ready.Count >= batch.Count,
                     Polling.WithTimeout(plan.Request.BatchTimeout),
@@ -428,26 +487,34 @@ namespace CcieDr.Engine.Builders
                     group,
                     ct,
                     ready => $"{ready.Count} of {batch.Count} new builder(s) InService",
-                    p => _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + group, $"{label}: {p.Last?.Count ?? 0} of {batch.Count} new builder(s) in service", (int)(100.0 * ((index * plan.BatchSize) + (p.Last?.Count ?? 0)) / Math.Max(1, plan.Targets.Count * 2))))).ConfigureAwait(false);
-                run.Timeline.Complete(wait, detail: $"{label}: {string.Join(", ", fresh.Take(batch.Count))}");
+                    p => _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + group, $"{label}: {p.Last?.Count ?? 0} of {batch.Count} new builder(s) in service", Percent(plan, index, p.Last?.Count ?? 0)))).ConfigureAwait(false);
+                fresh = fresh.Take(batch.Count).ToList();
+                run.Timeline.Complete(wait, detail: $"{label}: {string.Join(", ", fresh)}");
+
+                if (run.ConnectedAtStart is int atStart)
+                {
+                    connect = run.Timeline.Begin("wait:builders-connected", group);
+                    await WaitConnectedAsync(plan, run, label, index, fresh, atStart, ct).ConfigureAwait(false);
+                    run.Timeline.Complete(connect, detail: $"{label}: the Services box sees {string.Join(", ", fresh)}");
+                }
             }
             catch (OperationCanceledException)
             {
-                run.Timeline.Complete(wait, "Cancelled");
+                run.Timeline.Complete(connect ?? wait, "Cancelled");
 
-                // Stopped before the new builders were ready: put the size back; Auto Scaling removes the newest extra first.
-                await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} (stopped)").ConfigureAwait(false);
-                _reporter.Warning($"Stopped during {label}: desired capacity of {group} is back at {before}; {run.Replaced.Count} builder(s) were replaced. Rerun Restart-CcieBuilder to continue.");
+                // Stopped before the new builders were ready: take them back, the old builders stay as they are.
+                await TakeBackAsync(plan, run, fresh, before, "stopped").ConfigureAwait(false);
+                _reporter.Warning($"Stopped during {label}: {group} is back at {before} with its old builders; {run.Replaced.Count} builder(s) were replaced. Rerun Restart-CcieBuilder to continue.");
                 throw;
             }
             catch (Exception e)
             {
-                run.Timeline.Fail(wait, e);
-                await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} (batch failed)").ConfigureAwait(false);
+                run.Timeline.Fail(connect ?? wait, e);
+                await TakeBackAsync(plan, run, fresh, before, "batch failed").ConfigureAwait(false);
                 throw;
             }
 
-            run.Launched.AddRange(fresh.Take(batch.Count));
+            run.Launched.AddRange(fresh);
 
             // The batch's new builders are in service: finish it even if Ctrl+C comes now (a few API calls), so the group
             // is not left above its size with both the old and the new builders.
@@ -469,7 +536,97 @@ namespace CcieDr.Engine.Builders
             }
 
             run.BatchesDone++;
-            _reporter.Verbose($"{label}: replaced {string.Join(", ", batch)} with {string.Join(", ", fresh.Take(batch.Count))}.");
+            _reporter.Verbose($"{label}: replaced {string.Join(", ", batch)} with {string.Join(", ", fresh)}.");
+        }
+
+        /// <summary>
+        /// Waits until a data point taken after the batch's new builders were in service counts them: at least the old
+        /// builders seen at the start less those replaced since (had they all been the connected ones), plus every
+        /// builder launched so far. Times out with BuildersNotConnected.
+        /// </summary>
+        private async Task WaitConnectedAsync(BuilderRestartPlan plan, Run run, string label, int index, List<string> fresh, int atStart, CancellationToken ct)
+        {
+            string group = plan.Group.Name;
+            int expected = Math.Max(0, atStart - run.Replaced.Count) + run.Launched.Count + fresh.Count;
+            BuilderConnectionReading mark = await ConnectedBuilders!(ct).ConfigureAwait(false);
+            DateTime after = mark.Now;
+            BuilderConnectionReading last = mark;
+            try
+            {
+                await Waiter.UntilAsync(
+                    async token =>
+                    {
+                        last = await ConnectedBuilders!(token).ConfigureAwait(false);
+                        return last;
+                    },
+                    r => r.Timestamp is DateTime t && t >= after && r.Connected >= expected,
+                    Polling.WithTimeout(plan.Request.ConnectTimeout),
+                    $"the Services box to see the {fresh.Count} new builder(s) of {group}",
+                    group,
+                    ct,
+                    r => Seen(r, after),
+                    p => _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + group, $"{label}: waiting for the Services box to see {fresh.Count} new builder(s) ({Seen(p.Last ?? mark, after)}, {expected} expected)", Percent(plan, index, fresh.Count)))).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (e.ErrorId == "WaitTimedOut")
+            {
+                throw new CcieException(
+                    "BuildersNotConnected",
+                    CcieErrorCategory.OperationTimeout,
+                    $"The {fresh.Count} new builder(s) of {group} ({string.Join(", ", fresh)}) are InService, but after {plan.Request.ConnectTimeout.TotalSeconds:0} s the Services box still does not see them ({Seen(last, after)}; {expected} expected). They were taken back and the remaining old builders left as they are. Check the group's SERVICES_PRIVATE_IP and CIRCLE_SECRET_PASSPHRASE (Get-CcieBuilder -Summary; Set-CcieBuilderConfiguration), then rerun Restart-CcieBuilder.",
+                    group,
+                    e);
+            }
+
+            run.ConnectionCheck = "Connected (circle.state.num-masters)";
+        }
+
+        /// <summary>
+        /// The baseline: a data point taken after the rotation started (an older one may be from before a restore or of
+        /// builders gone since). Not checked (Connected null) when none comes within the connect timeout.
+        /// </summary>
+        private async Task<BuilderConnectionReading> FreshReadingAsync(BuilderRestartPlan plan, BuilderConnectionReading first, CancellationToken ct)
+        {
+            DateTime after = first.Now;
+            string group = plan.Group.Name;
+            try
+            {
+                return await Waiter.UntilAsync(
+                    token => ConnectedBuilders!(token),
+                    r => r.Timestamp is DateTime t && t >= after && r.Connected is not null,
+                    Polling.WithTimeout(plan.Request.ConnectTimeout),
+                    $"a circle.state.num-masters data point after {after:HH:mm:ss}",
+                    group,
+                    ct,
+                    r => Seen(r, after),
+                    p => _reporter.Progress(new ProgressUpdate(ActivityId, "Rotating builders of " + group, $"waiting for a fresh circle.state.num-masters data point (how many builders the Services box sees now)", 0))).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (e.ErrorId == "WaitTimedOut")
+            {
+                return new BuilderConnectionReading(null, null, after);
+            }
+        }
+
+        private static string Seen(BuilderConnectionReading r, DateTime after) =>
+            r.Connected is null ? "no circle.state.num-masters data"
+            : r.Timestamp < after ? $"no circle.state.num-masters data point since {after:HH:mm:ss} yet (the last said {r.Connected} builder(s))"
+            : $"circle.state.num-masters says {r.Connected} builder(s)";
+
+        private static int Percent(BuilderRestartPlan plan, int index, int done) =>
+            (int)Math.Min(100, 100.0 * ((index * plan.BatchSize) + done) / Math.Max(1, plan.Targets.Count));
+
+        /// <summary>
+        /// A batch that did not finish: its new builders are terminated with a decrement (Auto Scaling's own scale-in
+        /// might pick an old builder instead), and desired capacity put back if none had appeared yet.
+        /// </summary>
+        private async Task TakeBackAsync(BuilderRestartPlan plan, Run run, List<string> fresh, int before, string why)
+        {
+            string group = plan.Group.Name;
+            foreach (string id in fresh)
+            {
+                await CleanupAsync("autoscaling:TerminateInstanceInAutoScalingGroup", id, token => _groups.TerminateInstanceAsync(id, true, token), run, $"new builder taken back ({why})").ConfigureAwait(false);
+            }
+
+            await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} ({why})").ConfigureAwait(false);
         }
 
         private async Task DrainAsync(BuilderRestartPlan plan, Run run, string instanceId, CancellationToken ct)
@@ -595,11 +752,17 @@ namespace CcieDr.Engine.Builders
         }
 
         /// <summary>The batch: given, else desired − ceil(desired × MinHealthyPercent / 100), at least 1.</summary>
+        /// <remarks>
+        /// A given batch size at or above desired capacity is clamped to desired − 1 (at least 1): a batch that replaced
+        /// every builder at once would leave none in service if it failed, and an instance refresh would be allowed to
+        /// take them all out together.
+        /// </remarks>
         public static int BatchSizeFor(int desired, int? batchSize, int? minHealthyPercent)
         {
             if (batchSize is not null)
             {
-                return Math.Max(1, batchSize.Value);
+                int b = Math.Max(1, batchSize.Value);
+                return desired > 1 && b >= desired ? desired - 1 : b;
             }
 
             int keep = (int)Math.Ceiling(desired * (minHealthyPercent ?? 90) / 100.0);
@@ -635,6 +798,9 @@ namespace CcieDr.Engine.Builders
             public string? RefreshId { get; set; }
 
             public string? ConnectionCheck { get; set; }
+
+            /// <summary>Builders the Services box saw at the start (null: not checked).</summary>
+            public int? ConnectedAtStart { get; set; }
         }
     }
 }

@@ -100,14 +100,21 @@ namespace CcieDr.Engine.Builders
 
         public IEnumerable<UserDataSegment> ShellSegments => Segments.Where(s => s.IsShell);
 
-        public static UserDataDocument Parse(string text, string source)
+        /// <param name="text">The decoded user data.</param>
+        /// <param name="source">How errors name it.</param>
+        /// <param name="readOnly">
+        /// Reading, not editing: plain text without a #! line (no #cloud-config, no other interpreter) is read as shell
+        /// assignments too, as Get-CcieBuilder lists what such a configuration says; the editor still refuses it.
+        /// </param>
+        public static UserDataDocument Parse(string text, string source, bool readOnly = false)
         {
             if (LooksLikeMime(text))
             {
                 return ParseMime(text, source);
             }
 
-            var whole = new UserDataSegment("the script", "text/x-shellscript", 0, text.Length, text, false, text) { IsShell = IsShellScript(text) };
+            bool plain = readOnly && !text.StartsWith("#", StringComparison.Ordinal) && !text.TrimStart().StartsWith("<", StringComparison.Ordinal);
+            var whole = new UserDataSegment("the script", "text/x-shellscript", 0, text.Length, text, false, text) { IsShell = plain || IsShellScript(text) };
             if (!whole.IsShell)
             {
                 throw NoShell(source, Describe(text));

@@ -431,8 +431,14 @@ namespace CcieDr.Engine.Builders
         public static BuilderUserDataInfo Read(string userData, string source)
         {
             DecodedUserData decoded = UserDataCodec.Decode(userData, source);
-            return UserDataEditor.Scan.Of(UserDataDocument.Parse(decoded.Text, source), source).Info(decoded);
+            return UserDataEditor.Scan.Of(UserDataDocument.Parse(decoded.Text, source, readOnly: true), source).Info(decoded);
         }
+
+        /// <summary>
+        /// The SERVICES_PRIVATE_IP builders launched with <paramref name="userData"/> get, or null when it sets none or
+        /// cannot be read safely (empty, not base64, ambiguous: <see cref="TryRead"/> says why).
+        /// </summary>
+        public static string? ServicesIpOf(string? userData, string source) => TryRead(userData, source, out _)?.ServicesPrivateIp;
 
         /// <summary>As <see cref="Read"/>, but a problem comes back as text instead of an exception (for listings).</summary>
         public static BuilderUserDataInfo? TryRead(string? userData, string source, out string? problem)

@@ -76,11 +76,10 @@ internal static class CloudWatchPublisher
         var from = minute.AddMinutes(-MaxCatchUpMinutes) > last ? minute.AddMinutes(-MaxCatchUpMinutes) : last.AddMinutes(cw.LastPublished is null ? 0 : 1);
         for (var t = from; t <= minute; t = t.AddMinutes(1))
         {
-            PublishMinute(r, t);
+            PublishMinute(w, r, t);
         }
 
         cw.LastPublished = minute;
-        _ = w;
     }
 
     /// <summary>The Services box the CircleCI metrics follow: the newest running instance tagged Name=circleci_services, else the newest not terminated.</summary>
@@ -98,28 +97,42 @@ internal static class CloudWatchPublisher
     /// <summary>
     /// The one rule for "connected": a running, healthy Auto Scaling builder whose user data (what it was launched with,
     /// from its launch template) sets SERVICES_PRIVATE_IP to one of the box's private IPs (primary or secondary, so a
-    /// floating IP counts).
+    /// floating IP counts) and CIRCLE_SECRET_PASSPHRASE to the box's secret token (what <c>replicated admin
+    /// get-secret-token</c> prints there: see <see cref="BoxSecretToken"/>). A builder with the right IP and a wrong or
+    /// missing passphrase reaches the box but is refused, so it does not count.
     /// </summary>
-    public static bool IsConnected(RegionState r, Instance builder, Instance box)
+    public static bool IsConnected(World w, RegionState r, Instance builder, Instance box) => IsConnected(r, builder, box, BoxSecretToken(w, r, box));
+
+    /// <summary><see cref="IsConnected(World, RegionState, Instance, Instance)"/> with the box's token read once for many builders.</summary>
+    public static bool IsConnected(RegionState r, Instance builder, Instance box, string boxToken)
     {
         if (builder.Tag(AutoScaler.GroupTag) is null || builder.State != InstanceStates.Running || builder.Impaired || r.FindZone(builder.AvailabilityZone)?.Failed == true)
         {
             return false;
         }
 
-        var ip = ServicesIpOf(builder.UserData);
-        return ip is not null && BoxAddresses(r, box).Contains(ip);
+        var text = UserDataText(builder.UserData);
+        var ip = Variable(text, "SERVICES_PRIVATE_IP");
+        return ip is not null && BoxAddresses(r, box).Contains(ip) && Variable(text, "CIRCLE_SECRET_PASSPHRASE") == boxToken;
     }
 
+    /// <summary>
+    /// The box's secret token: the stand-in's <c>secret-token</c> file on the box's disk (its SSM sandbox, a restored box
+    /// inheriting its source's), else the seeded one (<see cref="Seeder.Passphrase"/>: no sandbox, or no file).
+    /// </summary>
+    public static string BoxSecretToken(World w, RegionState r, Instance box) => w.Sandbox?.SecretToken(box, r) ?? Seeder.Passphrase;
+
     /// <summary>The SERVICES_PRIVATE_IP in base64 user data (plain or gzip), or null.</summary>
-    public static string? ServicesIpOf(string? userData)
+    public static string? ServicesIpOf(string? userData) => Variable(UserDataText(userData), "SERVICES_PRIVATE_IP");
+
+    /// <summary>The text of base64 user data (gunzipped), the string itself when it is not base64, or null.</summary>
+    private static string? UserDataText(string? userData)
     {
         if (string.IsNullOrEmpty(userData))
         {
             return null;
         }
 
-        string text;
         try
         {
             var bytes = Convert.FromBase64String(userData);
@@ -127,20 +140,27 @@ internal static class CloudWatchPublisher
             {
                 using var gz = new GZipStream(new MemoryStream(bytes), CompressionMode.Decompress);
                 using var reader = new StreamReader(gz, Encoding.UTF8);
-                text = reader.ReadToEnd();
+                return reader.ReadToEnd();
             }
-            else
-            {
-                text = Encoding.UTF8.GetString(bytes);
-            }
+
+            return Encoding.UTF8.GetString(bytes);
         }
         catch (FormatException)
         {
-            text = userData;
+            return userData;
+        }
+    }
+
+    // A shell assignment NAME=value / export NAME=value, quoted or not (the last one wins, as in a shell).
+    private static string? Variable(string? text, string name)
+    {
+        if (text is null)
+        {
+            return null;
         }
 
-        var m = Regex.Match(text, @"(?m)^\s*(?:export\s+)?SERVICES_PRIVATE_IP\s*=\s*[""']?([0-9.]+)");
-        return m.Success ? m.Groups[1].Value : null;
+        var found = Regex.Matches(text, $@"(?m)^[ \t]*(?:export[ \t]+)?{name}[ \t]*=[ \t]*(?:""(?<v>[^""\r\n]*)""|'(?<v>[^'\r\n]*)'|(?<v>[^\s;#]*))");
+        return found.Count == 0 ? null : found[^1].Groups["v"].Value;
     }
 
     private static HashSet<string> BoxAddresses(RegionState r, Instance box)
@@ -184,7 +204,7 @@ internal static class CloudWatchPublisher
             DataSizeGiB: dataSize > 0 ? dataSize : null);
     }
 
-    private static void PublishMinute(RegionState r, DateTime t)
+    private static void PublishMinute(World w, RegionState r, DateTime t)
     {
         var cw = r.CloudWatch;
         var box = ServicesBox(r);
@@ -210,7 +230,8 @@ internal static class CloudWatchPublisher
         if (box is not null)
         {
             var runs = AppRuns(r, box);
-            var connected = runs ? r.Instances.Values.Count(b => IsConnected(r, b, box)) : 0;
+            var token = BoxSecretToken(w, r, box);
+            var connected = runs ? r.Instances.Values.Count(b => IsConnected(r, b, box, token)) : 0;
             if (runs && !cw.Stopped.Contains(CloudWatchPublishers.CircleCi))
             {
                 cw.RunQueueBuilds = connected == 0 ? cw.RunQueueBuilds + 2 : Math.Max(0, cw.RunQueueBuilds - (4 * connected));

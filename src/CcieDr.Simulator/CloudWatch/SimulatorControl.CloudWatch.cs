@@ -143,7 +143,7 @@ public sealed partial class SimulatorControl
         world.Tick();
         var r = world.Region(region);
         var box = CloudWatchPublisher.ServicesBox(r);
-        return box is null ? (IReadOnlyList<string>)[] : r.Instances.Values.Where(b => CloudWatchPublisher.IsConnected(r, b, box)).Select(b => b.Id).OrderBy(x => x, StringComparer.Ordinal).ToList();
+        return box is null ? (IReadOnlyList<string>)[] : r.Instances.Values.Where(b => CloudWatchPublisher.IsConnected(world, r, b, box)).Select(b => b.Id).OrderBy(x => x, StringComparer.Ordinal).ToList();
     });
 
     /// <summary>The stored series of a region (optionally one namespace) with their newest point.</summary>

@@ -205,6 +205,28 @@ internal sealed class SsmSandbox : IDisposable
         }
     }
 
+    /// <summary>
+    /// The Replicated secret token on the box's disk (the stand-in's <c>secret-token</c>: what <c>replicated admin
+    /// get-secret-token</c> prints), read from its sandbox, or from the disk it was restored from while it has no sandbox
+    /// yet; null when neither has the file.
+    /// </summary>
+    public string? SecretToken(Instance instance, RegionState region)
+    {
+        lock (gate)
+        {
+            var dir = boxes.TryGetValue(instance.Id, out var existing) ? existing : RestoredFrom(instance, region);
+            var file = dir is null ? null : System.IO.Path.Combine(dir, "var/lib/replicated-standin/secret-token");
+            try
+            {
+                return file is not null && File.Exists(file) ? File.ReadAllText(file).Trim() : null;
+            }
+            catch (IOException)
+            {
+                return null;
+            }
+        }
+    }
+
     /// <summary>The instance's sandbox directory if it has one already.</summary>
     public string? ExistingBoxRoot(string instanceId)
     {

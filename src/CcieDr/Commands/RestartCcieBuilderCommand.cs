@@ -6,6 +6,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
 using CcieDr.Engine.Aws.AutoScaling;
+using CcieDr.Engine.Aws.CloudWatch;
 using CcieDr.Engine.Builders;
 using CcieDr.Engine.Remote;
 
@@ -71,6 +72,15 @@ namespace CcieDr.Commands
         [ValidateRange(1, 86400)]
         public int BatchTimeoutSec { get; set; } = 1200;
 
+        /// <summary>How long the Services box may take to see a batch's new builders once they are in service (CloudWatch circle.state.num-masters).</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int ConnectTimeoutSec { get; set; } = 600;
+
+        /// <summary>Do not wait for the Services box to see the new builders (only until they are InService); allows an Auto Scaling instance refresh.</summary>
+        [Parameter]
+        public SwitchParameter SkipConnectionCheck { get; set; }
+
         /// <summary>Skip the confirmation prompt (-WhatIf is still honoured).</summary>
         [Parameter]
         public SwitchParameter Force { get; set; }
@@ -103,6 +113,12 @@ namespace CcieDr.Commands
             using IAmazonEC2 ec2 = Aws.CreateEc2();
             using var groups = new AutoScalingBuilderGroups(AutoScalingClient.Create(Aws), ownsClient: true);
             var restarter = new BuilderRestarter(ec2, groups, Aws.Region, Reporter);
+            using CloudWatchClient? cloudWatch = SkipConnectionCheck.IsPresent ? null : CloudWatchClient.Create(Aws);
+            if (cloudWatch is not null)
+            {
+                restarter.ConnectedBuilders = new BuilderConnections(cloudWatch).ReadAsync;
+            }
+
             if (DrainCommand is not null)
             {
                 var aws = new RemoteAwsClients { Ec2 = () => Aws.CreateEc2(), Ssm = () => Aws.CreateSsm(), S3 = () => Aws.CreateS3(), Region = Aws.Region };
@@ -122,6 +138,7 @@ namespace CcieDr.Commands
                     DrainCommand = DrainCommand,
                     DrainTimeout = TimeSpan.FromSeconds(DrainTimeoutSec),
                     BatchTimeout = TimeSpan.FromSeconds(BatchTimeoutSec),
+                    ConnectTimeout = TimeSpan.FromSeconds(ConnectTimeoutSec),
                 };
                 BuilderRestartPlan plan = await restarter.PlanAsync(request, cancellationToken).ConfigureAwait(false);
                 foreach (string note in plan.Steps.Notes)

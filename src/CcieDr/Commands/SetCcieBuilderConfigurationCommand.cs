@@ -62,6 +62,7 @@ namespace CcieDr.Commands
         {
             using IAmazonEC2 ec2 = Aws.CreateEc2();
             using var groups = new AutoScalingBuilderGroups(AutoScalingClient.Create(Aws), ownsClient: true);
+            bool deferred = false;
             var configurator = new BuilderConfigurator(ec2, groups, Aws.Region, Reporter);
             var request = new BuilderConfigurationRequest
             {
@@ -83,10 +84,17 @@ namespace CcieDr.Commands
                     request.ServicesPrivateIp = ServicesPrivateIp;
                 }
 
-                request.SecretPassphrase = SecretPassphrase ?? (KeepSecretPassphrase.IsPresent ? null : await ReadPassphraseAsync(cancellationToken).ConfigureAwait(false));
+                // -WhatIf runs nothing on the box (SSM SendCommand is a change on AWS's side): the passphrase the box has is
+                // stood in for by a placeholder, which the diff masks like any passphrase.
+                deferred = SecretPassphrase is null && !KeepSecretPassphrase.IsPresent && await WhatIfRequestedAsync().ConfigureAwait(false);
+                request.SecretPassphrase = SecretPassphrase ?? (KeepSecretPassphrase.IsPresent ? null : deferred ? Placeholder() : await ReadPassphraseAsync(cancellationToken).ConfigureAwait(false));
             }
 
             BuilderConfigurationPlan plan = await configurator.PlanAsync(request, cancellationToken).ConfigureAwait(false);
+            if (deferred)
+            {
+                plan.Steps.Notes.Add("CIRCLE_SECRET_PASSPHRASE: read from the Services box (replicated admin get-secret-token, as Get-CcieSecretPassphrase does) when this runs; -WhatIf runs no command on the box, so the diff shows it masked whether or not it changes.");
+            }
             foreach (string note in plan.Steps.Notes)
             {
                 WriteVerbose(note);
@@ -115,6 +123,18 @@ namespace CcieDr.Commands
             }
 
             WriteObject(result);
+        }
+
+        private static SecureString Placeholder()
+        {
+            var s = new SecureString();
+            foreach (char c in "ccie-whatif-passphrase-from-the-box")
+            {
+                s.AppendChar(c);
+            }
+
+            s.MakeReadOnly();
+            return s;
         }
 
         private async Task<SecureString> ReadPassphraseAsync(CancellationToken cancellationToken)

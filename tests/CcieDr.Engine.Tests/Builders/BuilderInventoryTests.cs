@@ -13,12 +13,14 @@ public class BuilderInventoryTests
     [InlineData("SERVICES_PRIVATE_IP=10.0.1.10\n", "10.0.1.10")]
     [InlineData("#!/bin/bash\nexport SERVICES_PRIVATE_IP=\"10.0.1.11\" # the box\n", "10.0.1.11")]
     [InlineData("  SERVICES_PRIVATE_IP='10.0.1.12'; echo\nexport SERVICES_PRIVATE_IP CIRCLE_SECRET_PASSPHRASE\n", "10.0.1.12")]
-    [InlineData("SERVICES_PRIVATE_IP=10.0.1.1\nSERVICES_PRIVATE_IP=10.0.1.2\n", "10.0.1.2")]
+    [InlineData("SERVICES_PRIVATE_IP=10.0.1.2\nSERVICES_PRIVATE_IP=10.0.1.2\n", "10.0.1.2")]
+    [InlineData("SERVICES_PRIVATE_IP=10.0.1.1\nSERVICES_PRIVATE_IP=10.0.1.2\n", null)]   // ambiguous: the editor refuses it too
     [InlineData("Content-Type: multipart/mixed; boundary=\"b\"\n\n--b\nContent-Type: text/x-shellscript\n\nSERVICES_PRIVATE_IP=10.0.1.13\n--b--\n", "10.0.1.13")]
-    [InlineData("echo SERVICES_PRIVATE_IP=10.0.1.14\nMY_SERVICES_PRIVATE_IP=10.0.1.15\n", null)]
+    [InlineData("MY_SERVICES_PRIVATE_IP=10.0.1.15\n# SERVICES_PRIVATE_IP=10.0.1.16\n", null)]
+    [InlineData("#!/bin/sh\ndocker run -e SERVICES_PRIVATE_IP=10.0.1.14 circleci/builder\n", "10.0.1.14")]   // an argument form: the editor rewrites it too
     public void The_services_ip_is_read_from_shell_user_data(string text, string? expected)
     {
-        Assert.Equal(expected, BuilderServicesIp.FromUserData(Convert.ToBase64String(Encoding.UTF8.GetBytes(text))));
+        Assert.Equal(expected, UserDataReader.ServicesIpOf(Convert.ToBase64String(Encoding.UTF8.GetBytes(text)), "test"));
     }
 
     [Fact]
@@ -30,9 +32,9 @@ public class BuilderInventoryTests
             gzip.Write(Encoding.UTF8.GetBytes("#!/bin/sh\nSERVICES_PRIVATE_IP=10.0.2.20\n"));
         }
 
-        Assert.Equal("10.0.2.20", BuilderServicesIp.FromUserData(Convert.ToBase64String(buffer.ToArray())));
-        Assert.Null(BuilderServicesIp.FromUserData("not base64 !"));
-        Assert.Null(BuilderServicesIp.FromUserData(null));
+        Assert.Equal("10.0.2.20", UserDataReader.ServicesIpOf(Convert.ToBase64String(buffer.ToArray()), "test"));
+        Assert.Null(UserDataReader.ServicesIpOf("not base64 !", "test"));
+        Assert.Null(UserDataReader.ServicesIpOf(null, "test"));
     }
 
     [Fact]
