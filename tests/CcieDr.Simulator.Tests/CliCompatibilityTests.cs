@@ -114,4 +114,43 @@ public sealed class CliCompatibilityTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("<AutoScalingGroupName>circleci-builders</AutoScalingGroupName>", body);
     }
+
+    [Fact]
+    public async Task A_KMS_key_named_by_alias_or_key_id_is_reported_by_its_ARN_as_EBS_does()
+    {
+        // aws ec2 create-volume --kms-key-id alias/circleci-data showed "KmsKeyId": "alias/circleci-data" in
+        // describe-volumes; EBS reports the key's ARN whichever of its names the caller gave.
+        await using var sim = await Sim.StartAsync();
+        var arn = sim.Seed.DataVolumeKmsKeyId;
+        var keyId = arn[(arn.LastIndexOf('/') + 1)..];
+        foreach (var name in new[] { "alias/circleci-data", keyId, "arn:aws:kms:us-east-1:123456789012:alias/circleci-data", arn })
+        {
+            var created = await sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = "us-east-1a", Size = 10, Encrypted = true, KmsKeyId = name });
+            Assert.Equal(arn, created.Volume.KmsKeyId);
+            var described = (await sim.Ec2.DescribeVolumesAsync(new DescribeVolumesRequest { VolumeIds = [created.Volume.VolumeId] })).Volumes.Single();
+            Assert.Equal(arn, described.KmsKeyId);
+        }
+
+        // A key this region does not have is kept as given (EBS checks keys asynchronously; the call succeeds).
+        var unknown = await sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = "us-east-1a", Size = 10, Encrypted = true, KmsKeyId = "alias/no-such-key" });
+        Assert.Equal("alias/no-such-key", unknown.Volume.KmsKeyId);
+
+        // A snapshot copied with an alias; a volume of an instance launched with one.
+        var plain = await sim.Ec2.CreateSnapshotAsync(new CreateSnapshotRequest { VolumeId = sim.Seed.ServicesDataVolumeId });
+        sim.Advance(30);
+        var copy = await sim.Ec2.CopySnapshotAsync(new CopySnapshotRequest { SourceRegion = "us-east-1", SourceSnapshotId = plain.Snapshot.SnapshotId, Encrypted = true, KmsKeyId = "alias/circleci-data" });
+        Assert.Equal(arn, (await sim.Snapshot(copy.SnapshotId)).KmsKeyId);
+
+        var run = await sim.Ec2.RunInstancesAsync(new RunInstancesRequest
+        {
+            ImageId = sim.Seed.ServicesImageId,
+            MinCount = 1,
+            MaxCount = 1,
+            SubnetId = sim.Seed.SubnetAId,
+            BlockDeviceMappings = [new BlockDeviceMapping { DeviceName = "/dev/xvdg", Ebs = new EbsBlockDevice { VolumeSize = 5, Encrypted = true, KmsKeyId = "alias/circleci-data" } }],
+        });
+        var instance = run.Reservation.Instances.Single();
+        var extra = instance.BlockDeviceMappings.Single(b => b.DeviceName == "/dev/xvdg").Ebs.VolumeId;
+        Assert.Equal(arn, (await sim.Ec2.DescribeVolumesAsync(new DescribeVolumesRequest { VolumeIds = [extra] })).Volumes.Single().KmsKeyId);
+    }
 }
