@@ -316,6 +316,13 @@ Describe 'KMS and STS through the AWS CLI; a service the simulator does not serv
         $encrypted[0].KmsKeyId | Should -BeIn @($key.KeyId, $key.Arn)
         @((aws kms list-keys).Keys.KeyId) | Should -Contain $key.KeyId
 
+        # A volume the CLI creates with the alias reports the key's ARN (as EBS does), the same ARN the box's volume has.
+        $volume = aws ec2 create-volume --availability-zone $box.AvailabilityZone --size 1 --encrypted --kms-key-id alias/circleci-data
+        $volume.KmsKeyId | Should -Be $key.Arn
+        (aws ec2 describe-volumes --volume-ids $volume.VolumeId).Volumes[0].KmsKeyId | Should -Be $key.Arn
+        $null = awsRaw ec2 wait volume-available --volume-ids $volume.VolumeId
+        (awsRaw ec2 delete-volume --volume-id $volume.VolumeId).ExitCode | Should -Be 0
+
         $missing = awsRaw kms describe-key --key-id alias/no-such-key
         $missing.ExitCode | Should -Not -Be 0
         $missing.Stderr | Should -Match '\(NotFoundException\) when calling the DescribeKey operation'
