@@ -124,29 +124,42 @@ public sealed partial class SimulatorServer : IAsyncDisposable
             return;
         }
 
-        if (IsCloudWatch(http.Request))
+        // Routed by the service name in the SigV4 credential scope (…/<region>/<service>/aws4_request), as AWS routes by host.
+        var service = ServiceOf(http.Request);
+        Func<HttpContext, Task>? handler = service switch
         {
-            await HandleCloudWatchAsync(http).ConfigureAwait(false);
-            Trace(http);
+            _ when IsCloudWatch(http.Request) => HandleCloudWatchAsync,
+            "autoscaling" => HandleAutoScalingAsync,
+            "sts" => HandleStsAsync,
+            "ssm" or "kms" => h => HandleJsonAsync(h, h.Request.Headers["X-Amz-Target"].ToString()),
+            "ec2" or null when http.Request.Headers["X-Amz-Target"].ToString() is { Length: > 0 } target => h => HandleJsonAsync(h, target),
+            "ec2" or null => HandleEc2Async,
+            _ => null,
+        };
+        if (handler is null)
+        {
+            await WriteUnservedServiceError(http, service!).ConfigureAwait(false);
             return;
         }
 
-        if (http.Request.Headers["X-Amz-Target"].ToString() is { Length: > 0 } target)
-        {
-            await HandleJsonAsync(http, target).ConfigureAwait(false);
-            Trace(http);
-            return;
-        }
-
-        if (ServiceOf(http.Request) == "autoscaling")
-        {
-            await HandleAutoScalingAsync(http).ConfigureAwait(false);
-            Trace(http);
-            return;
-        }
-
-        await HandleEc2Async(http).ConfigureAwait(false);
+        await handler(http).ConfigureAwait(false);
         Trace(http);
+    }
+
+    /// <summary>The services the simulator serves, by their SigV4 names.</summary>
+    public static IReadOnlyList<string> SupportedServices { get; } = ["ec2", "autoscaling", "monitoring", "ssm", "kms", "sts"];
+
+    /// <summary>
+    /// A request signed for a service the simulator does not serve (s3, iam, logs, …): 501 NotImplemented in the
+    /// request's protocol (JSON when it names an X-Amz-Target, Query XML otherwise), never another service's answer.
+    /// </summary>
+    private static Task WriteUnservedServiceError(HttpContext http, string service)
+    {
+        var requestId = Guid.NewGuid().ToString();
+        var message = $"The simulator does not serve the service '{service}' (the SigV4 credential scope's service name); it serves {string.Join(", ", SupportedServices)}.";
+        return http.Request.Headers["X-Amz-Target"].ToString().Length > 0
+            ? WriteJsonError(http, HttpStatusCode.NotImplemented, "NotImplemented", message, requestId)
+            : WriteStsXml(http, HttpStatusCode.NotImplemented, QueryError(XNamespace.None, "NotImplemented", message, requestId, HttpStatusCode.NotImplemented), requestId);
     }
 
     [GeneratedRegex(@"Credential=[^/,\s]+/\d{8}/([^/,\s]+)/([^/,\s]+)/aws4_request")]
@@ -158,7 +171,13 @@ public sealed partial class SimulatorServer : IAsyncDisposable
     private static string? ServiceOf(HttpRequest request)
     {
         var m = CredentialScope().Match(request.Headers.Authorization.ToString());
-        return m.Success ? m.Groups[2].Value : null;
+        if (m.Success)
+        {
+            return m.Groups[2].Value;
+        }
+
+        var qm = QueryCredentialScope().Match(request.Query["X-Amz-Credential"].ToString());
+        return qm.Success ? qm.Groups[2].Value : null;
     }
 
     private static string? RegionOf(HttpRequest request)

@@ -84,7 +84,7 @@ internal sealed partial class Ec2Service
                 Throughput = ebs.Int("Throughput"),
                 DeleteOnTermination = ebs.Bool("DeleteOnTermination") ?? true,
                 Encrypted = encrypted,
-                KmsKeyId = encrypted ? ebs.Get("KmsKeyId") ?? snap?.KmsKeyId : null,
+                KmsKeyId = encrypted ? KmsKeyArn(ctx, ebs.Get("KmsKeyId")) ?? snap?.KmsKeyId : null,
             });
         }
 

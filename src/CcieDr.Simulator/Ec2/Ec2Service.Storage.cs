@@ -20,7 +20,7 @@ internal sealed partial class Ec2Service
             },
             Throughput = throughput ?? (type == "gp3" ? 125 : null),
             Encrypted = encrypted,
-            KmsKeyId = encrypted ? kms ?? ctx.Region.DefaultKmsKeyArn : null,
+            KmsKeyId = encrypted ? KmsKeyArn(ctx, kms) ?? ctx.Region.DefaultKmsKeyArn : null,
             AvailabilityZone = az,
             SnapshotId = snapshotId,
             CreateTime = ctx.Now,
@@ -30,6 +30,28 @@ internal sealed partial class Ec2Service
         };
         ctx.Region.Volumes[v.Id] = v;
         return v;
+    }
+
+    /// <summary>
+    /// The ARN of the KMS key <paramref name="given"/> names in this region (key id, key ARN, alias name or alias ARN), as
+    /// EBS reports a volume's or snapshot's <c>kmsKeyId</c>; a key the region does not have is kept as given (EBS checks
+    /// the key asynchronously, so the call itself succeeds).
+    /// </summary>
+    internal static string? KmsKeyArn(Ctx ctx, string? given)
+    {
+        if (string.IsNullOrEmpty(given))
+        {
+            return null;
+        }
+
+        try
+        {
+            return Kms.KmsService.Find(ctx.World, ctx.Region, given).Arn;
+        }
+        catch (Kms.KmsError)
+        {
+            return given;
+        }
     }
 
     private static IEnumerable<object?> VolumeContent(Volume v, bool forDescribe)
@@ -441,7 +463,7 @@ internal sealed partial class Ec2Service
         if (encrypted)
         {
             // KMS keys are regional: a key of the source region cannot encrypt here.
-            keyId = kms ?? (sourceRegion == ctx.Region ? source.KmsKeyId : null) ?? ctx.Region.DefaultKmsKeyArn;
+            keyId = KmsKeyArn(ctx, kms) ?? (sourceRegion == ctx.Region ? source.KmsKeyId : null) ?? ctx.Region.DefaultKmsKeyArn;
             if (keyId.StartsWith("arn:aws:kms:", StringComparison.Ordinal) && !keyId.StartsWith($"arn:aws:kms:{ctx.Region.Name}:", StringComparison.Ordinal))
             {
                 throw new Ec2Error("InvalidParameterValue", $"The KMS key '{keyId}' is not in the destination region {ctx.Region.Name}.");
