@@ -86,25 +86,26 @@ Describe 'Restore-CcieServicesBox -StartApp over SSM' -Tag 'Restore', 'Remote', 
     }
 
     It 'with -PrivateIpAddress the new box''s /etc/default/replicated* carry the new address, backed up first, and Replicated is restarted with it' {
-        $before = Get-BoxFile $old.InstanceId '/etc/default/replicated-operator'
         $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -From Box -AppTimeoutSec 120 -Confirm:$false
         $r.Status | Should -Be 'Succeeded'
         $r.PrivateIpAddress | Should -Be '10.0.1.50'
         $r.AppState | Should -Be 'started'
 
         # Read back over the remote shell (as an operator would) and through the simulator's control API.
-        $daemon = (Invoke-CcieServicesBoxCommand -InstanceId $r.InstanceId -Command 'cat /etc/default/replicated').Stdout
+        $daemon = (Invoke-CcieServicesBoxCommand -InstanceId $r.InstanceId -Command 'cat /etc/default/replicated').StandardOutput
         $operator = Get-BoxFile $r.InstanceId '/etc/default/replicated-operator'
         $daemon | Should -Match '(?m)^PRIVATE_ADDRESS=10\.0\.1\.50$'
         $daemon | Should -Not -Match ([regex]::Escape($old.PrivateIpAddress))
-        $operator | Should -Be ($before.Replace($old.PrivateIpAddress, '10.0.1.50'))
         $operator | Should -Match '(?m)^DAEMON_ENDPOINT=10\.0\.1\.50:9879$'
         $operator | Should -Match '(?m)^DAEMON_HOST=10\.0\.1\.50$'
 
-        $backups = (Invoke-CcieServicesBoxCommand -InstanceId $r.InstanceId -Command 'ls /etc/default/ | grep ccie-backup').Stdout -split "`n" | Where-Object { $_ }
+        $backups = (Invoke-CcieServicesBoxCommand -InstanceId $r.InstanceId -Command 'ls /etc/default/ | grep ccie-backup').StandardOutput -split "`n" | Where-Object { $_ }
         @($backups).Count | Should -Be 2
         $oldIp = [regex]::Escape($old.PrivateIpAddress)
-        Get-BoxFile $r.InstanceId "/etc/default/$(@($backups | Where-Object { $_ -like 'replicated-operator.*' })[0])" | Should -Match "(?m)^DAEMON_HOST=$oldIp$"
+        # The backup is the restored disk's file (the old address); the new file differs from it in the address only.
+        $before = Get-BoxFile $r.InstanceId "/etc/default/$(@($backups | Where-Object { $_ -like 'replicated-operator.*' })[0])"
+        $before | Should -Match "(?m)^DAEMON_HOST=$oldIp$"
+        $operator | Should -Be ($before.Replace($old.PrivateIpAddress, '10.0.1.50'))
         @($r.AppFixups).Count | Should -Be 4
 
         # systemctl restart ran in the sandbox (the stand-in's systemctl): each service, reading the new address.
