@@ -288,7 +288,7 @@ internal sealed class AppPortListeners : IDisposable
         return new FileInfo(Path.Combine(dir, "state")).LinkTarget is null ? dir : Path.Combine(sandboxRoot, "nonexistent");
     }
 
-    /// <summary>The stand-in's app state as it would report it now (starting moves to started after start_seconds unless fail_start).</summary>
+    /// <summary>The stand-in's app state as it would report it now (starting moves to started after start_seconds unless fail_start; stopping to stopped after stop_seconds).</summary>
     private static string StandinState(string root, long now)
     {
         string file = Path.Combine(root, "state");
@@ -316,6 +316,12 @@ internal sealed class AppPortListeners : IDisposable
         if (state == "starting" && now - at >= secs)
         {
             return kv.GetValueOrDefault("fail_start") == "1" ? "stopped" : "started";
+        }
+
+        long stopSecs = long.TryParse(kv.GetValueOrDefault("stop_seconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : 1;
+        if (state == "stopping" && now - at >= stopSecs)
+        {
+            return "stopped";
         }
 
         return state;
