@@ -17,7 +17,9 @@ namespace CcieDr.Simulator;
 /// started. 443 and 8800 speak TLS with a self-signed certificate (as Replicated's console does).
 /// The app state comes from, in order: a flag set through <c>POST /_sim/boxes/{instanceId}/app {"state":…}</c>;
 /// the Replicated stand-in's state file under a configured root (<c>{"standinRoot":…}</c>, per box or as the default
-/// with <c>{instanceId}</c> in it); else "started" for a box tagged Name=circleci_services, "stopped" for others.
+/// with <c>{instanceId}</c> in it); else, with the SSM sandbox on, the stand-in in the box's own sandbox (read on the
+/// simulated clock, as the stand-in itself reads it: so Stop-CcieApp over SSM closes these ports, Start-CcieApp opens
+/// them); else "started" for a box tagged Name=circleci_services, "stopped" for others.
 /// </summary>
 internal sealed class AppPortListeners : IDisposable
 {
@@ -222,12 +224,21 @@ internal sealed class AppPortListeners : IDisposable
     {
         bool up;
         string? name;
+        string? sandboxRoot = null;
+        DateTime simNow;
         lock (world.Sync)
         {
             world.Tick();
+            simNow = world.Now;
             var found = Find(instanceId);
             up = found is { } f && f.Instance.State == InstanceStates.Running && !f.Instance.Impaired && f.Region.FindZone(f.Instance.AvailabilityZone)?.Failed != true;
             name = found?.Instance.Tag("Name");
+            if (found is { } g && world.Sandbox is { } sandbox && Ssm.SsmService.Managed(g.Instance))
+            {
+                // The box's own disk: created (a restored box: copied from its source) once it runs, as a command would.
+                sandboxRoot = sandbox.ExistingBoxRoot(instanceId)
+                    ?? (up && sandbox.Unavailable is null ? sandbox.BoxRoot(g.Instance, g.Region, world.Now) : null);
+            }
         }
 
         string? flag;
@@ -246,7 +257,12 @@ internal sealed class AppPortListeners : IDisposable
         }
         else if (root is not null)
         {
-            (state, source) = (StandinState(root), "standin:" + root);
+            (state, source) = (StandinState(root, DateTimeOffset.UtcNow.ToUnixTimeSeconds()), "standin:" + root);
+        }
+        else if (sandboxRoot is not null)
+        {
+            // Inside the sandbox the stand-in's clock is the simulated one (STANDIN_NOW).
+            (state, source) = (StandinState(SandboxStandinRoot(sandboxRoot), (long)(simNow - DateTime.UnixEpoch).TotalSeconds), "sandbox");
         }
         else
         {
@@ -256,8 +272,24 @@ internal sealed class AppPortListeners : IDisposable
         return (state, source, up && state == "started");
     }
 
-    /// <summary>The stand-in's app state as it would report it now (starting moves to started after start_seconds unless fail_start).</summary>
-    private static string StandinState(string root)
+    /// <summary>The stand-in's state directory in a sandbox, refusing links (a command in the box must not point the simulator elsewhere).</summary>
+    private static string SandboxStandinRoot(string sandboxRoot)
+    {
+        string dir = sandboxRoot;
+        foreach (var part in new[] { "var", "lib", "replicated-standin" })
+        {
+            dir = Path.Combine(dir, part);
+            if (new DirectoryInfo(dir).LinkTarget is not null)
+            {
+                return Path.Combine(sandboxRoot, "nonexistent");
+            }
+        }
+
+        return new FileInfo(Path.Combine(dir, "state")).LinkTarget is null ? dir : Path.Combine(sandboxRoot, "nonexistent");
+    }
+
+    /// <summary>The stand-in's app state as it would report it now (starting moves to started after start_seconds unless fail_start; stopping to stopped after stop_seconds).</summary>
+    private static string StandinState(string root, long now)
     {
         string file = Path.Combine(root, "state");
         Dictionary<string, string> kv;
@@ -279,12 +311,17 @@ internal sealed class AppPortListeners : IDisposable
         }
 
         string state = kv.GetValueOrDefault("state", "absent");
-        long now = DateTimeOffset.UtcNow.ToUnixTimeSeconds();
         long at = long.TryParse(kv.GetValueOrDefault("changed_at"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var a) ? a : now;
         long secs = long.TryParse(kv.GetValueOrDefault("start_seconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 0;
         if (state == "starting" && now - at >= secs)
         {
             return kv.GetValueOrDefault("fail_start") == "1" ? "stopped" : "started";
+        }
+
+        long stopSecs = long.TryParse(kv.GetValueOrDefault("stop_seconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var t) ? t : 1;
+        if (state == "stopping" && now - at >= stopSecs)
+        {
+            return "stopped";
         }
 
         return state;

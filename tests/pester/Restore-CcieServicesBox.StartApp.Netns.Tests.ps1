@@ -1,26 +1,15 @@
-# Restore-CcieServicesBox -StartApp on the simulator: the box is terminated, restored from the latest recovery point,
-# and the post-restore recovery finishes on "the box". Until the simulator's SSM sandbox is in, the box's side runs
-# on this machine (-Transport Local) in a temp root (CCIEDR_BOX_ROOT: its /etc/default/replicated*) with the
-# Replicated stand-in on PATH; the app's ports are loopback listeners of this test (-ProbePortMap). Probing test:
-# runs under unshare -n (*.Netns.Tests.ps1).
+# Restore-CcieServicesBox -StartApp on the simulator, over SSM (no -Transport: the default selection): the box is
+# terminated, restored from the latest recovery point, and the post-restore recovery runs on the NEW instance, in its
+# bubblewrap sandbox (a copy of the old box's disk, booted with the app stopped, the old IP in /etc/default/replicated*).
+# The app's ports are probed from the box (-From Box): inside the sandbox they listen only while the stand-in's app is
+# started. Probing test: runs under unshare -n (*.Netns.Tests.ps1).
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
     Import-Module (Get-CcieTestModulePath) -Force
     Set-CcieTestAwsEnvironment
     Assert-CcieTestPrivateNetwork
-    $repo = if ($env:CCIEDR_REPO_ROOT) { $env:CCIEDR_REPO_ROOT } else { (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path }
-    $script:standin = Join-Path $repo 'tests/tools/replicated-standin'
-    $script:oldPath = $env:PATH
-    $env:PATH = "$standin$([IO.Path]::PathSeparator)$env:PATH"
-
-    # The app's four ports: listening sockets accept connections (kernel backlog) without an accept loop.
-    $script:listeners = foreach ($p in 80, 443, 4434, 8800) {
-        $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $l.Start(); $l
-    }
-    $script:portMap = @{}
-    $ports = 80, 443, 4434, 8800
-    for ($i = 0; $i -lt 4; $i++) { $portMap[$ports[$i]] = $listeners[$i].LocalEndpoint.Port }
+    $script:steps = 'WaitRemoteChannel', 'FixReplicatedAddresses', 'RestartReplicated', 'StartApp', 'WaitAppStarted', 'WaitAppPorts'
 
     function Wait-Terminated([string] $InstanceId) {
         $null = Invoke-CcieSimulatorEc2 $sim TerminateInstances @{ 'InstanceId.1' = $InstanceId }
@@ -29,79 +18,124 @@ BeforeAll {
             Start-Sleep -Milliseconds 100
             $state = (Invoke-CcieSimulatorEc2 $sim DescribeInstances @{ 'InstanceId.1' = $InstanceId }).DescribeInstancesResponse.reservationSet.item.instancesSet.item.instanceState.name
         } while ($state -ne 'terminated' -and [DateTime]::UtcNow -lt $deadline)
+        $state | Should -Be 'terminated'
     }
+
+    # A file of a box, read inside its sandbox by the simulator's control API.
+    function Get-BoxFile([string] $InstanceId, [string] $Path) {
+        (Invoke-CcieSimulatorControl $sim GET "boxes/$InstanceId/file?path=$([uri]::EscapeDataString($Path))").content
+    }
+
+    # Every request the simulator logged (Invoke-RestMethod hands a JSON array over as one object: enumerate it).
+    function Get-RequestLog { @(Invoke-CcieSimulatorControl $sim GET requests | ForEach-Object { $_ }) }
 }
 
-AfterAll {
-    foreach ($l in $listeners) { $l.Stop() }
-    $env:PATH = $oldPath
-}
-
-Describe 'Restore-CcieServicesBox -StartApp' -Tag 'Restore', 'Simulator' {
+Describe 'Restore-CcieServicesBox -StartApp over SSM' -Tag 'Restore', 'Remote', 'Ssm', 'Simulator' {
     BeforeEach {
         $script:sim = Start-CcieTestSimulator
         $PSDefaultParameterValues['*-Ccie*:EndpointUrl'] = $sim.Url
         $PSDefaultParameterValues['*-Ccie*:Region'] = 'us-east-1'
         $script:old = Get-CcieServicesBox
+        # The box before the outage: its app runs (this also gives it its disk in the sandbox, which the snapshot carries).
+        (Get-CcieApp -InstanceId $old.InstanceId).State | Should -Be 'started'
         $null = New-CcieSnapshot -Confirm:$false -Wait
-        $script:boxRoot = Join-Path ([IO.Path]::GetTempPath()) ('ccie-box-' + [guid]::NewGuid().ToString('n'))
-        $null = New-Item -ItemType Directory (Join-Path $boxRoot 'etc/default')
-        [IO.File]::WriteAllText((Join-Path $boxRoot 'etc/default/replicated'), "RELEASE_CHANNEL=stable`nPRIVATE_ADDRESS=$($old.PrivateIpAddress)`nREPLICATED_OPTS=`" -e DAEMON_TOKEN=abc -e LOG_LEVEL=info -e NODENAME=circleci`"`n")
-        [IO.File]::WriteAllText((Join-Path $boxRoot 'etc/default/replicated-operator'), "RELEASE_CHANNEL=stable`nDAEMON_ENDPOINT=[$($old.PrivateIpAddress)]:9879`nDAEMON_TOKEN=abc`nDAEMON_HOST=[$($old.PrivateIpAddress)]`nPRIVATE_ADDRESS=$($old.PrivateIpAddress)`nREPLICATED_OPERATOR_OPTS=`" -e TAGS=local -e NODENAME=circleci`"`n")
-        $env:CCIEDR_BOX_ROOT = $boxRoot
-        $env:REPLICATED_STANDIN_ROOT = Join-Path $boxRoot 'var/lib/replicated-standin'
-        & replicated-standin init --major 2 --state stopped --start-seconds 1
         Wait-Terminated $old.InstanceId
+        $null = Invoke-CcieSimulatorControl $sim DELETE requests
     }
 
     AfterEach {
-        Remove-Item Env:CCIEDR_BOX_ROOT, Env:REPLICATED_STANDIN_ROOT -ErrorAction SilentlyContinue
         $PSDefaultParameterValues.Remove('*-Ccie*:EndpointUrl')
         $PSDefaultParameterValues.Remove('*-Ccie*:Region')
         if ($sim) { Stop-CcieTestSimulator $sim }
-        Remove-Item -Recurse -Force $boxRoot -ErrorAction SilentlyContinue
     }
 
-    It 'restores the terminated box and starts the app; Get-CcieApp shows started; same IP: no fix-up, no restart' {
-        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -StartApp -Transport Local -ProbeAddress 127.0.0.1 -ProbePortMap $portMap -Confirm:$false
+    It 'restores the terminated box and starts the app on the NEW instance; Get-CcieApp shows started; same IP: no fix-up, no restart' {
+        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -StartApp -From Box -AppTimeoutSec 120 -Confirm:$false
         $r.Status | Should -Be 'Succeeded'
+        $r.InstanceId | Should -Not -Be $old.InstanceId
+        $r.PrivateIpAddress | Should -Be $old.PrivateIpAddress
         $r.AppState | Should -Be 'started'
         $r.AppFixups | Should -BeNullOrEmpty
-        $r.PrivateIpAddress | Should -Be $old.PrivateIpAddress
-        (Get-CcieApp -Transport Local).State | Should -Be 'started'
-        $steps = $r.Timeline | Select-Object -ExpandProperty Action
-        foreach ($s in 'WaitRemoteChannel', 'FixReplicatedAddresses', 'RestartReplicated', 'StartApp', 'WaitAppStarted', 'WaitAppPorts') { $steps | Should -Contain $s }
+
+        $app = Get-CcieApp -InstanceId $r.InstanceId
+        $app.State | Should -Be 'started'
+        $app.Transport | Should -Be 'Ssm'
+        $app.Host | Should -Be $r.InstanceId
+
+        $actions = @($r.Timeline | Select-Object -ExpandProperty Action)
+        foreach ($s in $steps) { $actions | Should -Contain $s }
+        # Restore steps first, then the app's, in the plan's order.
+        $at = @($steps | ForEach-Object { [array]::IndexOf($actions, $_) })
+        ($at | Sort-Object) -join ',' | Should -Be ($at -join ',')
+        $channel = $r.Timeline | Where-Object Action -eq 'WaitRemoteChannel'
+        $channel.Outcome | Should -Be 'Succeeded'
+        $channel.Detail | Should -Be "Ssm $($r.InstanceId)"
+        ($r.Timeline | Where-Object Action -eq 'FixReplicatedAddresses').Outcome | Should -Be 'Skipped'
         ($r.Timeline | Where-Object Action -eq 'RestartReplicated').Outcome | Should -Be 'Skipped'
-        Test-Path (Join-Path $env:REPLICATED_STANDIN_ROOT 'restarts') | Should -BeFalse
+        ($r.Timeline | Where-Object Action -eq 'WaitAppPorts').Detail | Should -Match '^80, 443, 4434, 8800 open'
+
+        # The restored disk booted with the app stopped: the recovery started it, in the new box's sandbox.
+        $state = Get-BoxFile $r.InstanceId '/var/lib/replicated-standin/state'
+        $state | Should -Match '(?m)^state=started$'
+        { Get-BoxFile $r.InstanceId '/var/lib/replicated-standin/restarts' } | Should -Throw
+        # Every command went to the new instance over SSM; none to the terminated one.
+        $sent = @(Get-RequestLog | Where-Object action -eq 'SendCommand')
+        $sent.Count | Should -BeGreaterThan 3
+        ($sent | ForEach-Object { $_.parameters | ConvertTo-Json -Compress -Depth 5 }) -join "`n" | Should -Not -Match $old.InstanceId
+        ($sent | ForEach-Object { $_.parameters | ConvertTo-Json -Compress -Depth 5 }) | ForEach-Object { $_ | Should -Match $r.InstanceId }
     }
 
-    It 'with -PrivateIpAddress the box''s /etc/default/replicated* carry the new address, backed up first, and Replicated is restarted' {
-        $before = [IO.File]::ReadAllText((Join-Path $boxRoot 'etc/default/replicated-operator'))
-        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -Transport Local -ProbeAddress 127.0.0.1 -ProbePortMap $portMap -Confirm:$false
+    It 'with -PrivateIpAddress the new box''s /etc/default/replicated* carry the new address, backed up first, and Replicated is restarted with it' {
+        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -From Box -AppTimeoutSec 120 -Confirm:$false
+        $r.Status | Should -Be 'Succeeded'
         $r.PrivateIpAddress | Should -Be '10.0.1.50'
         $r.AppState | Should -Be 'started'
-        $daemon = [IO.File]::ReadAllText((Join-Path $boxRoot 'etc/default/replicated'))
-        $operator = [IO.File]::ReadAllText((Join-Path $boxRoot 'etc/default/replicated-operator'))
+
+        # Read back over the remote shell (as an operator would) and through the simulator's control API.
+        $daemon = (Invoke-CcieServicesBoxCommand -InstanceId $r.InstanceId -Command 'cat /etc/default/replicated').StandardOutput
+        $operator = Get-BoxFile $r.InstanceId '/etc/default/replicated-operator'
         $daemon | Should -Match '(?m)^PRIVATE_ADDRESS=10\.0\.1\.50$'
+        $daemon | Should -Not -Match ([regex]::Escape($old.PrivateIpAddress))
+        $operator | Should -Match '(?m)^DAEMON_ENDPOINT=10\.0\.1\.50:9879$'
+        $operator | Should -Match '(?m)^DAEMON_HOST=10\.0\.1\.50$'
+
+        $backups = (Invoke-CcieServicesBoxCommand -InstanceId $r.InstanceId -Command 'ls /etc/default/ | grep ccie-backup').StandardOutput -split "`n" | Where-Object { $_ }
+        @($backups).Count | Should -Be 2
+        $oldIp = [regex]::Escape($old.PrivateIpAddress)
+        # The backup is the restored disk's file (the old address); the new file differs from it in the address only.
+        $before = Get-BoxFile $r.InstanceId "/etc/default/$(@($backups | Where-Object { $_ -like 'replicated-operator.*' })[0])"
+        $before | Should -Match "(?m)^DAEMON_HOST=$oldIp$"
         $operator | Should -Be ($before.Replace($old.PrivateIpAddress, '10.0.1.50'))
-        @(Get-ChildItem (Join-Path $boxRoot 'etc/default') -Filter '*.ccie-backup-*').Count | Should -Be 2
         @($r.AppFixups).Count | Should -Be 4
-        (Get-Content (Join-Path $env:REPLICATED_STANDIN_ROOT 'restarts') | ForEach-Object { ($_ -split ' ')[0] }) | Should -Be @('replicated', 'replicated-ui', 'replicated-operator')
-        (Get-CcieApp -Transport Local).State | Should -Be 'started'
+
+        # systemctl restart ran in the sandbox (the stand-in's systemctl): each service, reading the new address.
+        $restarts = @((Get-BoxFile $r.InstanceId '/var/lib/replicated-standin/restarts') -split "`n" | Where-Object { $_ })
+        @($restarts | ForEach-Object { ($_ -split ' ')[0] }) | Should -Be @('replicated', 'replicated-ui', 'replicated-operator')
+        @($restarts | ForEach-Object { ($_ -split ' ')[2] }) | Should -Be @('10.0.1.50', '10.0.1.50', '10.0.1.50')
+        ($r.Timeline | Where-Object Action -eq 'RestartReplicated').Outcome | Should -Be 'Succeeded'
+        ($r.Timeline | Where-Object Action -eq 'FixReplicatedAddresses').Detail | Should -Match 'PRIVATE_ADDRESS'
+
+        (Get-CcieApp -InstanceId $r.InstanceId).State | Should -Be 'started'
     }
 
-    It '-WhatIf lists the app steps and changes nothing on the box' {
+    It '-WhatIf lists the app steps, sends no mutating request and no SSM command, and changes nothing' {
         # What-if text goes to the host, not to a stream: run it in a child session and read its stdout.
         $child = Invoke-CcieChildPwsh -Script @"
 Import-Module '$(Get-CcieTestModulePath)'
-Get-CcieSnapshot -Latest -EndpointUrl $($sim.Url) -Region us-east-1 | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -Transport Local -EndpointUrl $($sim.Url) -Region us-east-1 -WhatIf
+Get-CcieSnapshot -Latest -EndpointUrl $($sim.Url) -Region us-east-1 | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -From Box -EndpointUrl $($sim.Url) -Region us-east-1 -WhatIf
 "@ -Environment @{ AWS_ACCESS_KEY_ID = 'AKIDCCIEDRTEST'; AWS_SECRET_ACCESS_KEY = 'x'; AWS_REGION = 'us-east-1' }
         $child.ExitCode | Should -Be 0 -Because $child.Error
         $out = $child.Output
         $out | Should -Match 'set PRIVATE_ADDRESS, DAEMON_ENDPOINT, DAEMON_HOST and -e LOCAL_ADDRESS/PRIVATE_ADDRESS to 10\.0\.1\.50'
-        foreach ($s in 'WaitRemoteChannel', 'FixReplicatedAddresses', 'RestartReplicated', 'StartApp', 'WaitAppStarted', 'WaitAppPorts') { $out | Should -Match $s }
-        [IO.File]::ReadAllText((Join-Path $boxRoot 'etc/default/replicated')) | Should -Match "PRIVATE_ADDRESS=$([regex]::Escape($old.PrivateIpAddress))"
-        (& replicated-standin show | Select-String '^state=').Line | Should -Be 'state=stopped'
+        foreach ($s in $steps) { $out | Should -Match $s }
+        $out | Should -Match 'RunInstances|launch'
+
+        $log = Get-RequestLog
+        $log.Count | Should -BeGreaterThan 0
+        @($log | Where-Object { $_.action -notmatch '^(Describe|Get|List)' } | ForEach-Object action) | Should -BeNullOrEmpty
+        @($log | Where-Object action -in 'SendCommand', 'DescribeInstanceInformation').Count | Should -Be 0
+        $running = (Invoke-CcieSimulatorEc2 $sim DescribeInstances @{ 'Filter.1.Name' = 'tag:Name'; 'Filter.1.Value.1' = 'circleci_services'; 'Filter.2.Name' = 'instance-state-name'; 'Filter.2.Value.1' = 'pending'; 'Filter.2.Value.2' = 'running' }).DescribeInstancesResponse.reservationSet.item
+        $running | Should -BeNullOrEmpty
     }
 
     It 'refuses to SSH to the restored box''s simulated address' {
@@ -110,5 +144,18 @@ Get-CcieSnapshot -Latest -EndpointUrl $($sim.Url) -Region us-east-1 | Restore-Cc
         $r.AppState | Should -Be 'NotStarted'
         $err[0].FullyQualifiedErrorId | Should -BeLike 'ProbeAddressSimulated*'
         $err[0].Exception.Message | Should -Match 'is restored, but the app is not serving yet'
+        $err[0].Exception.Message | Should -Match 'Give -SshHost with a loopback sshd'
+    }
+
+    It 'has no transport parameters of its own: they are the remote cmdlets'' (one selection, one set of names)' {
+        $restore = (Get-Command Restore-CcieServicesBox).Parameters
+        $remote = (Get-Command Get-CcieApp).Parameters
+        foreach ($p in 'Transport', 'OutputS3BucketName', 'SshPort', 'SshUser', 'SshKeyPath', 'SshKeyPassphrase', 'SshKnownHostsPath', 'SshHostKeyFingerprint', 'SshAcceptNewHostKey', 'SshConnectTimeoutSec', 'NoSudo') {
+            $restore[$p].ParameterType | Should -Be $remote[$p].ParameterType -Because $p
+        }
+        # No default transport of its own (it used to default to Ssh): unset, the shared selection chooses.
+        [Nullable]::GetUnderlyingType($restore['Transport'].ParameterType).Name | Should -Be 'RemoteTransport'
+        # -PrivateIpAddress is the restore's new address, never an SSH host alias.
+        $restore['SshHost'].Aliases | Should -Not -Contain 'PrivateIpAddress'
     }
 }

@@ -74,3 +74,67 @@ Describe 'Start-CcieApp -Wait and the app ports' {
             Should -Throw -ErrorId 'InvalidProbePortMap*'
     }
 }
+
+# Over SSM the box is the simulator's sandbox: its Replicated stand-in decides, and both views of the app's ports follow
+# it (the loopback stand-ins for -From Here / -ProbeAddress, and 127.0.0.1 inside the sandbox for -From Box).
+Describe 'The app''s ports follow the app over SSM (simulator sandbox)' -Tag 'Remote', 'Ssm', 'Simulator' {
+    BeforeAll {
+        # Back to the box's own stand-in (the Local tests above point the simulator at a temp one).
+        $null = Invoke-CcieSimulatorControl $sim POST "boxes/$boxId/app" @{ standinRoot = $null; state = $null }
+
+        # Connects from here to the box's loopback stand-in for one app port: $true open, $false refused.
+        function Test-HerePort([int] $Port) {
+            $c = [System.Net.Sockets.TcpClient]::new()
+            try { $c.Connect([System.Net.IPAddress]::Loopback, (Get-PortMap)[$Port]); $true } catch { $false } finally { $c.Dispose() }
+        }
+
+        # Connects inside the box's sandbox (its own network namespace) to 127.0.0.1:<port>: the exit code says.
+        function Test-BoxPort([int] $Port) {
+            (Invoke-CcieServicesBoxCommand -InstanceId $boxId -Transport Ssm -Command "bash -c 'exec 3<>/dev/tcp/127.0.0.1/$Port' 2>/dev/null").ExitCode -eq 0
+        }
+    }
+
+    It 'Stop-CcieApp closes them, from here and from the box; Start-CcieApp -Wait opens them again' {
+        $desc = Invoke-CcieSimulatorControl $sim GET "boxes/$boxId/ports"
+        $desc.appStateSource | Should -Be 'sandbox'
+        $desc.open | Should -BeTrue
+        foreach ($p in 80, 443, 4434, 8800) { Test-BoxPort $p | Should -BeTrue -Because "port $p from the box while started" }
+
+        $stopped = Stop-CcieApp -InstanceId $boxId -Transport Ssm -Wait -Confirm:$false
+        $stopped.State | Should -Be 'stopped'
+        # The loopback stand-ins reconcile every 200 ms with the sandbox's state file.
+        $deadline = [DateTime]::UtcNow.AddSeconds(10)
+        while ((Invoke-CcieSimulatorControl $sim GET "boxes/$boxId/ports").open -and [DateTime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 100 }
+        $desc = Invoke-CcieSimulatorControl $sim GET "boxes/$boxId/ports"
+        $desc.appState | Should -Be 'stopped'
+        $desc.open | Should -BeFalse
+        foreach ($p in 80, 443, 4434, 8800) {
+            Test-HerePort $p | Should -BeFalse -Because "port $p from here while stopped"
+            Test-BoxPort $p | Should -BeFalse -Because "port $p from the box while stopped"
+        }
+        $started = Start-CcieApp -InstanceId $boxId -Transport Ssm -Wait -WaitTimeoutSec 60 -ProbeAddress 127.0.0.1 -ProbePortMap (Get-PortMap) -Force
+        $started.State | Should -Be 'started'
+        foreach ($p in 80, 443, 4434, 8800) {
+            Test-HerePort $p | Should -BeTrue -Because "port $p from here while started"
+            Test-BoxPort $p | Should -BeTrue -Because "port $p from the box while started"
+        }
+        (Start-CcieApp -InstanceId $boxId -Transport Ssm -Wait -WaitTimeoutSec 60 -From Box -Force).State | Should -Be 'started'
+    }
+
+    It 'a start that fails leaves them closed, and -Wait says Replicated could not start the app' {
+        $null = Stop-CcieApp -InstanceId $boxId -Transport Ssm -Wait -Confirm:$false
+        $r = Invoke-CcieSimulatorControl $sim POST "boxes/$boxId/standin" @{ args = @('fail-start', 'on') }
+        $r.exitCode | Should -Be 0
+        try {
+            $err = { Start-CcieApp -InstanceId $boxId -Transport Ssm -Wait -WaitTimeoutSec 60 -From Box -Force -ErrorAction Stop } | Should -Throw -ErrorId 'ReplicatedAppFailedToStart*' -PassThru
+            $err.Exception.Message | Should -Match 'failed to start'
+            (Get-CcieApp -InstanceId $boxId -Transport Ssm).State | Should -Be 'stopped'
+            foreach ($p in 80, 8800) { Test-BoxPort $p | Should -BeFalse -Because "port $p after a failed start" }
+            (Invoke-CcieSimulatorControl $sim GET "boxes/$boxId/ports").open | Should -BeFalse
+        }
+        finally {
+            $null = Invoke-CcieSimulatorControl $sim POST "boxes/$boxId/standin" @{ args = @('fail-start', 'off') }
+            $null = Start-CcieApp -InstanceId $boxId -Transport Ssm -Wait -WaitTimeoutSec 60 -From Box -Force
+        }
+    }
+}

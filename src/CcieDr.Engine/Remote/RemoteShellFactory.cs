@@ -32,6 +32,34 @@ namespace CcieDr.Engine.Remote
 
         /// <summary>SSM: the bucket for the full command output (optional).</summary>
         public string? OutputS3BucketName { get; set; }
+
+        /// <summary>
+        /// Vets the SSH host (the given one, or the box's private IP once looked up) before any connection is made;
+        /// throws to refuse it (e.g. a simulated address). Not called for SSM or Local.
+        /// </summary>
+        public Action<string>? SshHostCheck { get; set; }
+
+        /// <summary>A copy for another box (its own SSH options, so a looked-up host never leaks into the next request).</summary>
+        public RemoteShellRequest With(string? instanceId, string? sshHost) => new RemoteShellRequest
+        {
+            Transport = Transport,
+            InstanceId = instanceId,
+            SshGiven = SshGiven,
+            OutputS3BucketName = OutputS3BucketName,
+            SshHostCheck = SshHostCheck,
+            Ssh = new SshOptions
+            {
+                Host = sshHost ?? string.Empty,
+                Port = Ssh.Port,
+                User = Ssh.User,
+                KeyPath = Ssh.KeyPath,
+                KeyPassphrase = Ssh.KeyPassphrase,
+                KnownHostsPath = Ssh.KnownHostsPath,
+                HostKeyFingerprint = Ssh.HostKeyFingerprint,
+                AcceptNewHostKey = Ssh.AcceptNewHostKey,
+                ConnectTimeout = Ssh.ConnectTimeout,
+            },
+        };
     }
 
     /// <summary>The AWS clients the factory may need (each created on demand and disposed by whoever uses it).</summary>
@@ -170,6 +198,7 @@ namespace CcieDr.Engine.Remote
                 request.Ssh.Host = box.PrivateIpAddress!;
             }
 
+            request.SshHostCheck?.Invoke(request.Ssh.Host);
             return new SshShell(request.Ssh, reporter);
         }
 

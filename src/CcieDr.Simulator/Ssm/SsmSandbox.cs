@@ -24,6 +24,11 @@ internal sealed class SsmSandbox : IDisposable
 
     private static readonly string[] SystemBinds = ["/usr", "/etc/alternatives", "/etc/ld.so.cache", "/etc/localtime"];
 
+    // Every command runs behind this: the stand-in first opens the app's ports inside the sandbox's network namespace
+    // while its app is started (they live as long as the command does), then the command itself runs ("$1").
+    private const string CommandWrapper =
+        "if [ -x " + StandinBin + "/replicated-standin ]; then " + StandinBin + "/replicated-standin ports-up </dev/null >/dev/null 2>&1; fi; exec /bin/sh -c \"$1\"";
+
     private readonly object gate = new();
     private readonly Dictionary<string, string> boxes = new(StringComparer.Ordinal);
 
@@ -78,6 +83,7 @@ internal sealed class SsmSandbox : IDisposable
             if (source is not null)
             {
                 CopyTree(source, dir);
+                Booted(dir, now);
             }
             else
             {
@@ -162,6 +168,8 @@ internal sealed class SsmSandbox : IDisposable
 
         info.ArgumentList.Add("/bin/sh");
         info.ArgumentList.Add("-c");
+        info.ArgumentList.Add(CommandWrapper);
+        info.ArgumentList.Add("sh");
         info.ArgumentList.Add(script);
         running[run] = 0;
         run.Launch(info, timeout, stdin);
@@ -382,6 +390,9 @@ internal sealed class SsmSandbox : IDisposable
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicatedctl"), "replicated");
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicated-standin"), "replicated");
 
+        // Replicated's services as systemd units: systemctl cat/restart (restarts are logged, see the stand-in).
+        File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/systemctl"), "replicated");
+
         if (Unavailable is null)
         {
             var init = Run(dir, $"replicated-standin init --major 2 --state started --start-seconds 3 --token '{Seeder.Passphrase}'", now);
@@ -390,6 +401,23 @@ internal sealed class SsmSandbox : IDisposable
                 throw new InvalidOperationException($"the stand-in's init failed in the sandbox of {instance.Id}: {init.Stderr.Trim()}");
             }
         }
+    }
+
+    // A box booted from a restored disk: no process survived, and the app is not running until it is started (the
+    // case CircleCI's guide warns of: "if CircleCI doesn't launch automatically ... start the app manually").
+    private static void Booted(string dir, DateTime now)
+    {
+        var file = System.IO.Path.Combine(dir, "var", "lib", "replicated-standin", "state");
+        if (!File.Exists(file) || new FileInfo(file).LinkTarget is not null)
+        {
+            return;
+        }
+
+        var at = ((long)(now - DateTime.UnixEpoch).TotalSeconds).ToString(CultureInfo.InvariantCulture);
+        var lines = File.ReadAllLines(file)
+            .Where(l => !l.StartsWith("state=", StringComparison.Ordinal) && !l.StartsWith("desired=", StringComparison.Ordinal) && !l.StartsWith("changed_at=", StringComparison.Ordinal))
+            .Concat(["state=stopped", "desired=stopped", "changed_at=" + at]);
+        File.WriteAllText(file, string.Join('\n', lines) + "\n", new UTF8Encoding(false));
     }
 
     // Merged /usr, as on Debian and Ubuntu: /bin, /sbin, /lib and /lib64 lead into the read-only /usr.

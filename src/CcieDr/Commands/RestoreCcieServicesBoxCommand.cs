@@ -21,12 +21,11 @@ namespace CcieDr.Commands
     /// </summary>
     [Cmdlet(VerbsData.Restore, "CcieServicesBox", DefaultParameterSetName = ByIdSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(RestoreResult))]
-    public sealed class RestoreCcieServicesBoxCommand : CcieAwsCmdlet
+    public sealed class RestoreCcieServicesBoxCommand : CcieTransportCmdlet
     {
         private const string ByIdSet = "ById";
         private const string ByObjectSet = "ByRecoveryPoint";
         private const string BySnapshotSet = "BySnapshot";
-        private static readonly string[] DefaultKeyNames = { "id_ed25519", "id_ecdsa", "id_rsa" };
 
         /// <summary>Recovery point id (rp-...), or a seed snapshot id; binds by property name from Get-CcieSnapshot.</summary>
         [Parameter(ParameterSetName = ByIdSet, Mandatory = true, Position = 0, ValueFromPipelineByPropertyName = true)]
@@ -116,44 +115,13 @@ namespace CcieDr.Commands
         [Parameter]
         public SwitchParameter StartApp { get; set; }
 
-        /// <summary>With -StartApp: how CcieDr reaches the restored box (Ssh, or Local on the box itself; Ssm when available).</summary>
-        [Parameter]
-        public RemoteTransport Transport { get; set; } = RemoteTransport.Ssh;
-
-        /// <summary>With -StartApp over SSH: the host to connect to. Default: the restored box's private IP.</summary>
+        /// <summary>
+        /// With -StartApp over SSH: the host to connect to. Default: the restored box's private IP. (The other transport
+        /// parameters, -Transport, -Ssh*, -OutputS3BucketName and -NoSudo, are those of every remote cmdlet.)
+        /// </summary>
         [Parameter]
         [ValidateNotNullOrEmpty]
         public string? SshHost { get; set; }
-
-        [Parameter]
-        [ValidateRange(1, 65535)]
-        public int SshPort { get; set; } = 22;
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string SshUser { get; set; } = Environment.UserName;
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SshKeyPath { get; set; }
-
-        [Parameter]
-        public System.Security.SecureString? SshKeyPassphrase { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SshKnownHostsPath { get; set; }
-
-        [Parameter]
-        [ValidatePattern("^(SHA256:)?[A-Za-z0-9+/]{43}=?$")]
-        public string? SshHostKeyFingerprint { get; set; }
-
-        /// <summary>A restored box from an image keeps the old box's host key; a new key (another box) needs this switch.</summary>
-        [Parameter]
-        public SwitchParameter SshAcceptNewHostKey { get; set; }
-
-        [Parameter]
-        public SwitchParameter NoSudo { get; set; }
 
         /// <summary>With -StartApp: probe the app's ports from here (default) or from the box.</summary>
         [Parameter]
@@ -271,14 +239,14 @@ namespace CcieDr.Commands
             }
         }
 
-        /// <summary>The -StartApp request; the shell opens to the restored box (its private IP, or -SshHost) once it exists.</summary>
+        /// <summary>
+        /// The -StartApp request. The shell opens to the restored box once it exists (request.Box is set to the NEW
+        /// instance id after the launch), by the transport selection every remote cmdlet uses: -Transport, else SSM when
+        /// that instance is managed and its agent Online, else SSH (-SshHost, else its private IP) when SSH settings
+        /// were given. Until then the recovery's WaitRemoteChannel step retries on the shared waiter.
+        /// </summary>
         private async Task<AppRecoveryRequest> AppRequestAsync(RestorePlan plan)
         {
-            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-            string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
-            key ??= DefaultKeyNames.Select(n => System.IO.Path.Combine(home, ".ssh", n)).FirstOrDefault(System.IO.File.Exists)
-                ?? System.IO.Path.Combine(home, ".ssh", "id_ed25519");
-            string knownHosts = SshKnownHostsPath is null ? KnownHosts.DefaultPath : await ResolveProviderPathAsync(SshKnownHostsPath).ConfigureAwait(false);
             var request = new AppRecoveryRequest
             {
                 Box = plan.Target.RecoveryPointId,
@@ -288,37 +256,13 @@ namespace CcieDr.Commands
                 AppTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
                 Probe = ProbeParameters.Options(From, ProbeAddress, ProbePortMap, ProbeTimeoutSec, EndpointUrl),
             };
-            request.OpenShell = ct =>
-            {
-                if (Transport == RemoteTransport.Ssh)
-                {
-                    // Against a simulator the restored box's 10.x address is fiction: never connect to it for real.
-                    Engine.Detection.PortProbe.GuardSimulatedAddress(SshHost ?? request.PrivateIpAddress ?? string.Empty, EndpointUrl, request.Box, "Give -SshHost with a loopback sshd, or -Transport Local (or Ssm against the simulator's sandbox).");
-                }
 
-                return RemoteShellFactory.CreateAsync(
-                new RemoteShellRequest
-                {
-                    Transport = Transport,
-                    InstanceId = request.Box,
-                    Ssh = new SshOptions
-                    {
-                        Host = SshHost ?? request.PrivateIpAddress ?? string.Empty,
-                        Port = SshPort,
-                        User = SshUser,
-                        KeyPath = key,
-                        KeyPassphrase = SshKeyPassphrase,
-                        KnownHostsPath = knownHosts,
-                        HostKeyFingerprint = SshHostKeyFingerprint,
-                        AcceptNewHostKey = SshAcceptNewHostKey.IsPresent,
-                        ConnectTimeout = TimeSpan.FromSeconds(15),
-                    },
-                },
-                () => Aws.CreateEc2(),
-                Aws.Region,
-                Reporter,
-                ct);
-            };
+            // Against a simulator the restored box's 10.x address is fiction: never connect to it for real over SSH.
+            Uri? endpoint = EndpointUrl;
+            request.OpenShell = await ShellOpenerAsync(
+                () => request.Box.StartsWith("i-", StringComparison.Ordinal) ? request.Box : null,
+                () => SshHost,
+                host => Engine.Detection.PortProbe.GuardSimulatedAddress(host, endpoint, request.Box, "Give -SshHost with a loopback sshd, or -Transport Ssm (the simulator's sandbox) or Local.")).ConfigureAwait(false);
             return request;
         }
 

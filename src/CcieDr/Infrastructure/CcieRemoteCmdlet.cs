@@ -10,17 +10,13 @@ using CcieDr.Engine.Remote;
 namespace CcieDr.Commands
 {
     /// <summary>
-    /// Base for cmdlets that act on the Services box itself: the box (pipeline, -InstanceId, -SshHost) and the
-    /// transport parameters (SSM, SSH, Local; without -Transport: SSM when the box's agent is online, else SSH).
+    /// Base for cmdlets that reach into the Services box: the transport parameters (SSM, SSH, Local; without
+    /// -Transport: SSM when the box's agent is online, else SSH when SSH settings are given) and the one way a shell is
+    /// opened from them. Which box is the subclass's business (<see cref="CcieRemoteCmdlet"/>: pipeline, -InstanceId,
+    /// -SshHost; Restore-CcieServicesBox -StartApp: the box it restored).
     /// </summary>
-    public abstract class CcieRemoteCmdlet : CcieAwsCmdlet
+    public abstract class CcieTransportCmdlet : CcieAwsCmdlet
     {
-        /// <summary>The box's instance id; with SSH and no -SshHost, its private IP is looked up in EC2.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [ValidatePattern("^i-[0-9a-f]{8,17}$")]
-        [ArgumentCompleter(typeof(InstanceIdCompleter))]
-        public string? InstanceId { get; set; }
-
         /// <summary>
         /// How to reach the box: Ssm (Run Command), Ssh or Local (the cmdlet runs on the box). Default: Ssm when the box
         /// is a managed instance with its agent Online, else Ssh when SSH settings are given.
@@ -32,12 +28,6 @@ namespace CcieDr.Commands
         [Parameter]
         [ValidatePattern("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$")]
         public string? OutputS3BucketName { get; set; }
-
-        /// <summary>SSH host (name or IP). A piped Services box gives its PrivateIpAddress.</summary>
-        [Parameter(ValueFromPipelineByPropertyName = true)]
-        [Alias("PrivateIpAddress")]
-        [ValidateNotNullOrEmpty]
-        public string? SshHost { get; set; }
 
         [Parameter]
         [ValidateRange(1, 65535)]
@@ -74,20 +64,40 @@ namespace CcieDr.Commands
         [ValidateRange(1, 600)]
         public int SshConnectTimeoutSec { get; set; } = 15;
 
-        /// <summary>How long each command may run on the box.</summary>
-        [Parameter]
-        [ValidateRange(1, 86400)]
-        public int TimeoutSec { get; set; } = 300;
-
         /// <summary>Do not use sudo -n on the box (the user already has the rights it needs).</summary>
         [Parameter]
         public SwitchParameter NoSudo { get; set; }
 
-        /// <summary>Opens the shell for the current parameters (resolve paths on the pipeline thread first).</summary>
-        protected Task<IRemoteShell> OpenShellAsync(CancellationToken cancellationToken) => OpenShellAsync(InstanceId, SshHost, cancellationToken);
+        /// <summary>
+        /// Opens a shell on <paramref name="instanceId"/> (SSH: <paramref name="sshHost"/>, else its private IP) with the
+        /// transport and SSH options of this invocation. <paramref name="sshHostCheck"/> vets the SSH host before any
+        /// connection (e.g. refusing a simulated address). Resolve paths on the pipeline thread: call it from ProcessRecordAsync.
+        /// </summary>
+        protected async Task<IRemoteShell> OpenShellAsync(string? instanceId, string? sshHost, CancellationToken cancellationToken, Action<string>? sshHostCheck = null)
+        {
+            RemoteShellRequest request = await ShellRequestAsync(instanceId, sshHost).ConfigureAwait(false);
+            request.SshHostCheck = sshHostCheck;
+            return await RemoteShellFactory.CreateAsync(request, AwsClients(sshHost), Reporter, cancellationToken).ConfigureAwait(false);
+        }
 
-        /// <summary>Opens a shell on another box than -InstanceId/-SshHost name, with the same transport and SSH options.</summary>
-        protected async Task<IRemoteShell> OpenShellAsync(string? instanceId, string? sshHost, CancellationToken cancellationToken)
+        /// <summary>
+        /// A shell opener for a box that does not exist yet (Restore -StartApp): the paths are resolved now, on the
+        /// pipeline thread; each call opens a new shell to the box <paramref name="instanceId"/> names at that time.
+        /// </summary>
+        protected async Task<Func<CancellationToken, Task<IRemoteShell>>> ShellOpenerAsync(Func<string?> instanceId, Func<string?> sshHost, Action<string>? sshHostCheck = null)
+        {
+            RemoteShellRequest template = await ShellRequestAsync(null, null).ConfigureAwait(false);
+            return ct =>
+            {
+                string? host = sshHost();
+                RemoteShellRequest request = template.With(instanceId(), host);
+                request.SshGiven = template.SshGiven || host is not null;
+                request.SshHostCheck = sshHostCheck;
+                return RemoteShellFactory.CreateAsync(request, AwsClients(host), Reporter, ct);
+            };
+        }
+
+        private async Task<RemoteShellRequest> ShellRequestAsync(string? instanceId, string? sshHost)
         {
             string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
             string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
@@ -105,7 +115,7 @@ namespace CcieDr.Commands
             }
 
             string knownHosts = SshKnownHostsPath is null ? KnownHosts.DefaultPath : await ResolveProviderPathAsync(SshKnownHostsPath).ConfigureAwait(false);
-            var request = new RemoteShellRequest
+            return new RemoteShellRequest
             {
                 Transport = Transport,
                 InstanceId = instanceId,
@@ -124,8 +134,12 @@ namespace CcieDr.Commands
                     ConnectTimeout = TimeSpan.FromSeconds(SshConnectTimeoutSec),
                 },
             };
-            // AWS only where the transport needs it: SSM (named or the default), SSH without a host (its private IP).
-            // The factory is built lazily, so SSH to a given host works without a region or credentials.
+        }
+
+        // AWS only where the transport needs it: SSM (named or the default), SSH without a host (its private IP).
+        // The clients are built lazily, so SSH to a given host works without a region or credentials.
+        private RemoteAwsClients AwsClients(string? sshHost)
+        {
             bool needsAws = Transport == RemoteTransport.Ssm || Transport is null || (Transport == RemoteTransport.Ssh && sshHost is null);
             var aws = new RemoteAwsClients();
             if (needsAws)
@@ -143,8 +157,35 @@ namespace CcieDr.Commands
                 }
             }
 
-            return await RemoteShellFactory.CreateAsync(request, aws, Reporter, cancellationToken).ConfigureAwait(false);
+            return aws;
         }
+    }
+
+    /// <summary>
+    /// Base for cmdlets that act on the Services box itself: the box (pipeline, -InstanceId, -SshHost) on top of the
+    /// transport parameters of <see cref="CcieTransportCmdlet"/>.
+    /// </summary>
+    public abstract class CcieRemoteCmdlet : CcieTransportCmdlet
+    {
+        /// <summary>The box's instance id; with SSH and no -SshHost, its private IP is looked up in EC2.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [ValidatePattern("^i-[0-9a-f]{8,17}$")]
+        [ArgumentCompleter(typeof(InstanceIdCompleter))]
+        public string? InstanceId { get; set; }
+
+        /// <summary>SSH host (name or IP). A piped Services box gives its PrivateIpAddress.</summary>
+        [Parameter(ValueFromPipelineByPropertyName = true)]
+        [Alias("PrivateIpAddress")]
+        [ValidateNotNullOrEmpty]
+        public string? SshHost { get; set; }
+
+        /// <summary>How long each command may run on the box.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int TimeoutSec { get; set; } = 300;
+
+        /// <summary>Opens the shell for the current parameters (resolve paths on the pipeline thread first).</summary>
+        protected Task<IRemoteShell> OpenShellAsync(CancellationToken cancellationToken) => OpenShellAsync(InstanceId, SshHost, cancellationToken);
 
         /// <summary>The box for error targets and output: the instance id, else the host.</summary>
         protected string BoxName => InstanceId ?? SshHost ?? (Transport == RemoteTransport.Local ? "localhost" : "Services box");

@@ -153,6 +153,39 @@ namespace CcieDr.Engine.Tests.Remote
         }
 
         [Fact]
+        public async Task The_channel_wait_retries_an_agent_not_online_yet_with_progress_and_stops_on_cancel()
+        {
+            var reporter = new CcieDr.Engine.Tests.Restore.RecordingReporter();
+            int calls = 0;
+            AppRecoveryRequest request = Request("10.0.1.50");
+            request.ChannelTimeout = TimeSpan.FromSeconds(60);
+            request.AppTimeout = TimeSpan.FromSeconds(1);   // the steps after the channel end quickly (not what this test is about)
+            request.OpenShell = _ => ++calls < 3
+                ? throw new CcieException("SsmAgentOffline", CcieErrorCategory.ResourceUnavailable, "the agent of i-0123456789abcdef0 is ConnectionLost")
+                : Task.FromResult<IRemoteShell>(new LocalShell(null, _env));
+            await Run("replicated-standin init --major 2 --state stopped --start-seconds 1");
+            var timeline = new Timeline();
+
+            // Fails later (the app cannot serve within 1 s), but the channel step is what this test is about.
+            await Assert.ThrowsAnyAsync<CcieException>(() => new AppRecovery(reporter).RunAsync(request, timeline, CancellationToken.None));
+
+            Assert.Equal(3, calls);
+            TimelineEntry channel = timeline.Entries[0];
+            Assert.Equal(("WaitRemoteChannel", "Succeeded", "Local localhost"), (channel.Action, channel.Outcome, channel.Detail));
+            List<ProgressUpdate> progress = reporter.Progress.Where(p => p.ActivityId == 1303).ToList();
+            Assert.Equal(2, progress.Count(p => p.Status.StartsWith("not yet: the agent", StringComparison.Ordinal)));
+            Assert.Equal(3, progress.Count(p => p.Status.StartsWith("attempt ", StringComparison.Ordinal)));
+            Assert.True(progress[^1].Completed);
+
+            // Never online: Ctrl+C ends the wait at once, and the progress still completes.
+            var cancelled = new CcieDr.Engine.Tests.Restore.RecordingReporter();
+            request.OpenShell = _ => throw new CcieException("SsmAgentOffline", CcieErrorCategory.ResourceUnavailable, "offline");
+            using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(300));
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => new AppRecovery(cancelled).RunAsync(request, new Timeline(), cts.Token));
+            Assert.True(cancelled.Progress.Last(p => p.ActivityId == 1303).Completed);
+        }
+
+        [Fact]
         public void The_plan_lists_every_step()
         {
             var plan = new OperationPlan("Restore", "i-0123456789abcdef0");

@@ -269,12 +269,15 @@ namespace CcieDr.Engine.Recovery.App
         {
             const int activityId = 1303;
             string activity = $"Waiting for the remote shell to reach {request.Box}";
+            int attempt = 0;
             try
             {
                 return await Waiter.UntilAsync<IRemoteShell>(
                     async c =>
                     {
                         IRemoteShell? shell = null;
+                        attempt++;
+                        _reporter.Progress(new ProgressUpdate(activityId, activity, $"attempt {attempt}: opening the remote shell (SSM agent online, or sshd accepting)"));
                         try
                         {
                             shell = await request.OpenShell(c).ConfigureAwait(false);
@@ -286,6 +289,7 @@ namespace CcieDr.Engine.Recovery.App
                                 return up;
                             }
 
+                            _reporter.Progress(new ProgressUpdate(activityId, activity, $"not yet: 'true' on {shell.Host} exited with {r.ExitCode}"));
                             return null;
                         }
                         catch (CcieException e) when (!c.IsCancellationRequested && e.Category is CcieErrorCategory.ConnectionError or CcieErrorCategory.ResourceUnavailable or CcieErrorCategory.OperationTimeout)
