@@ -308,6 +308,10 @@ internal sealed class SsmSandbox : IDisposable
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicatedctl"), "replicated");
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicated-standin"), "replicated");
 
+        // Replicated's services as the post-IP-change restart reaches them (the stand-in's systemctl: "cat replicated.service",
+        // "restart <unit>...", each restart recorded in the stand-in's root); first on PATH, before the host's.
+        File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/systemctl"), "replicated");
+
         if (Unavailable is null)
         {
             var init = Run(dir, $"replicated-standin init --major 2 --state started --start-seconds 3 --token '{Seeder.Passphrase}'", now);
