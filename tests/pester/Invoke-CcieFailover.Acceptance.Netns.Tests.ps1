@@ -228,3 +228,63 @@ Describe 'Invoke-CcieFailover acceptance' -Tag 'Failover', 'Simulator' {
         Get-BoxFile $replica.InstanceId /etc/default/replicated | Should -Match "(?m)^PRIVATE_ADDRESS=$([regex]::Escape($replica.PrivateIpAddress))$"
     }
 }
+
+# A process killed while it holds right after a step is durable (CCIEDR_TEST_HOLD_AT_STEP, so the kill does not race the
+# machine's speed), then a rerun in this session: it resumes from the next step and repeats nothing destructive.
+Describe 'Invoke-CcieFailover killed after each step' -Tag 'Failover', 'Simulator' -ForEach @(
+    @{ Step = 'decided' }, @{ Step = 'fenced' }, @{ Step = 'promoted' }, @{ Step = 'readdressed' }, @{ Step = 'started' }) {
+    AfterEach {
+        if ($script:child -and -not $script:child.HasExited) { $script:child.Kill() }   # only the child this test started
+        Stop-Bed
+    }
+
+    It 'a run killed after <Step> resumes and finishes with one stop, one start, one IP move and one app start' {
+        Start-Bed
+        $null = $box | Add-CcieFloatingIp -PrivateIpAddress 10.0.1.200 -Confirm:$false
+        $replica = New-ColdReplica -SubnetId $box.SubnetId
+        $map = Get-PortMap $replica.InstanceId
+        $mapText = '@{ ' + (($map.GetEnumerator() | ForEach-Object { "$($_.Key) = $($_.Value)" }) -join '; ') + ' }'
+        $null = Invoke-CcieSimulatorControl $sim POST faults/instance-death @{ instanceId = $box.InstanceId; stopAfterSeconds = 300 }
+        $null = Invoke-CcieSimulatorControl $sim DELETE requests
+
+        $file = Join-Path ([IO.Path]::GetTempPath()) ('ccie-failover-kill-' + [guid]::NewGuid().ToString('n') + '.ps1')
+        Set-Content -LiteralPath $file -Value "Import-Module '$(Get-CcieTestModulePath)'; Invoke-CcieFailover -EndpointUrl '$($sim.Url)' -Region us-east-1 -ProbeAddress 127.0.0.1 -ProbePortMap $mapText -Confirm:`$false"
+        try {
+            $pwsh = (Get-Process -Id $PID).Path
+            $psi = [System.Diagnostics.ProcessStartInfo]::new($pwsh)
+            if ([IO.Path]::GetFileNameWithoutExtension($pwsh) -eq 'dotnet') { $psi.ArgumentList.Add([Environment]::GetCommandLineArgs()[0]) }
+            foreach ($a in '-NoProfile', '-NonInteractive', '-File', $file) { $psi.ArgumentList.Add($a) }
+            foreach ($k in 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'AWS_REGION', 'CCIEDR_POLL_SCALE') { $psi.Environment[$k] = [Environment]::GetEnvironmentVariable($k) }
+            $psi.Environment['CCIEDR_TEST_HOLD_AT_STEP'] = $Step
+            $psi.RedirectStandardOutput = $true
+            $psi.RedirectStandardError = $true
+            $psi.UseShellExecute = $false
+            $script:child = [System.Diagnostics.Process]::Start($psi)
+            $null = $child.StandardOutput.ReadToEndAsync()
+            $childErr = $child.StandardError.ReadToEndAsync()
+            $deadline = [DateTime]::UtcNow.AddSeconds(120)
+            do {
+                Start-Sleep -Milliseconds 200
+                $tags = Invoke-CcieSimulatorEc2 $sim DescribeTags @{ 'Filter.1.Name' = 'resource-id'; 'Filter.1.Value.1' = $replica.InstanceId; 'Filter.2.Name' = 'key'; 'Filter.2.Value.1' = 'ccie:failover-step' }
+                $at = $tags.SelectSingleNode("//*[local-name()='tagSet']/*[local-name()='item']/*[local-name()='value']").InnerText
+            } while ($at -ne $Step -and -not $child.HasExited -and [DateTime]::UtcNow -lt $deadline)
+            $child.HasExited | Should -BeFalse -Because "the child holds after $Step (stderr: $(if ($child.HasExited) { $childErr.Result }))"
+            $at | Should -Be $Step
+            $child.Kill()
+            $child.WaitForExit()
+        }
+        finally { Remove-Item -LiteralPath $file -ErrorAction SilentlyContinue }
+
+        $r = Invoke-CcieFailover -ProbeAddress 127.0.0.1 -ProbePortMap $map -Confirm:$false
+        $r.Resumed | Should -BeTrue
+        $r.Status | Should -Be 'Succeeded'
+        $r.InstanceId | Should -Be $replica.InstanceId
+        @(Get-Launch StopInstances | Where-Object status -eq 200).Count | Should -BeLessOrEqual 1
+        @(Get-Launch StartInstances | Where-Object status -eq 200).Count | Should -Be 1
+        @(Get-Launch AssignPrivateIpAddresses | Where-Object status -eq 200).Count | Should -Be 1
+        $starts = @(Get-Launch SendCommand | Where-Object { $_.status -eq 200 -and (@($_.parameters.PSObject.Properties | ForEach-Object Value) -join ' ') -match 'app start' })
+        $starts.Count | Should -Be 1 -Because 'the app is started once, by the run that reached that step'
+        (Get-CcieServicesBox).InstanceId | Should -Be $replica.InstanceId
+        (Get-CcieApp -InstanceId $replica.InstanceId).State | Should -Be 'started'
+    }
+}
