@@ -41,8 +41,8 @@ namespace CcieDr.Engine.Failover
         /// </summary>
         public IAmazonEC2? FenceEc2 { get; set; }
 
-        /// <summary>Attempts of the fence's StopInstances on a transient failure (an AZ outage answers 500s). Default 3.</summary>
-        public int FenceAttempts { get; set; } = 3;
+        /// <summary>Attempts of the fence's StopInstances on a transient failure (an AZ outage answers 500s): one retry. Default 2.</summary>
+        public int FenceAttempts { get; set; } = 2;
 
         private IAmazonEC2 FenceClient => FenceEc2 ?? _ec2;
 
