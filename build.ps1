@@ -200,6 +200,10 @@ function Invoke-BenchTask {
     Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Orchestration.ps1'),
         '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))
 
+    # 3b. Invoke-CcieFailover: the RTO of the two acceptance runs (mode 1, mode 3 with -AssumePrimaryDead) and the overhead beyond scripted waits.
+    Invoke-Native dotnet @('pwsh', '-NoProfile', '-NonInteractive', '-File', (Join-Path $root 'tools/Bench-Failover.ps1'),
+        '-ModulePath', $modulePath, '-SimulatorPath', (Join-Path $simDir 'CcieDr.Simulator.dll'))
+
     # 4. Hostile-archive fuzzer at volume (CI runs 300 cases of the same test): prints its counts.
     Write-Host '==> Hostile-archive fuzzer, 2000 cases' -ForegroundColor Cyan
     $env:CCIE_FUZZ_CASES = '2000'

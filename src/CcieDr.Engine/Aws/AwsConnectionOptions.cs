@@ -23,6 +23,16 @@ namespace CcieDr.Engine.Aws
         /// <summary>Timeout of one HTTP attempt. Default 60 s.</summary>
         public TimeSpan RequestTimeout { get; set; } = TimeSpan.FromSeconds(60);
 
+        /// <summary>The same connection with another SDK retry count (0: the SDK never retries; the engine's policy decides alone).</summary>
+        public AwsConnectionOptions WithMaxErrorRetry(int maxErrorRetry) => new AwsConnectionOptions
+        {
+            Region = Region,
+            ProfileName = ProfileName,
+            EndpointUrl = EndpointUrl,
+            MaxErrorRetry = maxErrorRetry,
+            RequestTimeout = RequestTimeout,
+        };
+
         public AwsConnectionOptions WithRegion(string region) => new AwsConnectionOptions
         {
             Region = region,

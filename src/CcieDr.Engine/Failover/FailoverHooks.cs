@@ -8,18 +8,35 @@ using CcieDr.Engine.Remote;
 
 namespace CcieDr.Engine.Failover
 {
+    /// <summary>Which side of the failover a box is.</summary>
+    public enum FailoverBoxRole
+    {
+        /// <summary>Not said (hooks treat it like the replica).</summary>
+        Unspecified,
+
+        /// <summary>The old primary (the decision's health check, a planned switchover's app stop).</summary>
+        Primary,
+
+        /// <summary>The replica being promoted (the new box).</summary>
+        Replica,
+    }
+
     /// <summary>One box the failover acts on: its instance id and the IP a remote shell reaches it on.</summary>
     public sealed class FailoverBox
     {
-        public FailoverBox(string instanceId, string? privateIpAddress)
+        public FailoverBox(string instanceId, string? privateIpAddress, FailoverBoxRole role = FailoverBoxRole.Unspecified)
         {
             InstanceId = instanceId;
             PrivateIpAddress = privateIpAddress;
+            Role = role;
         }
 
         public string InstanceId { get; }
 
+        /// <summary>The box's own (primary) private IP.</summary>
         public string? PrivateIpAddress { get; }
+
+        public FailoverBoxRole Role { get; }
 
         public override string ToString() => InstanceId;
     }
@@ -63,66 +80,12 @@ namespace CcieDr.Engine.Failover
     }
 
     /// <summary>
-    /// The hooks over a remote shell: commands and the app through <see cref="ReplicatedClient"/>, health from EC2's
-    /// state and status checks plus the app's state; fix-ups and builders return the operator's next command.
+    /// Hooks that record their own sub-steps (the app recovery's channel wait, fix-ups, start, ports) into the
+    /// failover's timeline: the service hands its timeline over before the first step.
     /// </summary>
-    public class RemoteFailoverHooks : IFailoverHooks
+    public interface IFailoverTimelineSink
     {
-        private readonly Func<FailoverBox, CancellationToken, Task<IRemoteShell>> _open;
-        private readonly IAmazonEC2 _ec2;
-        private readonly IOperationReporter _reporter;
-
-        public RemoteFailoverHooks(IAmazonEC2 ec2, Func<FailoverBox, CancellationToken, Task<IRemoteShell>> openShell, IOperationReporter? reporter = null)
-        {
-            _ec2 = ec2 ?? throw new ArgumentNullException(nameof(ec2));
-            _open = openShell ?? throw new ArgumentNullException(nameof(openShell));
-            _reporter = reporter ?? NullReporter.Instance;
-        }
-
-        /// <summary>Use sudo -n on the box (default true).</summary>
-        public bool Sudo { get; set; } = true;
-
-        public virtual async Task<BoxVerdict> CheckHealthAsync(FailoverBox box, CancellationToken ct)
-        {
-            InstanceHealth ec2 = await FailoverEc2.HealthAsync(_ec2, box.InstanceId, ct).ConfigureAwait(false);
-            if (!ec2.Healthy)
-            {
-                return new BoxVerdict(false, ec2.Dead ? "Down" : "Degraded", "EC2: " + ec2);
-            }
-
-            try
-            {
-                using IRemoteShell shell = await _open(box, ct).ConfigureAwait(false);
-                ReplicatedApp app = await new ReplicatedClient(shell, Sudo).GetAppAsync(ct).ConfigureAwait(false);
-                return app.State == "started"
-                    ? new BoxVerdict(true, "Healthy", $"EC2: {ec2}; app {app.State}")
-                    : new BoxVerdict(false, "Degraded", $"EC2: {ec2}; app {app.State}");
-            }
-            catch (CcieException e)
-            {
-                return new BoxVerdict(false, "Unknown", $"EC2: {ec2}; the app could not be asked: {e.Message}");
-            }
-        }
-
-        public virtual async Task<RemoteResult> RunAsync(FailoverBox box, string script, TimeSpan timeout, CancellationToken ct)
-        {
-            using IRemoteShell shell = await _open(box, ct).ConfigureAwait(false);
-            return await shell.RunAsync(new RemoteCommand(script) { Sudo = Sudo, Timeout = timeout }, ct).ConfigureAwait(false);
-        }
-
-        public virtual async Task SetAppRunningAsync(FailoverBox box, bool running, TimeSpan timeout, CancellationToken ct)
-        {
-            using IRemoteShell shell = await _open(box, ct).ConfigureAwait(false);
-            var client = new ReplicatedClient(shell, Sudo);
-            await client.SetRunningAsync(running, ct).ConfigureAwait(false);
-            await client.WaitForStateAsync(running, timeout, _reporter, ct).ConfigureAwait(false);
-        }
-
-        public virtual Task<string?> ApplyIpChangeFixupsAsync(FailoverBox box, string oldIp, string newIp, CancellationToken ct)
-            => Task.FromResult<string?>(FailoverCommands.Fixups(box.InstanceId, oldIp, newIp));
-
-        public virtual Task<string?> ReconfigureBuildersAsync(string oldIp, string newIp, CancellationToken ct)
-            => Task.FromResult<string?>(FailoverCommands.Builders(newIp));
+        void Attach(Timeline timeline);
     }
 
     /// <summary>The exact commands the operator runs when a step is left to them.</summary>
@@ -132,7 +95,11 @@ namespace CcieDr.Engine.Failover
             => $"Invoke-CcieServicesBoxCommand -InstanceId {instanceId} -Command \"sudo sed -i 's/{oldIp.Replace(".", "\\\\.")}/{newIp}/g' /etc/default/replicated /etc/default/replicated-operator && sudo service replicated restart && sudo service replicated-operator restart\"";
 
         public static string Builders(string newIp)
-            => $"Set-CcieBuilderConfiguration -ServicesPrivateIp {newIp} -CircleSecretPassphrase (Get-CcieSecretPassphrase -SshHost {newIp}) -Confirm:$false; Restart-CcieBuilder -Confirm:$false";
+            => $"Set-CcieBuilderConfiguration -ServicesPrivateIp {newIp} -Force; Restart-CcieBuilder -Stale -Force";
+
+        /// <summary>After the builders' configuration names the new IP: the running builders still use the old one until replaced.</summary>
+        public static string RotateBuilders(string? groupName, string oldIp)
+            => $"Restart-CcieBuilder{(groupName is null ? string.Empty : " -AutoScalingGroupName " + groupName)} -Stale -Force   # the running builders still point at {oldIp}";
 
         public static IReadOnlyList<string> LoadBalancer(string newIp)
             => new[] { $"With a TCP load balancer on 80/443/4434 in front: aws elbv2 register-targets --target-group-arn <arn> --targets Id={newIp}, then deregister-targets of the old box's IP." };

@@ -22,6 +22,7 @@ namespace CcieDr.Engine.Failover
             }
 
             var timeline = new Timeline(Clock);
+            (_hooks as IFailoverTimelineSink)?.Attach(timeline);
             if (plan.AlreadyDone)
             {
                 return Result(plan, timeline, "Succeeded", FailoverEc2.TagOrNull(plan.Primary, FailoverTags.Fenced) ?? "unknown", null);
@@ -35,7 +36,7 @@ namespace CcieDr.Engine.Failover
             FailoverRequest r = plan.Request;
             string primaryId = plan.Primary.InstanceId;
             string replicaId = plan.Replica.InstanceId;
-            var primaryBox = new FailoverBox(primaryId, plan.Primary.PrivateIpAddress);
+            var primaryBox = new FailoverBox(primaryId, plan.Primary.PrivateIpAddress, FailoverBoxRole.Primary);
             int done = FailoverSteps.IndexOf(plan.DoneStep);
             string fencing = FailoverEc2.TagOrNull(plan.Primary, FailoverTags.Fenced) ?? string.Empty;
             bool assumedDead = FailoverEc2.TagOrNull(plan.Replica, FailoverTags.FailoverAssumedDead) is not null;
@@ -78,7 +79,7 @@ namespace CcieDr.Engine.Failover
                 await MarkAsync(plan, FailoverSteps.Fenced, marks, timeline, ct).ConfigureAwait(false);
             }
 
-            var replicaBox = new FailoverBox(replicaId, plan.Replica.PrivateIpAddress);
+            var replicaBox = new FailoverBox(replicaId, plan.Replica.PrivateIpAddress, FailoverBoxRole.Replica);
 
             // 3. Promote: start the replica, wait for its status checks, check and promote /data.
             if (done < FailoverSteps.IndexOf(FailoverSteps.Promoted))
@@ -175,7 +176,12 @@ namespace CcieDr.Engine.Failover
                     call.CancelAfter(r.FenceCallTimeout);
                     try
                     {
-                        await AwsCall.RunAsync("ec2:StopInstances", id, token => _ec2.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new List<string> { id }, Force = true }, token), call.Token).ConfigureAwait(false);
+                        // One retry policy decides: the fence client does not retry on its own (see FenceEc2), and a
+                        // primary whose AZ answers errors is given FenceAttempts tries, then the refusal path.
+                        await FenceRetry().RunAsync(
+                            token => AwsCall.RunAsync("ec2:StopInstances", id, t => FenceClient.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new List<string> { id }, Force = true }, t), token),
+                            FenceRetryOn,
+                            call.Token).ConfigureAwait(false);
                     }
                     catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
                     {
@@ -202,6 +208,13 @@ namespace CcieDr.Engine.Failover
             _reporter.Warning($"-AssumePrimaryDead: {id} could not be stopped ({failure.Message.TrimEnd()}); it is assumed dead and tagged {FailoverTags.Fenced}. If it comes back it must not serve: stop it at once.");
             return ("assumed-dead", true);
         }
+
+        /// <summary>
+        /// Retry a fence call only when AWS answered with a transient error (throttling, a 500 of a failing AZ): a call
+        /// that got no answer (dropped, hung) is not sent again, each try would cost another full hang.
+        /// </summary>
+        private static bool FenceRetryOn(Exception e)
+            => AwsRetry.IsTransient(e) && (e as CcieException)?.InnerException is Amazon.Runtime.AmazonServiceException { StatusCode: not 0 };
 
         private async Task PromoteAsync(FailoverPlan plan, FailoverBox replicaBox, Timeline timeline, CancellationToken ct)
         {
@@ -340,6 +353,11 @@ namespace CcieDr.Engine.Failover
                     if (builders is not null)
                     {
                         left.Add(builders);
+                    }
+                    else
+                    {
+                        // The configuration names the new IP; builders running now were launched with the old one.
+                        left.Add(FailoverCommands.RotateBuilders((_hooks as EngineFailoverHooks)?.BuilderGroupName, plan.BuildersIp));
                     }
 
                     plan.StepsLeft.AddRange(left);

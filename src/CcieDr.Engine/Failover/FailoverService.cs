@@ -34,6 +34,20 @@ namespace CcieDr.Engine.Failover
             StepHook = HoldAtStepFromEnvironment();
         }
 
+        /// <summary>
+        /// The client the fence's StopInstances goes through: one whose SDK does not retry (MaxErrorRetry 0), so the
+        /// engine's own policy (<see cref="FenceAttempts"/>) is the only retry and a primary whose AZ fails is refused
+        /// (or assumed dead) in well under a second instead of after the SDK's backoff. Null: the service's client.
+        /// </summary>
+        public IAmazonEC2? FenceEc2 { get; set; }
+
+        /// <summary>Attempts of the fence's StopInstances on a transient failure (an AZ outage answers 500s): one retry. Default 2.</summary>
+        public int FenceAttempts { get; set; } = 2;
+
+        private IAmazonEC2 FenceClient => FenceEc2 ?? _ec2;
+
+        private AwsRetryPolicy FenceRetry() => AwsRetryPolicy.Default(Math.Max(1, FenceAttempts));
+
         /// <summary>Test hook: called right after each step is durable (its tag written).</summary>
         internal Func<string, Task>? StepHook { get; set; }
 
@@ -108,7 +122,7 @@ namespace CcieDr.Engine.Failover
             {
                 try
                 {
-                    plan.PrimaryVerdict = await _hooks.CheckHealthAsync(new FailoverBox(primary.InstanceId, primary.PrivateIpAddress), ct).ConfigureAwait(false);
+                    plan.PrimaryVerdict = await _hooks.CheckHealthAsync(new FailoverBox(primary.InstanceId, primary.PrivateIpAddress, FailoverBoxRole.Primary), ct).ConfigureAwait(false);
                 }
                 catch (CcieException e)
                 {

@@ -1,11 +1,17 @@
 using System;
 using System.Management.Automation;
+using System.Net;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
 using CcieDr.Engine;
+using CcieDr.Engine.Aws;
+using CcieDr.Engine.Aws.AutoScaling;
+using CcieDr.Engine.Builders;
+using CcieDr.Engine.Detection;
 using CcieDr.Engine.Failover;
 using CcieDr.Engine.Recovery;
+using CcieDr.Engine.Remote;
 
 namespace CcieDr.Commands
 {
@@ -17,7 +23,7 @@ namespace CcieDr.Commands
     /// </summary>
     [Cmdlet(VerbsLifecycle.Invoke, "CcieFailover", SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.High)]
     [OutputType(typeof(FailoverResult))]
-    public sealed class InvokeCcieFailoverCommand : CcieRemoteCmdlet
+    public sealed class InvokeCcieFailoverCommand : CcieAppProbeCmdlet
     {
         /// <summary>Name tag of the primary when -InstanceId is not given. Default circleci_services.</summary>
         [Parameter]
@@ -67,13 +73,60 @@ namespace CcieDr.Commands
         [ValidateRange(1, 86400)]
         public int AppTimeoutSec { get; set; } = 1200;
 
+        /// <summary>Mode 3: leave the builders' configuration to you (the result names the exact command) instead of writing a new launch template version with SERVICES_PRIVATE_IP.</summary>
+        [Parameter]
+        public SwitchParameter NoBuilderConfiguration { get; set; }
+
+        /// <summary>Mode 3: the builder group to point at the new box. Default: the one group whose user data sets SERVICES_PRIVATE_IP.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? AutoScalingGroupName { get; set; }
+
+        /// <summary>Each health check's own time limit (an EC2 call, reaching a box, a command on it). Default 10.</summary>
+        [Parameter]
+        [ValidateRange(1, 120)]
+        public int CheckTimeoutSec { get; set; } = 10;
+
         protected override object? TerminatingTarget() => InstanceId ?? Name;
+
+        /// <summary>
+        /// The shell to one box of the failover: -SshHost is the primary's (the -InstanceId box); the replica is reached by
+        /// SSM (the default) or at its private IP. Against a simulator (a loopback endpoint) a simulated 10.x address is never
+        /// connected to: without -SshHost no SSH host is given, and -Transport Ssh to such an address is refused.
+        /// </summary>
+        private Task<IRemoteShell> OpenBoxShellAsync(FailoverBox box, CancellationToken ct)
+        {
+            string? host = box.Role == FailoverBoxRole.Primary && SshHost is not null ? SshHost : box.PrivateIpAddress;
+            bool simulated = EndpointUrl is { IsLoopback: true } && host is not null && !(IPAddress.TryParse(host, out IPAddress? ip) && IPAddress.IsLoopback(ip));
+            if (simulated && Transport == RemoteTransport.Ssh)
+            {
+                PortProbe.GuardSimulatedAddress(host!, EndpointUrl, box.InstanceId, "Give -SshHost with a loopback sshd for the primary, or use SSM (the default) against the simulator's sandbox.");
+            }
+
+            return OpenShellAsync(box.InstanceId, simulated ? null : host, ct);
+        }
 
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
             using IAmazonEC2 ec2 = Aws.CreateEc2();
-            var hooks = new RemoteFailoverHooks(ec2, (box, ct) => OpenShellAsync(box.InstanceId, box.InstanceId == InstanceId && SshHost is not null ? SshHost : box.PrivateIpAddress, ct), Reporter) { Sudo = !NoSudo.IsPresent };
-            var service = new FailoverService(ec2, Aws.Region, hooks, Reporter);
+            using IAmazonEC2 fenceEc2 = new AwsClientFactory(Aws.Options.WithRegion(Aws.Region).WithMaxErrorRetry(0)).CreateEc2();
+            AwsClientFactory aws = Aws;
+            var hooks = new EngineFailoverHooks(
+                new EngineFailoverHookOptions
+                {
+                    Ec2 = () => aws.CreateEc2(),
+                    Region = Aws.Region,
+                    OpenShell = OpenBoxShellAsync,
+                    Sudo = !NoSudo.IsPresent,
+                    Probe = ProbeOptions(),
+                    CheckTimeout = TimeSpan.FromSeconds(CheckTimeoutSec),
+                    CommandTimeout = TimeSpan.FromSeconds(TimeoutSec),
+                    ReconfigureBuilders = !NoBuilderConfiguration.IsPresent,
+                    AutoScalingGroupName = AutoScalingGroupName,
+                    BuilderGroups = () => new AutoScalingBuilderGroups(AutoScalingClient.Create(aws), ownsClient: true),
+                },
+                Reporter);
+            var service = new FailoverService(ec2, Aws.Region, hooks, Reporter) { FenceEc2 = fenceEc2 };
             var request = new FailoverRequest
             {
                 InstanceId = InstanceId,

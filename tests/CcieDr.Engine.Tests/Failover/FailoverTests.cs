@@ -204,9 +204,30 @@ public sealed class FailoverTests
         Assert.Contains(newIp, bed.Boxes.Files[bed.Replica.InstanceId]["/etc/default/replicated-operator"], StringComparison.Ordinal);
         Assert.DoesNotContain(bed.PrimaryIp, bed.Boxes.Files[bed.Replica.InstanceId]["/etc/default/replicated"], StringComparison.Ordinal);
         Assert.Equal(newIp, bed.Boxes.BuildersIp);
+        Assert.Equal("Incomplete", result.Status);
+        Assert.Contains(result.StepsLeft, s => s.StartsWith("Restart-CcieBuilder -Stale", StringComparison.Ordinal) && s.Contains(bed.PrimaryIp, StringComparison.Ordinal));
         Assert.StartsWith("assumed-dead", FailoverKit.Tag(await FailoverKit.InstanceAsync(bed.Sim, bed.PrimaryId), FailoverTags.Fenced), StringComparison.Ordinal);
         Assert.Contains(bed.Reporter.Warnings, w => w.Contains("-AssumePrimaryDead", StringComparison.Ordinal));
         Assert.Empty(bed.Boxes.Violations);
+    }
+
+    [Fact]
+    public async Task Az_outage_fence_tries_StopInstances_only_FenceAttempts_times_through_a_client_without_sdk_retries()
+    {
+        await using Bed bed = await StartAsync(floatingIp: false, sameSubnet: false);
+        bed.Sim.Control.FailAvailabilityZone(RestoreSim.Region, bed.Sim.Seed.AvailabilityZoneA, AzOutageMode.ApiErrors);
+        FailoverService service = bed.Service();
+        service.FenceEc2 = bed.Sim.Client(maxErrorRetry: 0);
+        service.FenceAttempts = 2;
+        FailoverPlan plan = await service.PlanAsync(new FailoverRequest(), CancellationToken.None);
+
+        CcieException refused = await Assert.ThrowsAsync<CcieException>(() => service.ExecuteAsync(plan, CancellationToken.None));
+
+        Assert.Equal("PrimaryNotFenced", refused.ErrorId);
+        // The SDK of the service's own client would retry each 500 eight times; the fence client does not: our policy's 2 tries.
+        Assert.Equal(2, bed.Sim.Control.RequestLog("StopInstances").Count);
+        Assert.All(bed.Sim.Control.RequestLog("StopInstances"), e => Assert.Equal(500, e.Status));
+        Assert.Empty(bed.Sim.Control.RequestLog("StartInstances"));
     }
 
     [Fact]

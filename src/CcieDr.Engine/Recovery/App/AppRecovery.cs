@@ -193,6 +193,34 @@ namespace CcieDr.Engine.Recovery.App
             }
         }
 
+        /// <summary>
+        /// Only the address fix-up, as the failover's re-address step does it before the app starts: wait until the remote
+        /// shell reaches the box, rewrite Replicated's addresses to <see cref="AppRecoveryRequest.PrivateIpAddress"/> (backups
+        /// first) and, when a file changed, restart the Replicated services. Returns the changes made (empty: the files already named that address).
+        /// </summary>
+        public async Task<IReadOnlyList<string>> FixAddressesAndRestartAsync(AppRecoveryRequest request, CancellationToken ct)
+        {
+            if (request is null)
+            {
+                throw new ArgumentNullException(nameof(request));
+            }
+
+            using IRemoteShell shell = await WaitForChannelAsync(request, ct).ConfigureAwait(false);
+            var fixups = new List<string>();
+            var backups = new List<string>();
+            await FixAddressesAsync(shell, request, fixups, backups, ct).ConfigureAwait(false);
+            if (fixups.Count > 0)
+            {
+                RemoteResult r = await shell.RunAsync(new RemoteCommand(RestartScript) { Sudo = request.Sudo, Timeout = request.CommandTimeout }, ct).ConfigureAwait(false);
+                if (r.ExitCode != 0)
+                {
+                    throw new CcieException("ReplicatedRestartFailed", CcieErrorCategory.InvalidOperation, $"Restarting the Replicated services on {shell.Host} failed (exit {r.ExitCode}): {SecretMask.LastLine(r.Stderr.Length > 0 ? r.Stderr : r.Stdout)}. The addresses were rewritten (backups: {string.Join(", ", backups)}); restart replicated, replicated-ui and replicated-operator by hand.", request.Box);
+                }
+            }
+
+            return fixups;
+        }
+
         /// <summary>Reads both files, rewrites them in memory (all or nothing), then backs up and writes those that change.</summary>
         public async Task FixAddressesAsync(IRemoteShell shell, AppRecoveryRequest request, IList<string> fixups, IList<string> backups, CancellationToken ct)
         {
