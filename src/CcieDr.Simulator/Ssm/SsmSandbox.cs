@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace CcieDr.Simulator.Ssm;
@@ -119,9 +121,26 @@ internal sealed class SsmSandbox : IDisposable
             info.ArgumentList.Add(a);
         }
 
-        info.ArgumentList.Add("/bin/sh");
-        info.ArgumentList.Add("-c");
-        info.ArgumentList.Add(script);
+        // A box whose app is started serves its ports: inside the command's own network namespace (loopback only),
+        // openssl s_server listens on 80, 443, 4434 and 8800 while the command runs, so a probe from the box finds them.
+        if (AppStarted(boxRoot, now) && TlsDirectory() is { } tls)
+        {
+            info.ArgumentList.Insert(info.ArgumentList.IndexOf("--proc"), "--ro-bind");
+            info.ArgumentList.Insert(info.ArgumentList.IndexOf("--proc"), tls);
+            info.ArgumentList.Insert(info.ArgumentList.IndexOf("--proc"), TlsMount);
+            info.ArgumentList.Add("/bin/sh");
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add(ServePortsPrelude + "exec /bin/sh -c \"$1\"");
+            info.ArgumentList.Add("sh");
+            info.ArgumentList.Add(script);
+        }
+        else
+        {
+            info.ArgumentList.Add("/bin/sh");
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add(script);
+        }
+
         running[run] = 0;
         run.Launch(info, timeout, stdin);
         return run;
@@ -189,6 +208,76 @@ internal sealed class SsmSandbox : IDisposable
         }
         catch (UnauthorizedAccessException)
         {
+        }
+    }
+
+    /// <summary>Where the app's TLS certificate and key are mounted in a sandbox (read-only).</summary>
+    public const string TlsMount = "/run/ccie-sim-tls";
+
+    /// <summary>The app's ports, as the stand-in listeners bind them inside a command's network namespace.</summary>
+    private static readonly int[] AppPorts = [80, 443, 4434, 8800];
+
+    // Starts one openssl s_server per app port in the background (TLS on all four: 80 and 4434 are only ever
+    // connected to, 443 and 8800 complete a handshake with the self-signed certificate, as Replicated's console
+    // does), then waits (at most ~2 s) until each accepts before the command runs.
+    private static readonly string ServePortsPrelude =
+        "for p in " + string.Join(' ', AppPorts) + "; do openssl s_server -quiet -accept \"$p\" -cert " + TlsMount + "/cert.pem -key " + TlsMount + "/key.pem </dev/null >/dev/null 2>&1 & done; "
+        + "i=0; while [ $i -lt 100 ]; do ok=1; for p in " + string.Join(' ', AppPorts) + "; do bash -c 'exec 3<>\"/dev/tcp/127.0.0.1/$0\"' \"$p\" 2>/dev/null || { ok=0; break; }; done; [ $ok = 1 ] && break; sleep 0.02; i=$((i+1)); done; ";
+
+    private string? tlsDirectory;
+
+    /// <summary>True when the box's Replicated stand-in reports the app started at <paramref name="now"/> (simulated).</summary>
+    internal static bool AppStarted(string boxRoot, DateTime now)
+    {
+        Dictionary<string, string> kv;
+        try
+        {
+            kv = File.ReadAllLines(System.IO.Path.Combine(boxRoot, "var/lib/replicated-standin/state"))
+                .Select(l => l.Split('=', 2))
+                .Where(p => p.Length == 2)
+                .GroupBy(p => p[0], StringComparer.Ordinal)
+                .ToDictionary(g => g.Key, g => g.First()[1], StringComparer.Ordinal);
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+
+        string state = kv.GetValueOrDefault("state", "absent");
+        if (state != "starting")
+        {
+            return state == "started";
+        }
+
+        long t = (long)(now - DateTime.UnixEpoch).TotalSeconds;
+        long at = long.TryParse(kv.GetValueOrDefault("changed_at"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var a) ? a : t;
+        long secs = long.TryParse(kv.GetValueOrDefault("start_seconds"), NumberStyles.Integer, CultureInfo.InvariantCulture, out var s) ? s : 0;
+        return t - at >= secs && kv.GetValueOrDefault("fail_start") != "1";
+    }
+
+    // The self-signed certificate of the boxes' app ports, written once under the simulator's directory.
+    private string? TlsDirectory()
+    {
+        lock (gate)
+        {
+            if (tlsDirectory is not null)
+            {
+                return tlsDirectory;
+            }
+
+            var dir = System.IO.Path.Combine(Root, "tls");
+            Directory.CreateDirectory(dir);
+            using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+            var request = new CertificateRequest("CN=circleci-services.simulator", key, HashAlgorithmName.SHA256);
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddYears(1));
+            File.WriteAllText(System.IO.Path.Combine(dir, "cert.pem"), cert.ExportCertificatePem());
+            File.WriteAllText(System.IO.Path.Combine(dir, "key.pem"), key.ExportPkcs8PrivateKeyPem());
+            tlsDirectory = dir;
+            return dir;
         }
     }
 
@@ -307,6 +396,7 @@ internal sealed class SsmSandbox : IDisposable
 
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicatedctl"), "replicated");
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicated-standin"), "replicated");
+        File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/systemctl"), "replicated");
 
         if (Unavailable is null)
         {
