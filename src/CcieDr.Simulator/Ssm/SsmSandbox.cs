@@ -291,6 +291,14 @@ internal sealed class SsmSandbox : IDisposable
         }
 
         a.AddRange(["--proc", "/proc", "--dev", "/dev"]);
+
+        // The box's own load average (a quiet box), not this machine's: a busy test machine must not make every box look overloaded.
+        var loadavg = System.IO.Path.Combine(boxRoot, "etc", "ccie-sim-loadavg");
+        if (File.Exists(loadavg))
+        {
+            a.AddRange(["--ro-bind", loadavg, "/proc/loadavg"]);
+        }
+
         a.AddRange(["--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--hostname", Hostname(boxRoot)]);
         a.AddRange(["--die-with-parent", "--new-session", "--clearenv", "--chdir", "/"]);
         a.AddRange(["--setenv", "PATH", Path, "--setenv", "HOME", "/root", "--setenv", "USER", "root", "--setenv", "LANG", "C.UTF-8"]);
@@ -377,6 +385,7 @@ internal sealed class SsmSandbox : IDisposable
         Write(dir, "etc/default/replicated-operator",
             $"RELEASE_CHANNEL=stable\nDAEMON_ENDPOINT={ip}:9879\nDAEMON_TOKEN={token}\nDAEMON_HOST={ip}\nPRIVATE_ADDRESS={ip}\nREPLICATED_OPERATOR_OPTS=\"-e LOG_LEVEL=info -e TAGS=local -e NODENAME={node}\"\n");
         Write(dir, "etc/hostname", node + "\n");
+        Write(dir, "etc/ccie-sim-loadavg", "0.20 0.15 0.10 1/180 4242\n");
         Write(dir, "etc/hosts", $"127.0.0.1 localhost\n{ip} {node}\n");
         Write(dir, "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n");
         Write(dir, "etc/group", "root:x:0:\n");
