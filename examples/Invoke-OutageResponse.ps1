@@ -108,7 +108,8 @@ try {
         # 3. Fail over when a replica is ready, else restore.
         $replica = if ($NoFailover) { $null } else { Get-CcieReplica @aws -ErrorAction SilentlyContinue | Select-Object -First 1 }
         if ($replica) {
-            $r = Invoke-CcieFailover @aws -ReplicaId $replica.InstanceId -AppTimeoutSec $AppTimeoutSec -Confirm:$false
+            $tx = if ($Transport) { @{ Transport = $Transport } } else { @{} }
+            $r = Invoke-CcieFailover @aws @tx -ReplicaId $replica.InstanceId -AppTimeoutSec $AppTimeoutSec -Confirm:$false
             $summary.Action = 'failover'
             $boxId = $r.InstanceId
             & $log "failover to=$boxId ip=$($r.PrivateIpAddress) status=$($r.Status)"
