@@ -59,7 +59,7 @@ $remote = @{ From = $From }
 if ($Transport) { $remote.Transport = $Transport }
 $log = { param($m) Write-Output "$([DateTime]::UtcNow.ToString('yyyy-MM-ddTHH:mm:ssZ')) $m" }
 $clock = [Diagnostics.Stopwatch]::StartNew()
-$summary = [ordered]@{ Action = 'none'; InstanceId = $null; PrivateIpAddress = $null; Verdict = $null; Rto = $null; BuildersRotated = 0; CapacityAdded = 0; ExitCode = 0 }
+$summary = [ordered]@{ Action = 'none'; InstanceId = $null; PrivateIpAddress = $null; Verdict = $null; Rto = $null; BuildersRotated = 0; CapacityAdded = 0; ExitCode = 0; Timeline = @() }
 
 function Test-Box([string] $InstanceId) {
     $id = if ($InstanceId) { @{ InstanceId = $InstanceId } } else { @{} }
@@ -111,6 +111,7 @@ try {
             $tx = if ($Transport) { @{ Transport = $Transport } } else { @{} }
             $r = Invoke-CcieFailover @aws @tx -ReplicaId $replica.InstanceId -AppTimeoutSec $AppTimeoutSec -Confirm:$false
             $summary.Action = 'failover'
+            $summary.Timeline = $r.Timeline
             $boxId = $r.InstanceId
             & $log "failover to=$boxId ip=$($r.PrivateIpAddress) status=$($r.Status)"
         }
@@ -122,6 +123,7 @@ try {
             }
             $r = $point | Restore-CcieServicesBox @aws -ReplaceExisting -Confirm:$false
             $summary.Action = 'restore'
+            $summary.Timeline = $r.Timeline
             $boxId = $r.InstanceId
             & $log "restore from=$($point.RecoveryPointId) box=$boxId ip=$($r.PrivateIpAddress) took=$([int]$r.Duration.TotalSeconds)s"
             $app = Start-CcieApp @aws @remote -InstanceId $boxId -Wait -WaitTimeoutSec $AppTimeoutSec -Force
