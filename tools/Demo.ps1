@@ -1,12 +1,15 @@
 <#
 .SYNOPSIS
-    A disaster-recovery drill on the built-in AWS simulator: find the box, back it up, lose it, restore it,
-    and check the builders can reach it again. Prints the objects and the timeline.
+    The whole disaster-recovery lifecycle on the built-in AWS simulator, in one run: seed, the scheduled-backup
+    runbook, an outage, the health verdict, the outage-response runbook (restore, app, builders reconfigured and
+    rotated, catch-up capacity, verify), a failover with fencing onto a replica, the recovery status and a drill.
+    Prints the objects, the timelines, the measured RTOs and the path of the drill report. Port probes run from
+    the boxes through the simulator's SSM sandbox: nothing connects anywhere but 127.0.0.1.
 #>
 param(
     [Parameter(Mandatory)] [string] $ModulePath,
     [Parameter(Mandatory)] [string] $SimulatorPath,
-    [double] $TransitionSeconds = 1
+    [double] $TransitionSeconds = 0.3
 )
 $ErrorActionPreference = 'Stop'
 if ([Console]::IsOutputRedirected -and $PSStyle) { $PSStyle.OutputRendering = 'PlainText' }
@@ -15,7 +18,8 @@ $env:CCIEDR_MODULE_PATH = $ModulePath
 Import-Module (Join-Path $PSScriptRoot '../tests/pester/TestHelpers.psm1') -Force
 Import-Module $ModulePath -Force
 Set-CcieTestAwsEnvironment
-$env:CCIEDR_POLL_SCALE = '0.2'
+$env:CCIEDR_POLL_SCALE = '0.1'
+$demoClock = [Diagnostics.Stopwatch]::StartNew()
 
 function Write-Stage([string] $Text) { Write-Host "`n=== $Text ===" -ForegroundColor Cyan }
 
@@ -36,4 +40,5 @@ try {
 }
 finally {
     Stop-CcieTestSimulator $sim
+    Write-Host ("`nDemo finished in {0:n0} s." -f $demoClock.Elapsed.TotalSeconds) -ForegroundColor Cyan
 }

@@ -282,6 +282,32 @@ public sealed class SsmSandboxTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_started_app_serves_its_ports_on_the_boxs_loopback_and_a_stopped_one_does_not()
+    {
+        const string probe = "for p in 80 443 4434 8800 22; do if bash -c 'exec 3<>\"/dev/tcp/127.0.0.1/$0\"' $p 2>/dev/null; then echo \"$p open\"; else echo \"$p closed\"; fi; done; "
+            + "openssl s_client -connect 127.0.0.1:443 </dev/null 2>/dev/null | sed -n 's/^subject=//p' | head -n 1";
+        var started = (await RunAsync(probe)).StandardOutputContent;
+        foreach (var port in new[] { 80, 443, 4434, 8800 })
+        {
+            Assert.Contains($"{port} open", started, StringComparison.Ordinal);
+        }
+
+        Assert.Contains("22 closed", started, StringComparison.Ordinal);
+        Assert.StartsWith("0.20 0.15 0.10", (await RunAsync("cat /proc/loadavg")).StandardOutputContent, StringComparison.Ordinal);
+        Assert.Contains("circleci-services.simulator", started, StringComparison.Ordinal);
+
+        Assert.Equal(0, (await RunAsync("replicatedctl app stop")).ResponseCode);
+        server.Control.AdvanceClock(5);
+        var stopped = (await RunAsync(probe)).StandardOutputContent;
+        Assert.Contains("80 closed", stopped, StringComparison.Ordinal);
+        Assert.Contains("8800 closed", stopped, StringComparison.Ordinal);
+
+        // The restart Recovery/App runs after an address fix-up reaches the stand-in's systemctl.
+        Assert.Equal(0, (await RunAsync("systemctl cat replicated.service >/dev/null && systemctl restart replicated replicated-operator")).ResponseCode);
+        Assert.Contains("replicated-operator", server.Control.ReadBoxFile("us-east-1", seed.ServicesInstanceId, "/var/lib/replicated-standin/restarts"), StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Control_reads_and_writes_box_files_and_drives_the_stand_in()
     {
         server.Control.WriteBoxFile("us-east-1", seed.ServicesInstanceId, "/etc/default/replicated", "PRIVATE_ADDRESS=10.0.1.99\n");

@@ -28,12 +28,13 @@ AfterAll {
 }
 
 Describe 'Test-CcieRecovery' -Tag 'Drill' {
+    # The app step (SSM, ports probed from the box) is in Test-CcieRecovery.App.Netns.Tests.ps1; here -SkipApp.
     It 'drills the newest point in isolation: Passed, RTO and RPO measured, report written, nothing left, production untouched' {
         $before = Get-WorldIds
         $null = Invoke-CcieSimulatorControl $sim DELETE requests
         $report = Join-Path $TestDrive 'drill.html'
 
-        $r = Get-CcieSnapshot -Latest | Test-CcieRecovery -Isolated -ReportPath $report -Confirm:$false -WarningAction SilentlyContinue
+        $r = Get-CcieSnapshot -Latest | Test-CcieRecovery -Isolated -SkipApp -ReportPath $report -Confirm:$false -WarningAction SilentlyContinue
 
         $r.Verdict | Should -Be 'Passed' -Because $r.Reason
         $r.RecoveryPointId | Should -Be $first.RecoveryPointId
@@ -176,6 +177,34 @@ Describe 'Get-CcieRecoveryStatus' -Tag 'Drill' {
         $s.NewestVerifiedPointId | Should -Be $first.RecoveryPointId
         $s.NewestCopy | Should -Match "^us-west-2/"
         ($s.Reasons -join "`n") | Should -Not -Match 'no copy'
+    }
+
+    It 'counts a tarball Test-CcieBackup passed as a verified point: the result is recorded next to the archive' {
+        $data = Join-Path $TestDrive 'data'; $dest = Join-Path $TestDrive 'backups'
+        $null = New-Item -ItemType Directory $data, $dest
+        Set-Content (Join-Path $data 'mongo.db') ('x' * 5000)
+        $archive = Backup-CcieData -Path $data -Destination $dest -Confirm:$false
+        $untested = Get-CcieRecoveryStatus -BackupLocation $dest
+        $untested.NewestBackup | Should -Be $archive.Location
+        $untested.NewestTestedBackup | Should -BeNullOrEmpty
+        ($untested.Notes -join "`n") | Should -Match 'no data archive in the backup location was tested'
+
+        $v = Test-CcieBackup $archive.Location
+        $v.Verdict | Should -Be 'Passed'
+        $v.RecordLocation | Should -Be "$($archive.Location).ccie-test.json"
+        (Get-Content $v.RecordLocation -Raw | ConvertFrom-Json).verdict | Should -Be 'Passed'
+        @(Get-CcieBackup -Path $dest).Count | Should -Be 1     # the record is not an archive
+
+        $s = Get-CcieRecoveryStatus -BackupLocation $dest
+        $s.NewestTestedBackup | Should -Be $archive.Location
+        $s.NewestVerifiedPointId | Should -Be $archive.Location   # newer than the drilled snapshot point
+        $s.TestedBackupRpo | Should -BeLessThan (New-TimeSpan -Minutes 10)
+
+        # A replaced archive (another size) makes the record stale: no proof any more.
+        Add-Content $archive.Location 'garbage'
+        (Get-CcieRecoveryStatus -BackupLocation $dest).NewestTestedBackup | Should -BeNullOrEmpty
+        Test-CcieBackup $archive.Location -NoRecord | Out-Null
+        (Get-CcieRecoveryStatus -BackupLocation $dest).NewestTestedBackup | Should -BeNullOrEmpty
     }
 
     It 'fails with "no copy outside" when the copy region has none, and -Quiet returns $false' {

@@ -20,6 +20,17 @@ namespace CcieDr.Engine.Recovery
         public TimeSpan DrillMaxAge { get; set; } = TimeSpan.FromDays(30);
     }
 
+    /// <summary>A data archive (tarball) as the status sees it: where, when taken, and whether Test-CcieBackup passed it.</summary>
+    public sealed class BackupEvidence
+    {
+        public string Location { get; set; } = string.Empty;
+
+        public DateTime Created { get; set; }
+
+        /// <summary>When Test-CcieBackup passed it (recorded next to the archive); null when untested or failed.</summary>
+        public DateTime? TestedAt { get; set; }
+    }
+
     /// <summary>
     /// Get-CcieRecoveryStatus's engine: reads the recovery points (and the drill verdicts recorded on them by
     /// Test-CcieRecovery, so no other store is needed) and judges them against the targets.
@@ -27,7 +38,7 @@ namespace CcieDr.Engine.Recovery
     public static class RecoveryStatusEvaluator
     {
         /// <summary>Reads the points of <paramref name="boxName"/> in <paramref name="region"/> and its copies in <paramref name="copyRegions"/>.</summary>
-        public static async Task<RecoveryStatus> GetAsync(Func<string, IAmazonEC2> clientFor, string region, string boxName, IReadOnlyList<string> copyRegions, RecoveryTargets targets, DateTime now, CancellationToken ct)
+        public static async Task<RecoveryStatus> GetAsync(Func<string, IAmazonEC2> clientFor, string region, string boxName, IReadOnlyList<string> copyRegions, RecoveryTargets targets, DateTime now, CancellationToken ct, IReadOnlyList<BackupEvidence>? backups = null)
         {
             IReadOnlyList<RecoveryPoint> points = await RecoveryPointCatalog.ListAsync(clientFor(region), region, new RecoveryPointFilter { BoxName = boxName }, ct).ConfigureAwait(false);
             var copies = new List<RecoveryPoint>();
@@ -36,11 +47,11 @@ namespace CcieDr.Engine.Recovery
                 copies.AddRange(await RecoveryPointCatalog.ListAsync(clientFor(other), other, new RecoveryPointFilter { BoxName = boxName }, ct).ConfigureAwait(false));
             }
 
-            return Evaluate(region, boxName, points, copyRegions, copies, targets, now);
+            return Evaluate(region, boxName, points, copyRegions, copies, targets, now, backups);
         }
 
         /// <summary>The judgement itself, from what was read (pure: the tests give it points).</summary>
-        public static RecoveryStatus Evaluate(string region, string boxName, IReadOnlyList<RecoveryPoint> points, IReadOnlyList<string> copyRegions, IReadOnlyList<RecoveryPoint> copies, RecoveryTargets targets, DateTime now)
+        public static RecoveryStatus Evaluate(string region, string boxName, IReadOnlyList<RecoveryPoint> points, IReadOnlyList<string> copyRegions, IReadOnlyList<RecoveryPoint> copies, RecoveryTargets targets, DateTime now, IReadOnlyList<BackupEvidence>? backups = null)
         {
             var reasons = new List<string>();
             var notes = new List<string>();
@@ -69,6 +80,27 @@ namespace CcieDr.Engine.Recovery
                 CopyRegions = copyRegions,
             };
 
+            // A tarball that Test-CcieBackup passed is a verified point too (its data is proven readable and complete).
+            BackupEvidence? newestBackup = backups?.OrderByDescending(b => b.Created).FirstOrDefault();
+            BackupEvidence? tested = backups?.Where(b => b.TestedAt is not null).OrderByDescending(b => b.Created).FirstOrDefault();
+            status.NewestBackup = newestBackup?.Location;
+            status.NewestTestedBackup = tested?.Location;
+            status.TestedBackupRpo = tested is null ? null : now - tested.Created;
+            if (tested is not null && (verified is null || tested.Created > verified.Created))
+            {
+                status.NewestVerifiedPointId = tested.Location;
+                status.VerifiedRpo = status.TestedBackupRpo;
+            }
+
+            if (newestBackup is not null && tested is not null && !ReferenceEquals(newestBackup, tested))
+            {
+                notes.Add($"newest data archive {newestBackup.Location} untested (Test-CcieBackup); newest tested is {tested.Location}");
+            }
+            else if (newestBackup is not null && tested is null)
+            {
+                notes.Add($"no data archive in the backup location was tested: Test-CcieBackup {newestBackup.Location}");
+            }
+
             if (newest is null)
             {
                 reasons.Add($"no completed recovery point of {boxName} in {region}: take one (New-CcieSnapshot -Wait) and schedule it");
@@ -78,18 +110,18 @@ namespace CcieDr.Engine.Recovery
                 reasons.Add($"newest recovery point {newest.RecoveryPointId} is {Age(status.Rpo.Value)} old (RPO target {Age(targets.RpoTarget)})");
             }
 
-            if (newest is not null && verified is null)
+            if (newest is not null && verified is null && tested is null)
             {
-                reasons.Add("no recovery point has passed a drill (Test-CcieRecovery): none is known to boot into a working box");
+                reasons.Add("no recovery point has passed a drill (Test-CcieRecovery) and no data archive a test (Test-CcieBackup): none is known to work");
             }
-            else if (verified is not null && status.VerifiedRpo > targets.RpoTarget)
+            else if (status.NewestVerifiedPointId is not null && status.VerifiedRpo > targets.RpoTarget)
             {
-                reasons.Add($"newest verified point {verified.RecoveryPointId} is {Age(status.VerifiedRpo!.Value)} old (RPO target {Age(targets.RpoTarget)}): drill a newer one");
+                reasons.Add($"newest verified point {status.NewestVerifiedPointId} is {Age(status.VerifiedRpo!.Value)} old (RPO target {Age(targets.RpoTarget)}): drill (or test) a newer one");
             }
 
-            if (newest is not null && verified is not null && !ReferenceEquals(newest, verified))
+            if (newest is not null && status.NewestVerifiedPointId is not null && status.NewestVerifiedPointId != newest.RecoveryPointId)
             {
-                notes.Add($"newest point {newest.RecoveryPointId} unverified; newest verified is {verified.RecoveryPointId}");
+                notes.Add($"newest point {newest.RecoveryPointId} unverified; newest verified is {status.NewestVerifiedPointId}");
             }
 
             if (lastDrilled is null || now - lastDrilled.LastDrillAt!.Value > targets.DrillMaxAge)

@@ -98,5 +98,8 @@ namespace CcieDr
 
         /// <summary>How long the check took.</summary>
         public TimeSpan Duration { get; }
+
+        /// <summary>Where Test-CcieBackup recorded this result next to the archive (&lt;archive&gt;.ccie-test.json); null with -NoRecord.</summary>
+        public string? RecordLocation { get; internal set; }
     }
 }

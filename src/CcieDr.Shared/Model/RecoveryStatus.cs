@@ -32,6 +32,15 @@ namespace CcieDr
 
         public TimeSpan? VerifiedRpo { get; internal set; }
 
+        /// <summary>With -BackupLocation: the newest data archive (tarball) found there.</summary>
+        public string? NewestBackup { get; internal set; }
+
+        /// <summary>With -BackupLocation: the newest archive Test-CcieBackup passed (recorded next to it).</summary>
+        public string? NewestTestedBackup { get; internal set; }
+
+        /// <summary>Age of <see cref="NewestTestedBackup"/>.</summary>
+        public TimeSpan? TestedBackupRpo { get; internal set; }
+
         public DateTime? LastDrillAt { get; internal set; }
 
         public string? LastDrillPointId { get; internal set; }

@@ -3,6 +3,8 @@ using System.Diagnostics;
 using System.Globalization;
 using System.Reflection;
 using System.Runtime.InteropServices;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text;
 
 namespace CcieDr.Simulator.Ssm;
@@ -389,7 +391,6 @@ internal sealed class SsmSandbox : IDisposable
 
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicatedctl"), "replicated");
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/replicated-standin"), "replicated");
-
         // Replicated's services as systemd units: systemctl cat/restart (restarts are logged, see the stand-in).
         File.CreateSymbolicLink(System.IO.Path.Combine(dir, "opt/replicated-standin/bin/systemctl"), "replicated");
 

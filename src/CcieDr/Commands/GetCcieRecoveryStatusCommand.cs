@@ -1,10 +1,13 @@
 using System;
 using System.Collections.Generic;
+using System.Linq;
 using System.Management.Automation;
 using System.Threading;
 using System.Threading.Tasks;
 using Amazon.EC2;
+using Amazon.S3;
 using CcieDr.Engine;
+using CcieDr.Engine.Archive.Storage;
 using CcieDr.Engine.Aws;
 using CcieDr.Engine.Recovery;
 
@@ -42,9 +45,50 @@ namespace CcieDr.Commands
         [Parameter]
         public TimeSpan DrillMaxAge { get; set; } = TimeSpan.FromDays(30);
 
+        /// <summary>Where the data archives (tarballs) are: directories or s3://bucket/prefix/. An archive Test-CcieBackup passed counts as a verified point.</summary>
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string[] BackupLocation { get; set; } = Array.Empty<string>();
+
         /// <summary>Return only $true (Pass) or $false, for monitoring.</summary>
         [Parameter]
         public SwitchParameter Quiet { get; set; }
+
+        // Every archive in -BackupLocation with the test Test-CcieBackup recorded next to it (a stale or failed record is no proof).
+        private async Task<IReadOnlyList<BackupEvidence>> BackupsAsync(CancellationToken ct)
+        {
+            var result = new List<BackupEvidence>();
+            IAmazonS3? s3 = BackupLocation.Any(S3UploadLocation.IsS3Uri) ? Aws.CreateS3() : null;
+            try
+            {
+                var catalog = new DataBackupCatalog(s3);
+                foreach (string given in BackupLocation)
+                {
+                    string location = S3UploadLocation.IsS3Uri(given) ? given : await ResolveProviderPathAsync(given).ConfigureAwait(false);
+                    IReadOnlyList<DataBackupArchiveInfo> archives;
+                    try
+                    {
+                        archives = await catalog.ListAsync(location, ct).ConfigureAwait(false);
+                    }
+                    catch (System.IO.DirectoryNotFoundException e)
+                    {
+                        throw new CcieException("BackupLocationNotFound", CcieErrorCategory.ObjectNotFound, e.Message + " Give -BackupLocation the directory (or s3://bucket/prefix/) Backup-CcieData writes to.", given, e);
+                    }
+
+                    foreach (DataBackupArchiveInfo a in archives)
+                    {
+                        BackupTestRecord? record = await BackupTestRecord.ReadAsync(a, s3, ct).ConfigureAwait(false);
+                        result.Add(new BackupEvidence { Location = a.Location, Created = a.Created.UtcDateTime, TestedAt = record is { Passed: true } ? record.TestedAt.UtcDateTime : null });
+                    }
+                }
+            }
+            finally
+            {
+                s3?.Dispose();
+            }
+
+            return result;
+        }
 
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
@@ -58,7 +102,8 @@ namespace CcieDr.Commands
                     CopyRegion,
                     new RecoveryTargets { RpoTarget = RpoTarget, RtoTarget = RtoTarget, DrillMaxAge = DrillMaxAge },
                     DateTime.UtcNow,
-                    cancellationToken).ConfigureAwait(false);
+                    cancellationToken,
+                    BackupLocation.Length == 0 ? null : await BackupsAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
                 WriteObject(Quiet.IsPresent ? status.Status == "Pass" : status);
             }
             catch (CcieException e)

@@ -31,6 +31,10 @@ namespace CcieDr.Commands
         [ValidateRange(1, 10000)]
         public int MaxProblems { get; set; } = 20;
 
+        /// <summary>Do not record the result next to the archive (&lt;archive&gt;.ccie-test.json, read by Get-CcieRecoveryStatus -BackupLocation).</summary>
+        [Parameter]
+        public SwitchParameter NoRecord { get; set; }
+
         protected override object? TerminatingTarget() => _current;
 
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
@@ -49,6 +53,13 @@ namespace CcieDr.Commands
                     };
                     var result = await verifier.VerifyAsync(source, cancellationToken).ConfigureAwait(false);
                     WriteVerbose($"{source}: {result.Verdict}, {result.MemberCount} members, {result.ProblemCount} problems, {result.Duration.TotalSeconds:N1}s");
+                    if (!NoRecord.IsPresent)
+                    {
+                        string name = source.Substring(source.LastIndexOfAny(new[] { '/', System.IO.Path.DirectorySeparatorChar }) + 1);
+                        await BackupTestRecord.From(result, name, DateTimeOffset.UtcNow).WriteAsync(source, s3, cancellationToken).ConfigureAwait(false);
+                        result.RecordLocation = BackupTestRecord.SidecarOf(source);
+                    }
+
                     WriteObject(result);
                 }
                 catch (Exception error) when (error is not OperationCanceledException && !cancellationToken.IsCancellationRequested)

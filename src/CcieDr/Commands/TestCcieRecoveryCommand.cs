@@ -9,7 +9,9 @@ using Amazon.EC2;
 using Amazon.KeyManagementService;
 using CcieDr.Engine;
 using CcieDr.Engine.Recovery;
+using CcieDr.Engine.Detection;
 using CcieDr.Engine.Recovery.Drill;
+using CcieDr.Engine.Remote;
 
 namespace CcieDr.Commands
 {
@@ -25,6 +27,7 @@ namespace CcieDr.Commands
         private const string LatestSet = "Latest";
         private const string ByObjectSet = "ByRecoveryPoint";
         private const string ByIdSet = "ById";
+        private static readonly string[] DefaultKeyNames = { "id_ed25519", "id_ecdsa", "id_rsa" };
 
         /// <summary>A recovery point from Get-CcieSnapshot.</summary>
         [Parameter(ParameterSetName = ByObjectSet, Mandatory = true, ValueFromPipeline = true)]
@@ -93,6 +96,50 @@ namespace CcieDr.Commands
         [ValidateRange(1, 86400)]
         public int TimeoutSeconds { get; set; } = 2700;
 
+        /// <summary>Do not start the app: the drill then proves only that the point boots and passes EC2's status checks.</summary>
+        [Parameter]
+        public SwitchParameter SkipApp { get; set; }
+
+        /// <summary>How the drill reaches its box: Ssm (default when the box's agent comes Online) or Ssh (to the drill box's new private IP).</summary>
+        [Parameter]
+        public RemoteTransport? Transport { get; set; }
+
+        [Parameter]
+        [ValidateRange(1, 65535)]
+        public int SshPort { get; set; } = 22;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string SshUser { get; set; } = Environment.UserName;
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SshKeyPath { get; set; }
+
+        [Parameter]
+        [ValidateNotNullOrEmpty]
+        public string? SshKnownHostsPath { get; set; }
+
+        /// <summary>The drill box has a new IP that known_hosts does not know: trust and record its key.</summary>
+        [Parameter]
+        public SwitchParameter SshAcceptNewHostKey { get; set; }
+
+        [Parameter]
+        public SwitchParameter NoSudo { get; set; }
+
+        /// <summary>Where the app's ports are probed from: Box (default: an isolated drill box admits nothing from outside) or Here.</summary>
+        [Parameter]
+        public ProbeFrom From { get; set; } = ProbeFrom.Box;
+
+        [Parameter]
+        [ValidateRange(1, 60)]
+        public int ProbeTimeoutSec { get; set; } = 3;
+
+        /// <summary>How long the remote channel, then the app (state and ports), may take on the drill box. Default 1800.</summary>
+        [Parameter]
+        [ValidateRange(1, 86400)]
+        public int AppTimeoutSec { get; set; } = 1800;
+
         protected override async Task ProcessRecordAsync(CancellationToken cancellationToken)
         {
             using IAmazonEC2 ec2 = Aws.CreateEc2();
@@ -114,6 +161,7 @@ namespace CcieDr.Commands
                     Record = !NoRecord.IsPresent,
                     Timeout = TimeSpan.FromSeconds(TimeoutSeconds),
                     Validate = ValidationScript is null ? null : RunValidationAsync,
+                    Verifier = SkipApp.IsPresent ? null : await VerifierAsync().ConfigureAwait(false),
                 };
                 if (!Isolated.IsPresent && SubnetId is null)
                 {
@@ -151,6 +199,54 @@ namespace CcieDr.Commands
             {
                 WriteCcieError(e);
             }
+        }
+
+        // The drill box exists only once the drill ran its restore: the shell opens to it then (its id for SSM, its new IP for SSH).
+        private async Task<IDrillVerifier> VerifierAsync()
+        {
+            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
+            string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
+            key ??= DefaultKeyNames.Select(n => Path.Combine(home, ".ssh", n)).FirstOrDefault(File.Exists) ?? Path.Combine(home, ".ssh", "id_ed25519");
+            string knownHosts = SshKnownHostsPath is null ? KnownHosts.DefaultPath : await ResolveProviderPathAsync(SshKnownHostsPath).ConfigureAwait(false);
+            bool sshGiven = SshKeyPath is not null || MyInvocation.BoundParameters.ContainsKey(nameof(SshUser));
+            var options = new AppDrillOptions
+            {
+                Ec2 = () => Aws.CreateEc2(),
+                Sudo = !NoSudo.IsPresent,
+                ChannelTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
+                AppTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
+                Probe = ProbeParameters.Options(From, null, null, ProbeTimeoutSec, EndpointUrl),
+            };
+            options.OpenShell = (box, ct) =>
+            {
+                if (Transport == RemoteTransport.Ssh)
+                {
+                    // Against a simulator the drill box's 10.x address is fiction: never connect to it for real.
+                    PortProbe.GuardSimulatedAddress(box.PrivateIpAddress ?? string.Empty, EndpointUrl, box.InstanceId, "Use -Transport Ssm (the simulator's sandbox runs the commands), or -SkipApp.");
+                }
+
+                return RemoteShellFactory.CreateAsync(
+                    new RemoteShellRequest
+                    {
+                        Transport = Transport,
+                        InstanceId = box.InstanceId,
+                        SshGiven = sshGiven,
+                        Ssh = new SshOptions
+                        {
+                            Host = box.PrivateIpAddress ?? string.Empty,
+                            Port = SshPort,
+                            User = SshUser,
+                            KeyPath = key,
+                            KnownHostsPath = knownHosts,
+                            AcceptNewHostKey = SshAcceptNewHostKey.IsPresent,
+                            ConnectTimeout = TimeSpan.FromSeconds(15),
+                        },
+                    },
+                    new RemoteAwsClients { Ec2 = () => Aws.CreateEc2(), Ssm = () => Aws.CreateSsm(), S3 = () => Aws.CreateS3(), Region = Aws.Region },
+                    Reporter,
+                    ct);
+            };
+            return new AppDrillVerifier(options, Reporter);
         }
 
         private async Task<RecoveryPoint> ResolvePointAsync(IAmazonEC2 ec2, CancellationToken ct)

@@ -125,10 +125,12 @@ namespace CcieDr.Engine.Archive.Storage
             if (archive.BucketName != null)
             {
                 await RequireS3().DeleteObjectAsync(new DeleteObjectRequest { BucketName = archive.BucketName, Key = archive.Key }, cancellationToken).ConfigureAwait(false);
+                await BackupTestRecord.RemoveAsync(archive, _s3, cancellationToken).ConfigureAwait(false);
                 return;
             }
 
             File.Delete(archive.Location);
+            await BackupTestRecord.RemoveAsync(archive, null, cancellationToken).ConfigureAwait(false);
         }
 
         /// <summary>

@@ -117,7 +117,7 @@ namespace CcieDr.Engine.Recovery.Drill
 
             string groups = Request.Isolated ? "that group" : string.Join(", ", Request.SecurityGroupIds ?? p.Identity.SecurityGroupIds);
             steps.Add($"restore {p.RecoveryPointId} into {Subnet.SubnetId} ({Subnet.AvailabilityZone}) on a new private IP (never {p.Identity.PrivateIpAddress ?? "the production one"}), security groups {groups}, AMI {Probe.Target.ImageName}, Name {Probe.Target.Name}");
-            steps.Add(Request.Verifier is null ? "wait for its status checks" : "wait for its status checks, start the app over the remote shell, run the health checks");
+            steps.Add(Request.Verifier is null ? "wait for its status checks (the app is not started: -SkipApp)" : Request.Verifier is AppDrillVerifier v ? v.Description : "wait for its status checks, start the app over the remote shell, run the health checks");
             if (Request.Validate is not null)
             {
                 steps.Add("run the validation script");
@@ -274,8 +274,8 @@ namespace CcieDr.Engine.Recovery.Drill
                 }
                 else
                 {
-                    checks.Add(new RecoveryDrillCheck("app", "Unknown", "the app was not started: no remote shell to the drill box (give the transport parameters)"));
-                    warnings.Add("The drill proved the point boots and passes EC2 status checks; it did not start CircleCI on it (no remote shell).");
+                    checks.Add(new RecoveryDrillCheck("app", "Unknown", "the app was not started (-SkipApp)"));
+                    warnings.Add("The drill proved the point boots and passes EC2 status checks; it did not start CircleCI on it (-SkipApp).");
                 }
 
                 if (request.Validate is not null && checks.All(c => c.Status != "Fail"))

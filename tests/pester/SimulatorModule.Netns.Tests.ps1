@@ -1,8 +1,11 @@
 # The companion module CcieDr.Simulator (operators test their runbooks with it) and every example runbook's
 # Pester file under examples/tests, run as an operator would: both modules found on PSModulePath.
+# The runbooks probe the app's ports (from the box, through the simulator's SSM sandbox): this file runs inside a
+# private network namespace with only loopback (*.Netns.Tests.ps1: tests/pester/Invoke-Tests.ps1 runs it under unshare -n).
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
+    Assert-CcieTestPrivateNetwork
     $outDir = Split-Path (Split-Path (Split-Path (Get-CcieTestModulePath)))
     $simModule = Get-ChildItem (Join-Path $outDir 'CcieDr.Simulator') -Filter CcieDr.Simulator.psd1 -Recurse | Select-Object -First 1
     $repo = $env:CCIEDR_REPO_ROOT
