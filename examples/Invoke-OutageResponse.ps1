@@ -8,8 +8,8 @@
     2. Decide, from the verdict: Healthy -> nothing to do. A box whose status checks fail -> a reboot
        (reported, exit 3; with -Recover it is recovered instead). A box that is gone or stays down -> fail over to the replica when one exists (Get-CcieReplica),
        else restore the newest recovery point onto the same private IP. The app stopped on a running box -> start it.
-    3. Recover: Invoke-CcieFailover (fences the primary first), or Restore-CcieServicesBox -ReplaceExisting, then
-       the app started and serving (Start-CcieApp -Wait).
+    3. Recover: Invoke-CcieFailover (fences the primary first, starts the app on the replica), or
+       Restore-CcieServicesBox -ReplaceExisting -StartApp (the app started and serving on the new box).
     4. Builders: Set-CcieBuilderConfiguration points the launch template at the box's private IP (and the secret
        passphrase when the IP changed), Restart-CcieBuilder -Stale rotates the builders launched with the old one.
     5. Capacity: Set-CcieBuilderCapacity -Add <n> -Until <time> for the queue that built up during the outage.
@@ -108,8 +108,7 @@ try {
         # 3. Fail over when a replica is ready, else restore.
         $replica = if ($NoFailover) { $null } else { Get-CcieReplica @aws -ErrorAction SilentlyContinue | Select-Object -First 1 }
         if ($replica) {
-            $tx = if ($Transport) { @{ Transport = $Transport } } else { @{} }
-            $r = Invoke-CcieFailover @aws @tx -ReplicaId $replica.InstanceId -AppTimeoutSec $AppTimeoutSec -Confirm:$false
+            $r = Invoke-CcieFailover @aws @remote -ReplicaId $replica.InstanceId -AppTimeoutSec $AppTimeoutSec -Confirm:$false
             $summary.Action = 'failover'
             $summary.Timeline = $r.Timeline
             $boxId = $r.InstanceId
@@ -121,12 +120,14 @@ try {
                 & $log 'FAIL no replica and no recovery point to restore from'
                 exit 2
             }
-            $r = $point | Restore-CcieServicesBox @aws -ReplaceExisting -Confirm:$false
+            # -StartApp: waits for the new box's remote shell, fixes Replicated's addresses if the IP changed, starts the app, waits for its ports.
+            $r = $point | Restore-CcieServicesBox @aws @remote -ReplaceExisting -StartApp -AppTimeoutSec $AppTimeoutSec -Confirm:$false
             $summary.Action = 'restore'
             $summary.Timeline = $r.Timeline
             $boxId = $r.InstanceId
             & $log "restore from=$($point.RecoveryPointId) box=$boxId ip=$($r.PrivateIpAddress) took=$([int]$r.Duration.TotalSeconds)s"
-            $app = Start-CcieApp @aws @remote -InstanceId $boxId -Wait -WaitTimeoutSec $AppTimeoutSec -Force
+            $tx = @{}; if ($Transport) { $tx.Transport = $Transport }
+            $app = Get-CcieApp @aws @tx -InstanceId $boxId
             & $log "app state=$($app.State) on $boxId"
         }
     }

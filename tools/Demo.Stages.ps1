@@ -76,7 +76,7 @@ Show $replica
 $null = Invoke-CcieSimulatorControl $Simulator POST faults/instance-death @{ instanceId = $new.InstanceId; stopAfterSeconds = 30 }
 Write-Host "The primary $($new.InstanceId) fails its status checks (a zombie still running): the failover must fence it before the replica takes over."
 try {
-    $fo = Invoke-CcieFailover -ReplicaId $replica.InstanceId -AppTimeoutSec 120 -Confirm:$false -ErrorAction Stop
+    $fo = Invoke-CcieFailover -ReplicaId $replica.InstanceId -From Box -AppTimeoutSec 120 -Confirm:$false -ErrorAction Stop
     Show $fo
     if ($fo.Timeline) { Show-Timeline $fo.Timeline }
     $entries = @($fo.Timeline)

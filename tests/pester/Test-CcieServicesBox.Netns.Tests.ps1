@@ -111,6 +111,12 @@ Describe 'Test-CcieServicesBox' -Tag 'Health', 'Simulator' {
         $h.SuggestedAction | Should -Match 'restore from the latest recovery point'
         ($h.Checks | Where-Object Name -eq 'Cpu').Status | Should -Be 'Unknown'
         ($h.Checks | Where-Object Name -eq 'Cpu').Reason | Should -Be 'not checked: the instance is stopped'
+        # Every check once, from here and from the box (the ports were listed twice with -From Box).
+        foreach ($from in 'Here', 'Box') {
+            $names = @((Test-CcieServicesBox -InstanceId $boxId -Transport Local -From $from -CheckTimeoutSec 15).Checks.Name)
+            $names.Count | Should -Be @($names | Sort-Object -Unique).Count -Because "-From $from lists each check once: $($names -join ', ')"
+            $names | Should -Contain 'Port8800'
+        }
     }
 
     It 'impaired status checks give Down naming the failing check' {

@@ -134,7 +134,8 @@ namespace CcieDr.Engine.Detection
             Task<IReadOnlyList<ServicesBoxCheck>> onBox = notRunning is not null
                 ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(OnBoxUnknown(notRunning, request))
                 : OnBoxChecksAsync(box, boxName, request, capacity, ct);
-            Task<IReadOnlyList<ServicesBoxCheck>> ports = notRunning is not null
+            // With -From Box the on-box rows carry the ports (also when they are not checked); only -From Here adds its own.
+            Task<IReadOnlyList<ServicesBoxCheck>> ports = notRunning is not null && request.Probe.From == ProbeFrom.Here
                 ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(AppPorts.All.Select(p => Row("Port" + p, Unknown, null, "accepts connections", notRunning, null, TimeSpan.Zero)).ToList())
                 : request.Probe.From == ProbeFrom.Here ? PortChecksHereAsync(box, boxName, request, ct) : Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(Array.Empty<ServicesBoxCheck>());
 
