@@ -22,12 +22,11 @@ namespace CcieDr.Commands
     /// </summary>
     [Cmdlet(VerbsDiagnostic.Test, "CcieRecovery", DefaultParameterSetName = LatestSet, SupportsShouldProcess = true, ConfirmImpact = ConfirmImpact.Medium)]
     [OutputType(typeof(RecoveryDrillResult))]
-    public sealed class TestCcieRecoveryCommand : CcieAwsCmdlet
+    public sealed class TestCcieRecoveryCommand : CcieTransportCmdlet
     {
         private const string LatestSet = "Latest";
         private const string ByObjectSet = "ByRecoveryPoint";
         private const string ByIdSet = "ById";
-        private static readonly string[] DefaultKeyNames = { "id_ed25519", "id_ecdsa", "id_rsa" };
 
         /// <summary>A recovery point from Get-CcieSnapshot.</summary>
         [Parameter(ParameterSetName = ByObjectSet, Mandatory = true, ValueFromPipeline = true)]
@@ -99,33 +98,6 @@ namespace CcieDr.Commands
         /// <summary>Do not start the app: the drill then proves only that the point boots and passes EC2's status checks.</summary>
         [Parameter]
         public SwitchParameter SkipApp { get; set; }
-
-        /// <summary>How the drill reaches its box: Ssm (default when the box's agent comes Online) or Ssh (to the drill box's new private IP).</summary>
-        [Parameter]
-        public RemoteTransport? Transport { get; set; }
-
-        [Parameter]
-        [ValidateRange(1, 65535)]
-        public int SshPort { get; set; } = 22;
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string SshUser { get; set; } = Environment.UserName;
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SshKeyPath { get; set; }
-
-        [Parameter]
-        [ValidateNotNullOrEmpty]
-        public string? SshKnownHostsPath { get; set; }
-
-        /// <summary>The drill box has a new IP that known_hosts does not know: trust and record its key.</summary>
-        [Parameter]
-        public SwitchParameter SshAcceptNewHostKey { get; set; }
-
-        [Parameter]
-        public SwitchParameter NoSudo { get; set; }
 
         /// <summary>Where the app's ports are probed from: Box (default: an isolated drill box admits nothing from outside) or Here.</summary>
         [Parameter]
@@ -201,14 +173,16 @@ namespace CcieDr.Commands
             }
         }
 
-        // The drill box exists only once the drill ran its restore: the shell opens to it then (its id for SSM, its new IP for SSH).
+        // The drill box exists only once the drill ran its restore: the shell opens to it then (its id for SSM; for SSH
+        // its new private IP, looked up in EC2), with this invocation's transport parameters (CcieTransportCmdlet).
         private async Task<IDrillVerifier> VerifierAsync()
         {
-            string home = Environment.GetFolderPath(Environment.SpecialFolder.UserProfile);
-            string? key = SshKeyPath is null ? null : await ResolveProviderPathAsync(SshKeyPath).ConfigureAwait(false);
-            key ??= DefaultKeyNames.Select(n => Path.Combine(home, ".ssh", n)).FirstOrDefault(File.Exists) ?? Path.Combine(home, ".ssh", "id_ed25519");
-            string knownHosts = SshKnownHostsPath is null ? KnownHosts.DefaultPath : await ResolveProviderPathAsync(SshKnownHostsPath).ConfigureAwait(false);
-            bool sshGiven = SshKeyPath is not null || MyInvocation.BoundParameters.ContainsKey(nameof(SshUser));
+            DrillBox? current = null;
+            Uri? endpoint = EndpointUrl;
+            Func<CancellationToken, Task<IRemoteShell>> open = await ShellOpenerAsync(
+                () => current?.InstanceId,
+                () => null,
+                host => PortProbe.GuardSimulatedAddress(host, endpoint, current?.InstanceId ?? "the drill box", "Use -Transport Ssm (the simulator's sandbox runs the commands), or -SkipApp.")).ConfigureAwait(false);
             var options = new AppDrillOptions
             {
                 Ec2 = () => Aws.CreateEc2(),
@@ -219,32 +193,8 @@ namespace CcieDr.Commands
             };
             options.OpenShell = (box, ct) =>
             {
-                if (Transport == RemoteTransport.Ssh)
-                {
-                    // Against a simulator the drill box's 10.x address is fiction: never connect to it for real.
-                    PortProbe.GuardSimulatedAddress(box.PrivateIpAddress ?? string.Empty, EndpointUrl, box.InstanceId, "Use -Transport Ssm (the simulator's sandbox runs the commands), or -SkipApp.");
-                }
-
-                return RemoteShellFactory.CreateAsync(
-                    new RemoteShellRequest
-                    {
-                        Transport = Transport,
-                        InstanceId = box.InstanceId,
-                        SshGiven = sshGiven,
-                        Ssh = new SshOptions
-                        {
-                            Host = box.PrivateIpAddress ?? string.Empty,
-                            Port = SshPort,
-                            User = SshUser,
-                            KeyPath = key,
-                            KnownHostsPath = knownHosts,
-                            AcceptNewHostKey = SshAcceptNewHostKey.IsPresent,
-                            ConnectTimeout = TimeSpan.FromSeconds(15),
-                        },
-                    },
-                    new RemoteAwsClients { Ec2 = () => Aws.CreateEc2(), Ssm = () => Aws.CreateSsm(), S3 = () => Aws.CreateS3(), Region = Aws.Region },
-                    Reporter,
-                    ct);
+                current = box;
+                return open(ct);
             };
             return new AppDrillVerifier(options, Reporter);
         }
