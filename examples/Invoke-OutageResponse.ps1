@@ -50,6 +50,9 @@ param(
     [int] $CatchUpCapacity = 2,
     [double] $CatchUpHours = 2,
     [int] $AppTimeoutSec = 1800,
+    # Replace builders as soon as the new ones are InService, without waiting for CloudWatch's once-a-minute count of the
+    # builders the app sees (Restart-CcieBuilder -SkipConnectionCheck): for a simulator whose clock runs in real time.
+    [switch] $SkipBuilderConnectionCheck,
     [switch] $PassThru
 )
 $ErrorActionPreference = 'Stop'
@@ -144,7 +147,7 @@ try {
     $summary.InstanceId = $box.InstanceId; $summary.PrivateIpAddress = $box.PrivateIpAddress
     $config = Set-CcieBuilderConfiguration @aws -ServicesPrivateIp $box.PrivateIpAddress -KeepSecretPassphrase -Confirm:$false
     & $log "builders configured ip=$($box.PrivateIpAddress) action=$($config.Action) version=$($config.NewVersion ?? $config.OldVersion)"
-    $rotated = @(Restart-CcieBuilder @aws -Stale -Confirm:$false)
+    $rotated = @(Restart-CcieBuilder @aws -Stale -SkipConnectionCheck:$SkipBuilderConnectionCheck -Confirm:$false)
     $summary.BuildersRotated = @($rotated | ForEach-Object { $_.Replaced } | Where-Object { $_ }).Count
     & $log "builders rotated=$($summary.BuildersRotated) status=$(@($rotated | ForEach-Object Status) -join ',') $(@($rotated | ForEach-Object Warnings) -join ' ')"
 

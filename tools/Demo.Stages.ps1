@@ -52,7 +52,7 @@ Show $health InstanceId, Verdict, Reasons, SuggestedAction, Why
 $health.Checks | Format-Table Name, Status, Observed, Reason -AutoSize | Out-String -Width 180 | Write-Host
 
 Write-Stage '2a. Restore: the outage-response runbook (examples/Invoke-OutageResponse.ps1) decides, restores, starts the app, reconfigures and rotates the builders, adds catch-up capacity and verifies'
-$out = & (Join-Path $repo 'examples/Invoke-OutageResponse.ps1') @aws -CatchUpCapacity 2 -CatchUpHours 2 -PassThru
+$out = & (Join-Path $repo 'examples/Invoke-OutageResponse.ps1') @aws -CatchUpCapacity 2 -CatchUpHours 2 -SkipBuilderConnectionCheck -PassThru
 $code = $LASTEXITCODE
 $out | Where-Object { $_ -is [string] } | ForEach-Object { Write-Host "  $_" }
 $restore = $out | Where-Object { $_ -isnot [string] }

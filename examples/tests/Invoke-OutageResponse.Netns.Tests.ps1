@@ -31,7 +31,9 @@ Describe 'Invoke-OutageResponse' {
         $deadline = (Get-Date).AddSeconds(30)
         while ((Get-CcieServicesBox -InstanceId $before.InstanceId).State -ne 'stopped' -and (Get-Date) -lt $deadline) { Start-Sleep -Milliseconds 200 }
 
-        $out = & $runbook -EndpointUrl $sim.Url -Region us-east-1 -Transport Ssm -CatchUpCapacity 2 -PassThru
+        $oldBuilders = @(Get-CcieBuilder | Where-Object LifecycleState -eq 'InService').InstanceId
+        # The simulator's clock runs in real time here: don't wait for CloudWatch's once-a-minute builder count.
+        $out = & $runbook -EndpointUrl $sim.Url -Region us-east-1 -Transport Ssm -CatchUpCapacity 2 -SkipBuilderConnectionCheck -PassThru
         $LASTEXITCODE | Should -Be 10 -Because ($out -join "`n")
         $summary = $out | Where-Object { $_ -isnot [string] }
         $summary.Action | Should -Be 'restore'
@@ -51,7 +53,10 @@ Describe 'Invoke-OutageResponse' {
         $builders = @(Get-CcieBuilder)
         $builders.Count | Should -BeGreaterThan 0
         $builders | ForEach-Object { $_.ServicesPrivateIp | Should -Be $after.PrivateIpAddress }
-        ($out -join "`n") | Should -Match 'builders rotated=\d+ status=\w+'     # Restart-CcieBuilder -Stale ran
+        # Every builder launched before the restore was rotated (Restart-CcieBuilder -Stale: launched before the recovery).
+        $oldBuilders.Count | Should -BeGreaterThan 0
+        ($out -join "`n") | Should -Match "builders rotated=$($oldBuilders.Count) status=Completed"
+        @($builders | Where-Object { $_.InstanceId -in $oldBuilders -and $_.LifecycleState -notmatch '^Terminat' }) | Should -HaveCount 0
         ($out -join "`n") | Should -Match "builders configured ip=$([regex]::Escape($after.PrivateIpAddress))"
     }
 }

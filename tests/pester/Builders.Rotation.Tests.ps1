@@ -320,3 +320,39 @@ Describe 'Rotation edge cases' -Tag 'Builders', 'Simulator' {
         @(Get-ConnectedBuilder).Count | Should -Be $Desired
     }
 }
+
+Describe 'Restore onto the same IP: Restart-CcieBuilder -Stale rotates the builders launched before the restore' -Tag 'Builders', 'Simulator' {
+    BeforeAll {
+        Invoke-CcieSimulatorControl $sim POST reset | Out-Null
+        Invoke-CcieSimulatorControl $sim POST seed @{ region = 'us-east-1' } | Out-Null
+        Invoke-CcieSimulatorControl $sim POST autoscaling @{ region = 'us-east-1'; name = $Group; suspended = $false; desiredCapacity = 3 } | Out-Null
+        Wait-Until { @(Get-CcieBuilder | Where-Object LifecycleState -eq 'InService').Count -eq 3 } '3 builders in service'
+        $old = Get-CcieServicesBox
+        $rp = New-CcieSnapshot -Wait -Confirm:$false
+        $null = Invoke-CcieSimulatorEc2 $sim TerminateInstances @{ 'InstanceId.1' = $old.InstanceId }
+        Wait-Until { (Get-CcieServicesBox -InstanceId $old.InstanceId -IncludeTerminated).State -eq 'terminated' } 'the old box to terminate'
+        $script:restored = Restore-CcieServicesBox -RecoveryPointId $rp.RecoveryPointId -Confirm:$false
+        $script:before = @(Get-LiveBuilder)
+    }
+
+    It 'the builders point at the right IP but were launched before the restore: stale for that reason only' {
+        $restored.PrivateIpAddress | Should -Be $old.PrivateIpAddress
+        $before.Count | Should -Be 3
+        foreach ($b in $before) {
+            $b.Stale | Should -BeTrue
+            $b.StaleReasons | Should -Be @('LaunchedBeforeRecovery')
+        }
+    }
+
+    It 'Restart-CcieBuilder -Stale replaces exactly those (they are on the current template version, so only the inventory calls them stale)' {
+        $pump = Start-ClockPump
+        try { $r = @(Restart-CcieBuilder -Stale -BatchSize 1 -SkipConnectionCheck -Confirm:$false) }
+        finally { Stop-ClockPump $pump }
+        $r.Status | Should -Not -Be 'NothingToDo'
+        @($r.Replaced | Sort-Object) | Should -Be @($before.InstanceId | Sort-Object)
+        $after = @(Get-LiveBuilder)
+        $after.Count | Should -Be 3
+        @($after | Where-Object { $_.InstanceId -in $before.InstanceId }).Count | Should -Be 0
+        @($after | Where-Object Stale).Count | Should -Be 0
+    }
+}

@@ -163,6 +163,13 @@ namespace CcieDr.Engine.Builders
         /// </summary>
         public Func<CancellationToken, Task<BuilderConnectionReading>>? ConnectedBuilders { get; set; }
 
+        /// <summary>
+        /// The group's builders that Get-CcieBuilder calls stale (<see cref="BuilderInventory"/>: launched with another
+        /// Services IP, or before the box's last restore or failover, or older than MaxAge). -Stale replaces these as
+        /// well as those not on the group's current configuration; null: only the latter.
+        /// </summary>
+        public Func<string, CancellationToken, Task<IReadOnlyCollection<string>>>? InventoryStale { get; set; }
+
         public async Task<BuilderRestartPlan> PlanAsync(BuilderRestartRequest request, CancellationToken ct)
         {
             if (request is null)
@@ -710,7 +717,11 @@ namespace CcieDr.Engine.Builders
 
                     return request.InstanceIds.Distinct(StringComparer.Ordinal).ToList();
                 case BuilderSelection.Stale:
-                    return live.Where(m => IsStale(plan, m)).Select(m => m.InstanceId).ToList();
+                    IReadOnlyCollection<string> judged = InventoryStale is null
+                        ? Array.Empty<string>()
+                        : await InventoryStale(plan.Group.Name, ct).ConfigureAwait(false);
+                    var stale = new HashSet<string>(judged, StringComparer.Ordinal);
+                    return live.Where(m => IsStale(plan, m) || stale.Contains(m.InstanceId)).Select(m => m.InstanceId).ToList();
                 default:
                     // A rerun continues where the stopped one was: the builders it had tagged and not yet replaced.
                     List<string> pending = await PendingAsync(live, ct).ConfigureAwait(false);
