@@ -185,6 +185,13 @@ namespace CcieDr.Engine.Builders
             return at;
         }
 
+        /// <summary>The instance ids of <paramref name="group"/>'s builders that are stale (what Get-CcieBuilder marks Stale).</summary>
+        public async Task<IReadOnlyCollection<string>> StaleInstanceIdsAsync(string group, CancellationToken ct)
+        {
+            BuilderInventoryResult seen = await GetAsync(new BuilderQuery { AutoScalingGroupName = group }, ct).ConfigureAwait(false);
+            return seen.Groups.SelectMany(g => g.Builders).Where(b => b.Stale).Select(b => b.InstanceId).ToList();
+        }
+
         /// <summary>
         /// The builders' group name: <paramref name="name"/> when given (checked to exist), otherwise the one group whose
         /// current user data carries SERVICES_PRIVATE_IP.

@@ -111,14 +111,11 @@ namespace CcieDr.Commands
         protected override async Task EndProcessingAsync(CancellationToken cancellationToken)
         {
             using IAmazonEC2 ec2 = Aws.CreateEc2();
-            using var groups = new AutoScalingBuilderGroups(AutoScalingClient.Create(Aws), ownsClient: true);
-            var restarter = new BuilderRestarter(ec2, groups, Aws.Region, Reporter);
-            using AutoScalingClient inventoryAsg = AutoScalingClient.Create(Aws);
-            var inventory = new BuilderInventory(ec2, inventoryAsg, Aws.Region);
-            restarter.InventoryStale = async (group, ct) =>
+            using AutoScalingClient asg = AutoScalingClient.Create(Aws);
+            using var groups = new AutoScalingBuilderGroups(asg);
+            var restarter = new BuilderRestarter(ec2, groups, Aws.Region, Reporter)
             {
-                BuilderInventoryResult seen = await inventory.GetAsync(new BuilderQuery { AutoScalingGroupName = group }, ct).ConfigureAwait(false);
-                return seen.Groups.SelectMany(g => g.Builders).Where(b => b.Stale).Select(b => b.InstanceId).ToList();
+                InventoryStale = new BuilderInventory(ec2, asg, Aws.Region).StaleInstanceIdsAsync,
             };
             using CloudWatchClient? cloudWatch = SkipConnectionCheck.IsPresent ? null : CloudWatchClient.Create(Aws);
             if (cloudWatch is not null)

@@ -18,9 +18,6 @@ namespace CcieDr.Engine.Archive.Common
 
         private int _sinceLast;
 
-        /// <summary>Trims done (for tests).</summary>
-        internal int Trims { get; private set; }
-
         /// <summary>Counts one member; trims the heap when <see cref="Interval"/> have passed since the last trim.</summary>
         internal void Member()
         {
@@ -30,7 +27,6 @@ namespace CcieDr.Engine.Archive.Common
             }
 
             _sinceLast = 0;
-            Trims++;
             GCSettings.LargeObjectHeapCompactionMode = GCLargeObjectHeapCompactionMode.CompactOnce;
             GC.Collect(GC.MaxGeneration, GCCollectionMode.Forced, blocking: true, compacting: true);
         }
