@@ -135,9 +135,11 @@ namespace CcieDr.Engine.Detection
                 ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(OnBoxUnknown(notRunning, request))
                 : OnBoxChecksAsync(box, boxName, request, capacity, ct);
             // With -From Box the on-box rows carry the ports (also when they are not checked); only -From Here adds its own.
-            Task<IReadOnlyList<ServicesBoxCheck>> ports = notRunning is not null && request.Probe.From == ProbeFrom.Here
-                ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(AppPorts.All.Select(p => Row("Port" + p, Unknown, null, "accepts connections", notRunning, null, TimeSpan.Zero)).ToList())
-                : request.Probe.From == ProbeFrom.Here ? PortChecksHereAsync(box, boxName, request, ct) : Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(Array.Empty<ServicesBoxCheck>());
+            Task<IReadOnlyList<ServicesBoxCheck>> ports = request.Probe.From != ProbeFrom.Here
+                ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(Array.Empty<ServicesBoxCheck>())
+                : notRunning is not null
+                    ? Task.FromResult<IReadOnlyList<ServicesBoxCheck>>(AppPorts.All.Select(p => Row("Port" + p, Unknown, null, "accepts connections", notRunning, null, TimeSpan.Zero)).ToList())
+                    : PortChecksHereAsync(box, boxName, request, ct);
 
             checks.AddRange(await status.ConfigureAwait(false));
             IReadOnlyList<ServicesBoxCheck> boxRows = await onBox.ConfigureAwait(false);
