@@ -1,8 +1,8 @@
 # Restore-CcieServicesBox -StartApp on the simulator, over SSM (no -Transport: the default selection): the box is
 # terminated, restored from the latest recovery point, and the post-restore recovery runs on the NEW instance, in its
 # bubblewrap sandbox (a copy of the old box's disk, booted with the app stopped, the old IP in /etc/default/replicated*).
-# The app's ports are probed from the box (-From Box): inside the sandbox they listen only while the stand-in's app is
-# started. Probing test: runs under unshare -n (*.Netns.Tests.ps1).
+# The app's ports are probed from the box: -From left at its default probes a simulated address from the box (the
+# acceptance command has no -From), and inside the sandbox the ports listen only while the stand-in's app is started. Probing test: runs under unshare -n (*.Netns.Tests.ps1).
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestHelpers.psm1') -Force
@@ -50,7 +50,8 @@ Describe 'Restore-CcieServicesBox -StartApp over SSM' -Tag 'Restore', 'Remote', 
     }
 
     It 'restores the terminated box and starts the app on the NEW instance; Get-CcieApp shows started; same IP: no fix-up, no restart' {
-        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -StartApp -From Box -AppTimeoutSec 120 -Confirm:$false
+        # The acceptance command as an operator types it: no -From, no probe overrides.
+        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -StartApp -AppTimeoutSec 120 -Confirm:$false
         $r.Status | Should -Be 'Succeeded'
         $r.InstanceId | Should -Not -Be $old.InstanceId
         $r.PrivateIpAddress | Should -Be $old.PrivateIpAddress
@@ -72,7 +73,7 @@ Describe 'Restore-CcieServicesBox -StartApp over SSM' -Tag 'Restore', 'Remote', 
         $channel.Detail | Should -Be "Ssm $($r.InstanceId)"
         ($r.Timeline | Where-Object Action -eq 'FixReplicatedAddresses').Outcome | Should -Be 'Skipped'
         ($r.Timeline | Where-Object Action -eq 'RestartReplicated').Outcome | Should -Be 'Skipped'
-        ($r.Timeline | Where-Object Action -eq 'WaitAppPorts').Detail | Should -Match '^80, 443, 4434, 8800 open'
+        ($r.Timeline | Where-Object Action -eq 'WaitAppPorts').Detail | Should -Match '^80, 443, 4434, 8800 open from the box \(127\.0\.0\.1 there\)$'
 
         # The restored disk booted with the app stopped: the recovery started it, in the new box's sandbox.
         $state = Get-BoxFile $r.InstanceId '/var/lib/replicated-standin/state'
@@ -86,7 +87,7 @@ Describe 'Restore-CcieServicesBox -StartApp over SSM' -Tag 'Restore', 'Remote', 
     }
 
     It 'with -PrivateIpAddress the new box''s /etc/default/replicated* carry the new address, backed up first, and Replicated is restarted with it' {
-        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -From Box -AppTimeoutSec 120 -Confirm:$false
+        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -AppTimeoutSec 120 -Confirm:$false
         $r.Status | Should -Be 'Succeeded'
         $r.PrivateIpAddress | Should -Be '10.0.1.50'
         $r.AppState | Should -Be 'started'
@@ -122,12 +123,13 @@ Describe 'Restore-CcieServicesBox -StartApp over SSM' -Tag 'Restore', 'Remote', 
         # What-if text goes to the host, not to a stream: run it in a child session and read its stdout.
         $child = Invoke-CcieChildPwsh -Script @"
 Import-Module '$(Get-CcieTestModulePath)'
-Get-CcieSnapshot -Latest -EndpointUrl $($sim.Url) -Region us-east-1 | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -From Box -EndpointUrl $($sim.Url) -Region us-east-1 -WhatIf
+Get-CcieSnapshot -Latest -EndpointUrl $($sim.Url) -Region us-east-1 | Restore-CcieServicesBox -PrivateIpAddress 10.0.1.50 -StartApp -EndpointUrl $($sim.Url) -Region us-east-1 -WhatIf
 "@ -Environment @{ AWS_ACCESS_KEY_ID = 'AKIDCCIEDRTEST'; AWS_SECRET_ACCESS_KEY = 'x'; AWS_REGION = 'us-east-1' }
         $child.ExitCode | Should -Be 0 -Because $child.Error
         $out = $child.Output
         $out | Should -Match 'set PRIVATE_ADDRESS, DAEMON_ENDPOINT, DAEMON_HOST and -e LOCAL_ADDRESS/PRIVATE_ADDRESS to 10\.0\.1\.50'
         foreach ($s in $steps) { $out | Should -Match $s }
+        $out | Should -Match 'accept connections from the box \(its address is simulated\)'
         $out | Should -Match 'RunInstances|launch'
 
         $log = Get-RequestLog
@@ -145,6 +147,14 @@ Get-CcieSnapshot -Latest -EndpointUrl $($sim.Url) -Region us-east-1 | Restore-Cc
         $err[0].FullyQualifiedErrorId | Should -BeLike 'ProbeAddressSimulated*'
         $err[0].Exception.Message | Should -Match 'is restored, but the app is not serving yet'
         $err[0].Exception.Message | Should -Match 'Give -SshHost with a loopback sshd'
+    }
+
+    It 'an explicit -From Here is honoured: it refuses to connect to the restored box''s simulated address' {
+        $r = Get-CcieSnapshot -Latest | Restore-CcieServicesBox -StartApp -From Here -AppTimeoutSec 60 -Confirm:$false -ErrorVariable err -ErrorAction SilentlyContinue
+        $r.Status | Should -Be 'Succeeded'
+        $err[0].FullyQualifiedErrorId | Should -BeLike 'ProbeAddressSimulated*'
+        $err[0].Exception.Message | Should -Match 'or probe with -From Box'
+        @($r.Timeline | Where-Object Action -eq 'WaitAppPorts' | ForEach-Object Outcome) | Should -Not -Contain 'Succeeded'
     }
 
     It 'has no transport parameters of its own: they are the remote cmdlets'' (one selection, one set of names)' {

@@ -9,6 +9,12 @@ namespace CcieDr.Engine.Detection
     {
         public ProbeFrom From { get; set; } = ProbeFrom.Here;
 
+        /// <summary>
+        /// False when the operator left -From at its default: then a box whose address is simulated (the AWS endpoint is a
+        /// simulator on loopback) is probed from the box over the remote shell instead of being refused.
+        /// </summary>
+        public bool FromGiven { get; set; } = true;
+
         /// <summary>Override of the address probed (Here: instead of the box's IP; Box: instead of 127.0.0.1 on the box).</summary>
         public string? ProbeAddress { get; set; }
 
@@ -26,7 +32,7 @@ namespace CcieDr.Engine.Detection
         /// </summary>
         public AppPortProbeSpec Resolve(IRemoteShell? shell, string? boxAddress, string box)
         {
-            if (From == ProbeFrom.Box)
+            if (From == ProbeFrom.Box || (shell is not null && shell.Transport != RemoteTransport.Local && ProbesFromBoxFor(boxAddress)))
             {
                 if (shell is null)
                 {
@@ -51,5 +57,36 @@ namespace CcieDr.Engine.Detection
             PortProbe.GuardSimulatedAddress(address!, Endpoint, box);
             return new AppPortProbeSpec(ProbeFrom.Here, new PortProbeTarget(address!, PortMap, Timeout), shell);
         }
+
+        /// <summary>
+        /// Whether a box at <paramref name="boxAddress"/> is probed from the box although From says Here: only when -From was
+        /// left at its default, no -ProbeAddress was given and the address is simulated (never a real connection to it).
+        /// </summary>
+        public bool ProbesFromBoxFor(string? boxAddress) =>
+            From == ProbeFrom.Box
+            || (!FromGiven && ProbeAddress is null && !string.IsNullOrWhiteSpace(boxAddress) && PortProbe.IsSimulatedAddress(boxAddress!, Endpoint));
+
+        /// <summary>Where the probe of a box will run, for plans: "here", "the box", or "the box (its address is simulated)".</summary>
+        public string DescribeOrigin(string? boxAddress)
+        {
+            if (From == ProbeFrom.Box)
+            {
+                return "the box";
+            }
+
+            // Before a launch the address may not be known yet: any non-loopback box address is simulated behind a loopback endpoint.
+            return ProbesFromBoxFor(boxAddress ?? "0.0.0.0") ? "the box (its address is simulated)" : "here";
+        }
+
+        /// <summary>These options with From = Box when <see cref="ProbesFromBoxFor"/> says so (the health check decides once per box).</summary>
+        public AppProbeOptions ForBox(string? boxAddress) => From == ProbeFrom.Box || !ProbesFromBoxFor(boxAddress) ? this : new AppProbeOptions
+        {
+            From = ProbeFrom.Box,
+            FromGiven = FromGiven,
+            ProbeAddress = ProbeAddress,
+            PortMap = PortMap,
+            Timeout = Timeout,
+            Endpoint = Endpoint,
+        };
     }
 }

@@ -132,17 +132,7 @@ namespace CcieDr.Engine.Detection
         /// <param name="fix">What to do instead (default: the probe overrides).</param>
         public static void GuardSimulatedAddress(string address, Uri? endpoint, string box, string? fix = null)
         {
-            if (endpoint is null || !endpoint.IsLoopback)
-            {
-                return;
-            }
-
-            if (IPAddress.TryParse(address, out IPAddress? ip) && IPAddress.IsLoopback(ip))
-            {
-                return;
-            }
-
-            if (string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase))
+            if (endpoint is null || !IsSimulatedAddress(address, endpoint))
             {
                 return;
             }
@@ -152,6 +142,22 @@ namespace CcieDr.Engine.Detection
                 CcieErrorCategory.InvalidArgument,
                 $"Not connecting to {address}: the AWS endpoint {endpoint.GetLeftPart(UriPartial.Authority)} is on loopback (a simulator), so {box}'s address is simulated and a real connection to it could reach a real host. " + (fix ?? $"Give -ProbeAddress 127.0.0.1 with -ProbePortMap from the simulator (GET /_sim/boxes/{box}/ports), or probe with -From Box."),
                 box);
+        }
+
+        /// <summary>True when <paramref name="address"/> is not loopback and the AWS endpoint is a simulator on loopback.</summary>
+        public static bool IsSimulatedAddress(string address, Uri? endpoint)
+        {
+            if (endpoint is null || !endpoint.IsLoopback)
+            {
+                return false;
+            }
+
+            if (IPAddress.TryParse(address, out IPAddress? ip) && IPAddress.IsLoopback(ip))
+            {
+                return false;
+            }
+
+            return !string.Equals(address, "localhost", StringComparison.OrdinalIgnoreCase);
         }
 
         /// <summary>Probes every port at once from this machine.</summary>

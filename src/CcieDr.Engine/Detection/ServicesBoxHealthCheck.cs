@@ -122,6 +122,12 @@ namespace CcieDr.Engine.Detection
             }
 
             string boxName = box?.InstanceId ?? request.InstanceId ?? "the Services box";
+            if (request.OpenShell is not null)
+            {
+                // -From left at its default and the box's address simulated: its ports are probed from the box (its sandbox).
+                request.Probe = request.Probe.ForBox(box?.PrivateIpAddress ?? request.BoxAddress);
+            }
+
             checks.Add(StateCheck(box, ec2Error, request, locate.Elapsed));
             bool running = box?.State == "running";
             string? notRunning = box is null ? null : running ? null : $"not checked: the instance is {box.State}";

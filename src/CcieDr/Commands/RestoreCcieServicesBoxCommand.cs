@@ -123,7 +123,10 @@ namespace CcieDr.Commands
         [ValidateNotNullOrEmpty]
         public string? SshHost { get; set; }
 
-        /// <summary>With -StartApp: probe the app's ports from here (default) or from the box.</summary>
+        /// <summary>
+        /// With -StartApp: probe the app's ports from here (default) or from the box. Left at its default against a simulator
+        /// on loopback, the restored box's simulated address is probed from the box (its sandbox).
+        /// </summary>
         [Parameter]
         public Engine.Detection.ProbeFrom From { get; set; } = Engine.Detection.ProbeFrom.Here;
 
@@ -254,7 +257,7 @@ namespace CcieDr.Commands
                 Sudo = !NoSudo.IsPresent,
                 ChannelTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
                 AppTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
-                Probe = ProbeParameters.Options(From, ProbeAddress, ProbePortMap, ProbeTimeoutSec, EndpointUrl),
+                Probe = ProbeParameters.Options(From, MyInvocation.BoundParameters.ContainsKey(nameof(From)), ProbeAddress, ProbePortMap, ProbeTimeoutSec, EndpointUrl),
             };
 
             // Against a simulator the restored box's 10.x address is fiction: never connect to it for real over SSH.

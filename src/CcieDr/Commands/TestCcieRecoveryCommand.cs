@@ -189,7 +189,7 @@ namespace CcieDr.Commands
                 Sudo = !NoSudo.IsPresent,
                 ChannelTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
                 AppTimeout = TimeSpan.FromSeconds(AppTimeoutSec),
-                Probe = ProbeParameters.Options(From, null, null, ProbeTimeoutSec, EndpointUrl),
+                Probe = ProbeParameters.Options(From, true, null, null, ProbeTimeoutSec, EndpointUrl),
             };
             options.OpenShell = (box, ct) =>
             {

@@ -14,7 +14,10 @@ namespace CcieDr.Commands
     /// </summary>
     public abstract class CcieAppProbeCmdlet : CcieRemoteCmdlet
     {
-        /// <summary>Probe the app's ports from this machine (Here, default) or from the box itself over the remote shell (Box).</summary>
+        /// <summary>
+        /// Probe the app's ports from this machine (Here, default) or from the box itself over the remote shell (Box). Left
+        /// at its default against a simulator on loopback, a box's simulated address is probed from the box (its sandbox).
+        /// </summary>
         [Parameter]
         public ProbeFrom From { get; set; } = ProbeFrom.Here;
 
@@ -36,15 +39,16 @@ namespace CcieDr.Commands
         public int ProbeTimeoutSec { get; set; } = 3;
 
         /// <summary>The probe parameters as the engine takes them.</summary>
-        protected AppProbeOptions ProbeOptions() => ProbeParameters.Options(From, ProbeAddress, ProbePortMap, ProbeTimeoutSec, EndpointUrl);
+        protected AppProbeOptions ProbeOptions() => ProbeParameters.Options(From, MyInvocation.BoundParameters.ContainsKey(nameof(From)), ProbeAddress, ProbePortMap, ProbeTimeoutSec, EndpointUrl);
     }
 
     /// <summary>Turns the probe parameters into <see cref="AppProbeOptions"/> (shared with Restore-CcieServicesBox -StartApp).</summary>
     internal static class ProbeParameters
     {
-        public static AppProbeOptions Options(ProbeFrom from, string? address, Hashtable? map, int timeoutSec, Uri? endpoint) => new AppProbeOptions
+        public static AppProbeOptions Options(ProbeFrom from, bool fromGiven, string? address, Hashtable? map, int timeoutSec, Uri? endpoint) => new AppProbeOptions
         {
             From = from,
+            FromGiven = fromGiven,
             ProbeAddress = address,
             PortMap = PortMap(map),
             Timeout = TimeSpan.FromSeconds(timeoutSec),

@@ -184,6 +184,64 @@ namespace CcieDr.Engine.Tests.Detection
             }
         }
 
+        [Theory]
+        // -From left at its default, a simulated address, a remote shell: probed from the box (127.0.0.1 there).
+        [InlineData(false, null, "http://127.0.0.1:5000/", RemoteTransport.Ssm, ProbeFrom.Box, "127.0.0.1")]
+        [InlineData(false, null, "http://127.0.0.1:5000/", RemoteTransport.Ssh, ProbeFrom.Box, "127.0.0.1")]
+        // A real endpoint: the default stays a probe from here, to the box's address.
+        [InlineData(false, null, "https://ec2.us-east-1.amazonaws.com/", RemoteTransport.Ssm, ProbeFrom.Here, "10.0.1.10")]
+        [InlineData(false, null, null, RemoteTransport.Ssm, ProbeFrom.Here, "10.0.1.10")]
+        // A loopback stand-in given with -ProbeAddress is honoured.
+        [InlineData(false, "127.0.0.1", "http://127.0.0.1:5000/", RemoteTransport.Ssm, ProbeFrom.Here, "127.0.0.1")]
+        // The Local transport probes 127.0.0.1 from here (it runs on the box).
+        [InlineData(false, null, "http://127.0.0.1:5000/", RemoteTransport.Local, ProbeFrom.Here, "127.0.0.1")]
+        public void The_default_From_probes_a_simulated_box_from_the_box(bool fromGiven, string? probeAddress, string? endpoint, RemoteTransport transport, ProbeFrom expected, string expectedAddress)
+        {
+            var options = new AppProbeOptions { FromGiven = fromGiven, ProbeAddress = probeAddress, Endpoint = endpoint is null ? null : new Uri(endpoint) };
+            using var shell = new NoShell(transport);
+            AppPortProbeSpec spec = options.Resolve(shell, "10.0.1.10", "i-0123456789abcdef0");
+            Assert.Equal(expected, spec.From);
+            Assert.Equal(expectedAddress, spec.Target.Address);
+            if (transport != RemoteTransport.Local)
+            {
+                Assert.Equal(expected, options.ForBox("10.0.1.10").From);
+            }
+        }
+
+        [Fact]
+        public void An_explicit_From_Here_of_a_simulated_address_is_still_refused()
+        {
+            var options = new AppProbeOptions { From = ProbeFrom.Here, FromGiven = true, Endpoint = new Uri("http://127.0.0.1:5000/") };
+            using var shell = new NoShell(RemoteTransport.Ssm);
+            var e = Assert.Throws<CcieException>(() => options.Resolve(shell, "10.0.1.10", "i-0123456789abcdef0"));
+            Assert.Equal("ProbeAddressSimulated", e.ErrorId);
+            Assert.Same(options, options.ForBox("10.0.1.10"));
+        }
+
+        [Fact]
+        public void Without_a_remote_shell_the_default_From_refuses_a_simulated_address_instead_of_connecting()
+        {
+            var options = new AppProbeOptions { FromGiven = false, Endpoint = new Uri("http://127.0.0.1:5000/") };
+            var e = Assert.Throws<CcieException>(() => options.Resolve(null, "10.0.1.10", "i-0123456789abcdef0"));
+            Assert.Equal("ProbeAddressSimulated", e.ErrorId);
+        }
+
+        /// <summary>A shell that only names its transport (Resolve never runs a command).</summary>
+        private sealed class NoShell : IRemoteShell
+        {
+            public NoShell(RemoteTransport transport) => Transport = transport;
+
+            public RemoteTransport Transport { get; }
+
+            public string Host => "box";
+
+            public Task<RemoteResult> RunAsync(RemoteCommand command, CancellationToken cancellationToken) => throw new InvalidOperationException("Resolve must not run commands.");
+
+            public void Dispose()
+            {
+            }
+        }
+
         [Fact]
         public async Task Waiting_for_closed_ports_times_out_naming_them_and_the_last_state()
         {

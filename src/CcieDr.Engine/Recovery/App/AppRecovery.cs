@@ -102,7 +102,7 @@ namespace CcieDr.Engine.Recovery.App
             plan.Add("RestartReplicated", "only after a fix-up: systemctl restart replicated replicated-ui replicated-operator", request.Box);
             plan.Add("StartApp", "replicatedctl app start (Replicated 2.x) or replicated app <id> start (1.x)", request.Box);
             plan.Add("WaitAppStarted", $"wait until Replicated reports the app started (up to {request.AppTimeout.TotalMinutes:0} min with the ports)", request.Box);
-            plan.Add("WaitAppPorts", $"wait until ports {string.Join(", ", AppPorts.All)} accept connections from {(request.Probe.From == ProbeFrom.Here ? "here" : "the box")}", request.Box);
+            plan.Add("WaitAppPorts", $"wait until ports {string.Join(", ", AppPorts.All)} accept connections from {request.Probe.DescribeOrigin(request.PrivateIpAddress)}", request.Box);
         }
 
         /// <summary>Carries the steps out, recording each into <paramref name="timeline"/>.</summary>
