@@ -87,4 +87,4 @@ finally {
     }
 }
 $slowest = ($times | Measure-Object -Maximum).Maximum
-Write-Target -Name 'test-servicesbox-dead-box' -Value $slowest -Op '<=' -Limit $TargetSeconds -Unit ' s'
+Write-Target -Name 'test-servicesbox-dead-box' -Value $slowest -Op '<=' -Limit $TargetSeconds -Unit 's'

@@ -28,10 +28,10 @@ $ModulePath = (Resolve-Path $ModulePath).Path
 if (-not (Test-Path /usr/bin/time)) { throw '/usr/bin/time is needed to measure peak memory (apt-get install time).' }
 $null = New-Item -ItemType Directory -Force $WorkDirectory
 
-function Write-Target([string] $Name, [double] $Value, [double] $Limit, [string] $Unit = 'MB') {
-    $verdict = if ($Value -le $Limit) { 'PASS' } else { 'MISS' }
-    Write-Host ("TARGET {0}: {1:F0} {3} (target <= {2:F0} {3}) {4}" -f $Name, $Value, $Limit, $Unit, $verdict)
-}
+. (Join-Path $PSScriptRoot 'Bench.Common.ps1')
+
+# '60k files' -> memory-backup-60k-files; '300 MB tree' -> memory-backup-300MB-tree (the names in $BenchKnownTargets).
+function Get-MemoryTargetName([string] $Action, [string] $Label) { 'memory-{0}-{1}' -f $Action, ($Label -replace '(\d+) MB', '$1MB' -replace ' ', '-') }
 
 # A tree of $Count small files (100-4,000 bytes of text each), 200 per directory, two levels deep; deterministic.
 function New-SmallTree([string] $Root, [int] $Count) {
@@ -99,13 +99,13 @@ foreach ($label in $trees.Keys) {
 & rm -rf $out
 
 foreach ($label in $results.Keys) {
-    Write-Target "memory backup $label" $results[$label].Backup $TargetMB
-    Write-Target "memory restore $label" $results[$label].Restore $TargetMB
+    Write-Target -Name (Get-MemoryTargetName backup $label) -Value $results[$label].Backup -Op '<=' -Limit $TargetMB -Unit 'MB'
+    Write-Target -Name (Get-MemoryTargetName restore $label) -Value $results[$label].Restore -Op '<=' -Limit $TargetMB -Unit 'MB'
 }
 $small = @($results.Keys | Where-Object { $_ -like '*files' })
 if ($small.Count -ge 2) {
     $lo = $small[0]; $hi = $small[-1]
-    $name = "$($lo -replace ' files', '')->$($hi -replace ' files', '')"
-    Write-Target "memory growth $name backup" ([math]::Max(0, $results[$hi].Backup - $results[$lo].Backup)) $GrowthTargetMB
-    Write-Target "memory growth $name restore" ([math]::Max(0, $results[$hi].Restore - $results[$lo].Restore)) $GrowthTargetMB
+    Write-Host ("memory growth from {0} to {1}:" -f $lo, $hi)
+    Write-Target -Name 'memory-growth-backup' -Value ([math]::Max(0, $results[$hi].Backup - $results[$lo].Backup)) -Op '<=' -Limit $GrowthTargetMB -Unit 'MB'
+    Write-Target -Name 'memory-growth-restore' -Value ([math]::Max(0, $results[$hi].Restore - $results[$lo].Restore)) -Op '<=' -Limit $GrowthTargetMB -Unit 'MB'
 }

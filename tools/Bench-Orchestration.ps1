@@ -150,3 +150,5 @@ $worst = ($measured | Measure-Object OverheadS -Maximum).Maximum
 $mean = ($measured | Measure-Object OverheadS -Average).Average
 $summary = 'orchestration overhead: mean {0:N3} s, worst {1:N3} s over {2} restores (warm-up excluded) - {3}' -f $mean, $worst, @($measured).Count, $(if ($worst -le $TargetSeconds) { 'PASS' } else { 'ABOVE TARGET' })
 Write-Host $summary -ForegroundColor $(if ($worst -le $TargetSeconds) { 'Green' } else { 'Yellow' })
+. (Join-Path $PSScriptRoot 'Bench.Common.ps1')
+Write-Target -Name 'restore-orchestration-overhead' -Value $worst -Op '<=' -Limit $TargetSeconds -Unit 's'

@@ -76,5 +76,6 @@ foreach ($archive in $gnu, $lbz) {
 $vsTar = $ratios['gnu-tar-cjf'].Tar
 $vsLbz = $ratios['gnu-tar-cjf'].Lbzip2
 Write-Host ("lbzip2-made archive: {0:F2}x tar -xjf, {1:F2}x lbzip2 -d" -f $ratios['lbzip2'].Tar, $ratios['lbzip2'].Lbzip2)
-Write-Host ("TARGET restore-single-stream vs tar -xjf: {0:F2}x (target >= 1.7x) {1}" -f $vsTar, $(if ($vsTar -ge 1.7) { 'PASS' } else { 'MISS' }))
-Write-Host ("TARGET restore-single-stream vs lbzip2 -d: {0:F2}x (target >= 0.9x) {1}" -f $vsLbz, $(if ($vsLbz -ge 0.9) { 'PASS' } else { 'MISS' }))
+. (Join-Path $PSScriptRoot 'Bench.Common.ps1')
+Write-Target -Name 'restore-vs-tar-xjf' -Value $vsTar -Op '>=' -Limit 1.7
+Write-Target -Name 'restore-vs-lbzip2' -Value $vsLbz -Op '>=' -Limit 0.9

@@ -16,11 +16,23 @@ $BenchKnownTargets = [ordered]@{
     'backup-zstd-vs-tar-zstd'   = 'Backup-CcieData zstd vs GNU tar | zstd -T0 -3'
     'restore-vs-tar-xjf'        = 'restore of a GNU tar -cjf single-stream archive vs tar -xjf'
     'restore-vs-lbzip2'         = 'restore of an lbzip2 single-stream archive vs lbzip2 -d | tar -x'
-    'memory-backup-300MB'       = 'peak RSS backing up the 300 MB tree'
-    'memory-restore-300MB'      = 'peak RSS restoring the 300 MB tree'
+    # Whole-process peak RSS of pwsh + the module (tools/Bench-Memory.ps1).
+    'memory-backup-60k-files'   = 'peak RSS backing up 60,000 small files'
+    'memory-restore-60k-files'  = 'peak RSS restoring 60,000 small files'
     'memory-backup-250k-files'  = 'peak RSS backing up 250,000 small files'
     'memory-restore-250k-files' = 'peak RSS restoring 250,000 small files'
-    'test-servicesbox-dead-box' = 'Test-CcieServicesBox against a dead box (EC2, SSH and ports hanging), whole run in seconds'
+    'memory-backup-300MB-tree'  = 'peak RSS backing up the 300 MB tree'
+    'memory-restore-300MB-tree' = 'peak RSS restoring the 300 MB tree'
+    'memory-growth-backup'      = 'peak RSS growth backing up 250k instead of 60k files'
+    'memory-growth-restore'     = 'peak RSS growth restoring 250k instead of 60k files'
+}
+
+# Other targets the bench prints (issues #12, #14, #16), listed after item 8 in the summary.
+$BenchOtherTargets = [ordered]@{
+    'restore-orchestration-overhead' = 'Restore-CcieServicesBox overhead beyond the scripted AWS waits, worst run, seconds'
+    'failover-mode1-overhead'        = 'Invoke-CcieFailover mode 1 overhead beyond the scripted waits, worst run, seconds'
+    'failover-mode3-overhead'        = 'Invoke-CcieFailover mode 3 overhead beyond the scripted waits, worst run, seconds'
+    'test-servicesbox-dead-box'      = 'Test-CcieServicesBox against a dead box (EC2, SSH and ports hanging), whole run in seconds'
 }
 
 # Matches a line printed by Write-Target (or its C# twin).
@@ -66,12 +78,12 @@ function Get-TargetSummary {
             }
         }
     }
-    foreach ($name in $BenchKnownTargets.Keys) {
+    foreach ($name in @($BenchKnownTargets.Keys) + @($BenchOtherTargets.Keys)) {
         if ($found.Contains($name)) { $found[$name] }
         else { [pscustomobject]@{ Target = $name; Value = '-'; Goal = '-'; Result = 'MISSING (not measured)' } }
     }
     foreach ($name in $found.Keys) {
-        if (-not $BenchKnownTargets.Contains($name)) { $found[$name] }
+        if (-not $BenchKnownTargets.Contains($name) -and -not $BenchOtherTargets.Contains($name)) { $found[$name] }
     }
 }
 
