@@ -41,32 +41,7 @@ $env:AWS_REGION = 'us-east-1'
 Remove-Item Env:CCIEDR_POLL_SCALE -ErrorAction SilentlyContinue
 $inv = [cultureinfo]::InvariantCulture
 
-function Start-Simulator {
-    $ready = Join-Path ([IO.Path]::GetTempPath()) ("ccie-bench-" + [guid]::NewGuid().ToString('n') + '.url')
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($SimulatorPath, '--port', '0', '--ready-file', $ready, '--realtime', '--transition-seconds', $TransitionSeconds.ToString($inv), '--exit-with-stdin')) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardInput = $true
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.UseShellExecute = $false
-    $p = [System.Diagnostics.Process]::Start($psi)
-    $null = $p.StandardOutput.ReadToEndAsync()
-    $null = $p.StandardError.ReadToEndAsync()
-    $deadline = [DateTime]::UtcNow.AddSeconds(60)
-    while (-not (Test-Path $ready) -or -not (Get-Content $ready -Raw)) {
-        if ($p.HasExited) { throw "simulator exited with code $($p.ExitCode)" }
-        if ([DateTime]::UtcNow -gt $deadline) { $p.Kill(); throw 'simulator did not start' }
-        Start-Sleep -Milliseconds 50
-    }
-    $url = (Get-Content $ready -Raw).Trim().TrimEnd('/')
-    Remove-Item $ready
-    [pscustomobject]@{ Url = $url; Process = $p }
-}
-
-function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) {
-    if ($Method -eq 'GET') { return Invoke-RestMethod -Uri "$($sim.Url)/_sim/$Path" -Method GET }
-    Invoke-RestMethod -Uri "$($sim.Url)/_sim/$Path" -Method $Method -Body ($Body | ConvertTo-Json -Compress -Depth 5) -ContentType 'application/json'
-}
+function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-BenchSimulatorControl $sim $Method $Path $Body }
 
 # Seeds, prepares a cold replica (image of the box, replica launched stopped, its app stopped) and returns the ids.
 function New-Bed([bool] $SameSubnet) {
@@ -95,7 +70,7 @@ function New-Bed([bool] $SameSubnet) {
 function Get-SsmCommandCount { @(Invoke-Control GET 'requests?action=SendCommand' | ForEach-Object { $_ } | Where-Object { $_.status -eq 200 }).Count }
 
 Import-Module $ModulePath -Force
-$sim = Start-Simulator
+$sim = Start-BenchSimulator -SimulatorPath $SimulatorPath -TransitionSeconds $TransitionSeconds
 $rows = [System.Collections.Generic.List[object]]::new()
 try {
     $d = (Invoke-Control GET config).durations
@@ -144,10 +119,7 @@ try {
     }
 }
 finally {
-    if (-not $sim.Process.HasExited) {
-        $sim.Process.StandardInput.Close()
-        if (-not $sim.Process.WaitForExit(5000)) { $sim.Process.Kill() }
-    }
+    Stop-BenchSimulator $sim
 }
 
 Write-Host ''

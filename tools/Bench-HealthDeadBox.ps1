@@ -28,34 +28,10 @@ $env:AWS_REGION = 'us-east-1'
 Remove-Item Env:CCIEDR_POLL_SCALE -ErrorAction SilentlyContinue
 $inv = [cultureinfo]::InvariantCulture
 
-function Start-Simulator {
-    $ready = Join-Path ([IO.Path]::GetTempPath()) ("ccie-bench-" + [guid]::NewGuid().ToString('n') + '.url')
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($SimulatorPath, '--port', '0', '--ready-file', $ready, '--realtime', '--transition-seconds', '0.5', '--exit-with-stdin')) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardInput = $true
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.UseShellExecute = $false
-    $p = [System.Diagnostics.Process]::Start($psi)
-    $null = $p.StandardOutput.ReadToEndAsync()
-    $null = $p.StandardError.ReadToEndAsync()
-    $deadline = [DateTime]::UtcNow.AddSeconds(60)
-    while (-not (Test-Path $ready) -or -not (Get-Content $ready -Raw)) {
-        if ($p.HasExited) { throw "simulator exited with code $($p.ExitCode)" }
-        if ([DateTime]::UtcNow -gt $deadline) { $p.Kill(); throw 'simulator did not start' }
-        Start-Sleep -Milliseconds 50
-    }
-    $url = (Get-Content $ready -Raw).Trim().TrimEnd('/')
-    Remove-Item $ready
-    [pscustomobject]@{ Url = $url; Process = $p }
-}
-
-function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) {
-    Invoke-RestMethod -Uri "$($sim.Url)/_sim/$Path" -Method $Method -Body ($Body | ConvertTo-Json -Compress) -ContentType 'application/json'
-}
+function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-BenchSimulatorControl $sim $Method $Path $Body }
 
 Import-Module $ModulePath -Force
-$sim = Start-Simulator
+$sim = Start-BenchSimulator -SimulatorPath $SimulatorPath -TransitionSeconds 0.5
 # Listening sockets that nobody accepts from: connects succeed (kernel backlog), nothing is ever sent back.
 $stalls = foreach ($i in 1..5) { $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $l.Start(); $l }
 $map = @{ 80 = $stalls[0].LocalEndpoint.Port; 443 = $stalls[1].LocalEndpoint.Port; 4434 = $stalls[2].LocalEndpoint.Port; 8800 = $stalls[3].LocalEndpoint.Port }
@@ -81,10 +57,7 @@ try {
 }
 finally {
     foreach ($l in $stalls) { $l.Stop() }
-    if (-not $sim.Process.HasExited) {
-        $sim.Process.StandardInput.Close()
-        if (-not $sim.Process.WaitForExit(5000)) { $sim.Process.Kill() }
-    }
+    Stop-BenchSimulator $sim
 }
 $slowest = ($times | Measure-Object -Maximum).Maximum
 Write-Target -Name 'test-servicesbox-dead-box' -Value $slowest -Op '<=' -Limit $TargetSeconds -Unit 's'

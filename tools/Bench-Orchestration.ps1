@@ -32,31 +32,8 @@ $env:AWS_REGION = 'us-east-1'
 Remove-Item Env:CCIEDR_POLL_SCALE -ErrorAction SilentlyContinue
 $inv = [cultureinfo]::InvariantCulture
 
-function Start-Simulator {
-    $ready = Join-Path ([IO.Path]::GetTempPath()) ("ccie-bench-" + [guid]::NewGuid().ToString('n') + '.url')
-    $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
-    foreach ($a in @($SimulatorPath, '--port', '0', '--ready-file', $ready, '--realtime', '--transition-seconds', $TransitionSeconds.ToString($inv), '--exit-with-stdin')) { $psi.ArgumentList.Add($a) }
-    $psi.RedirectStandardInput = $true
-    $psi.RedirectStandardOutput = $true
-    $psi.RedirectStandardError = $true
-    $psi.UseShellExecute = $false
-    $p = [System.Diagnostics.Process]::Start($psi)
-    $null = $p.StandardOutput.ReadToEndAsync()
-    $null = $p.StandardError.ReadToEndAsync()
-    $deadline = [DateTime]::UtcNow.AddSeconds(60)
-    while (-not (Test-Path $ready) -or -not (Get-Content $ready -Raw)) {
-        if ($p.HasExited) { throw "simulator exited with code $($p.ExitCode)" }
-        if ([DateTime]::UtcNow -gt $deadline) { $p.Kill(); throw 'simulator did not start' }
-        Start-Sleep -Milliseconds 50
-    }
-    $url = (Get-Content $ready -Raw).Trim().TrimEnd('/')
-    Remove-Item $ready
-    [pscustomobject]@{ Url = $url; Process = $p }
-}
-
-function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) {
-    Invoke-RestMethod -Uri "$($sim.Url)/_sim/$Path" -Method $Method -Body ($Body | ConvertTo-Json -Compress) -ContentType 'application/json'
-}
+. (Join-Path $PSScriptRoot 'Bench.Common.ps1')
+function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-BenchSimulatorControl $sim $Method $Path $Body }
 
 function Invoke-Ec2([string] $Action, [hashtable] $Parameters) {
     # Set-up calls only (not timed); the simulator accepts any SigV4 signature and reads the region from its scope.
@@ -103,7 +80,7 @@ function Wait-Terminated([string] $InstanceId) {
 }
 
 Import-Module $ModulePath -Force
-$sim = Start-Simulator
+$sim = Start-BenchSimulator -SimulatorPath $SimulatorPath -TransitionSeconds $TransitionSeconds
 $rows = [System.Collections.Generic.List[object]]::new()
 try {
     foreach ($scenario in @(
@@ -136,10 +113,7 @@ try {
     }
 }
 finally {
-    if (-not $sim.Process.HasExited) {
-        $sim.Process.StandardInput.Close()
-        if (-not $sim.Process.WaitForExit(5000)) { $sim.Process.Kill() }
-    }
+    Stop-BenchSimulator $sim
 }
 
 Write-Host ''
@@ -150,5 +124,4 @@ $worst = ($measured | Measure-Object OverheadS -Maximum).Maximum
 $mean = ($measured | Measure-Object OverheadS -Average).Average
 $summary = 'orchestration overhead: mean {0:N3} s, worst {1:N3} s over {2} restores (warm-up excluded) - {3}' -f $mean, $worst, @($measured).Count, $(if ($worst -le $TargetSeconds) { 'PASS' } else { 'ABOVE TARGET' })
 Write-Host $summary -ForegroundColor $(if ($worst -le $TargetSeconds) { 'Green' } else { 'Yellow' })
-. (Join-Path $PSScriptRoot 'Bench.Common.ps1')
 Write-Target -Name 'restore-orchestration-overhead' -Value $worst -Op '<=' -Limit $TargetSeconds -Unit 's'

@@ -104,3 +104,46 @@ function Write-TargetSummary {
     $none = @($rows | Where-Object Result -like 'MISSING*').Count
     Write-Host ("targets: {0} PASS, {1} MISS, {2} not measured" -f $pass, $miss, $none)
 }
+
+# --- The simulator for the bench sections that time cmdlets against it (orchestration, failover, dead box) ---
+
+function Start-BenchSimulator {
+    <# Starts the simulator EXE on a free loopback port (real-time clock, transitions scripted to -TransitionSeconds); returns Url and Process. #>
+    param([Parameter(Mandatory)] [string] $SimulatorPath, [double] $TransitionSeconds = 1)
+    $ready = Join-Path ([IO.Path]::GetTempPath()) ("ccie-bench-" + [guid]::NewGuid().ToString('n') + '.url')
+    $psi = [System.Diagnostics.ProcessStartInfo]::new('dotnet')
+    $seconds = $TransitionSeconds.ToString([Globalization.CultureInfo]::InvariantCulture)
+    foreach ($a in @($SimulatorPath, '--port', '0', '--ready-file', $ready, '--realtime', '--transition-seconds', $seconds, '--exit-with-stdin')) { $psi.ArgumentList.Add($a) }
+    $psi.RedirectStandardInput = $true
+    $psi.RedirectStandardOutput = $true
+    $psi.RedirectStandardError = $true
+    $psi.UseShellExecute = $false
+    $p = [System.Diagnostics.Process]::Start($psi)
+    $null = $p.StandardOutput.ReadToEndAsync()
+    $null = $p.StandardError.ReadToEndAsync()
+    $deadline = [DateTime]::UtcNow.AddSeconds(60)
+    while (-not (Test-Path $ready) -or -not (Get-Content $ready -Raw)) {
+        if ($p.HasExited) { throw "simulator exited with code $($p.ExitCode)" }
+        if ([DateTime]::UtcNow -gt $deadline) { $p.Kill(); throw 'simulator did not start' }
+        Start-Sleep -Milliseconds 50
+    }
+    $url = (Get-Content $ready -Raw).Trim().TrimEnd('/')
+    Remove-Item $ready
+    [pscustomobject]@{ Url = $url; Process = $p }
+}
+
+function Stop-BenchSimulator {
+    <# Ends the simulator started by Start-BenchSimulator: closing its stdin stops it; killed after 5 s. #>
+    param($Simulator)
+    if ($Simulator -and -not $Simulator.Process.HasExited) {
+        $Simulator.Process.StandardInput.Close()
+        if (-not $Simulator.Process.WaitForExit(5000)) { $Simulator.Process.Kill() }
+    }
+}
+
+function Invoke-BenchSimulatorControl {
+    <# One request to the simulator's control API (/_sim/<Path>); GET sends no body. #>
+    param([Parameter(Mandatory)] $Simulator, [Parameter(Mandatory)] [string] $Method, [Parameter(Mandatory)] [string] $Path, $Body = @{})
+    if ($Method -eq 'GET') { return Invoke-RestMethod -Uri "$($Simulator.Url)/_sim/$Path" -Method GET }
+    Invoke-RestMethod -Uri "$($Simulator.Url)/_sim/$Path" -Method $Method -Body ($Body | ConvertTo-Json -Compress -Depth 5) -ContentType 'application/json'
+}

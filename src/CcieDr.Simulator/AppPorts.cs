@@ -34,6 +34,7 @@ internal sealed class AppPortListeners : IDisposable
     private readonly Timer timer;
     private string? defaultStandinRoot;
     private bool disposed;
+    private int reconciling;
 
     public AppPortListeners(World world)
     {
@@ -191,6 +192,26 @@ internal sealed class AppPortListeners : IDisposable
     }
 
     private void Reconcile()
+    {
+        // One pass at a time: a pass waits for the world's lock, which a control call can hold while a sandbox command
+        // runs (seeding a box's disk). Overlapping timer passes each took a pool thread and blocked, until the pool had
+        // none left to finish that very command: the simulator hung (seen in the failover bench).
+        if (Interlocked.Exchange(ref reconciling, 1) != 0)
+        {
+            return;
+        }
+
+        try
+        {
+            ReconcileOnce();
+        }
+        finally
+        {
+            Volatile.Write(ref reconciling, 0);
+        }
+    }
+
+    private void ReconcileOnce()
     {
         List<Box> list;
         lock (sync)

@@ -53,6 +53,10 @@ public sealed partial class SimulatorServer : IAsyncDisposable
     public static async Task<SimulatorServer> StartAsync(SimulatorOptions options, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(options);
+        // Headroom for the thread pool: a request that waits for the world's lock holds a pool thread, and a control
+        // call that holds the lock while a sandbox command runs needs pool threads to see that command end.
+        ThreadPool.GetMinThreads(out int workers, out int io);
+        ThreadPool.SetMinThreads(Math.Max(workers, 32), io);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.ConfigureKestrel(k =>
         {
