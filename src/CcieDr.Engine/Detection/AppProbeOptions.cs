@@ -32,7 +32,7 @@ namespace CcieDr.Engine.Detection
         /// </summary>
         public AppPortProbeSpec Resolve(IRemoteShell? shell, string? boxAddress, string box)
         {
-            if (From == ProbeFrom.Box || (shell is not null && shell.Transport != RemoteTransport.Local && ProbesFromBoxFor(boxAddress)))
+            if (From == ProbeFrom.Box || (shell is { Transport: not RemoteTransport.Local } && DefaultMovesToBox(boxAddress)))
             {
                 if (shell is null)
                 {
@@ -62,9 +62,8 @@ namespace CcieDr.Engine.Detection
         /// Whether a box at <paramref name="boxAddress"/> is probed from the box although From says Here: only when -From was
         /// left at its default, no -ProbeAddress was given and the address is simulated (never a real connection to it).
         /// </summary>
-        public bool ProbesFromBoxFor(string? boxAddress) =>
-            From == ProbeFrom.Box
-            || (!FromGiven && ProbeAddress is null && !string.IsNullOrWhiteSpace(boxAddress) && PortProbe.IsSimulatedAddress(boxAddress!, Endpoint));
+        private bool DefaultMovesToBox(string? boxAddress) =>
+            From == ProbeFrom.Here && !FromGiven && ProbeAddress is null && !string.IsNullOrWhiteSpace(boxAddress) && PortProbe.IsSimulatedAddress(boxAddress!, Endpoint);
 
         /// <summary>Where the probe of a box will run, for plans: "here", "the box", or "the box (its address is simulated)".</summary>
         public string DescribeOrigin(string? boxAddress)
@@ -75,18 +74,20 @@ namespace CcieDr.Engine.Detection
             }
 
             // Before a launch the address may not be known yet: any non-loopback box address is simulated behind a loopback endpoint.
-            return ProbesFromBoxFor(boxAddress ?? "0.0.0.0") ? "the box (its address is simulated)" : "here";
+            return DefaultMovesToBox(boxAddress ?? "0.0.0.0") ? "the box (its address is simulated)" : "here";
         }
 
-        /// <summary>These options with From = Box when <see cref="ProbesFromBoxFor"/> says so (the health check decides once per box).</summary>
-        public AppProbeOptions ForBox(string? boxAddress) => From == ProbeFrom.Box || !ProbesFromBoxFor(boxAddress) ? this : new AppProbeOptions
+        /// <summary>These options, or a copy with From = Box when the default moves to the box for this address (the health check decides once per box).</summary>
+        public AppProbeOptions ForBox(string? boxAddress)
         {
-            From = ProbeFrom.Box,
-            FromGiven = FromGiven,
-            ProbeAddress = ProbeAddress,
-            PortMap = PortMap,
-            Timeout = Timeout,
-            Endpoint = Endpoint,
-        };
+            if (!DefaultMovesToBox(boxAddress))
+            {
+                return this;
+            }
+
+            var copy = (AppProbeOptions)MemberwiseClone();
+            copy.From = ProbeFrom.Box;
+            return copy;
+        }
     }
 }
