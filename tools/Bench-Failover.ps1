@@ -41,7 +41,9 @@ $env:AWS_REGION = 'us-east-1'
 Remove-Item Env:CCIEDR_POLL_SCALE -ErrorAction SilentlyContinue
 $inv = [cultureinfo]::InvariantCulture
 
-function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-BenchSimulatorControl $sim $Method $Path $Body }
+# The simulator's own PowerShell module starts, stops and controls it (as operators' runbook tests do).
+Import-Module (Join-Path $PSScriptRoot '../src/CcieDr.Simulator/Module/CcieDr.Simulator.psd1') -Force
+function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-CcieSimulatorControl -Simulator $sim -Method $Method -Path $Path -Body $Body }
 
 # Seeds, prepares a cold replica (image of the box, replica launched stopped, its app stopped) and returns the ids.
 function New-Bed([bool] $SameSubnet) {
@@ -70,7 +72,7 @@ function New-Bed([bool] $SameSubnet) {
 function Get-SsmCommandCount { @(Invoke-Control GET 'requests?action=SendCommand' | ForEach-Object { $_ } | Where-Object { $_.status -eq 200 }).Count }
 
 Import-Module $ModulePath -Force
-$sim = Start-BenchSimulator -SimulatorPath $SimulatorPath -TransitionSeconds $TransitionSeconds
+$sim = Start-CcieSimulator -SimulatorPath $SimulatorPath -TransitionSeconds $TransitionSeconds -NoSeed
 $rows = [System.Collections.Generic.List[object]]::new()
 try {
     $d = (Invoke-Control GET config).durations
@@ -119,7 +121,7 @@ try {
     }
 }
 finally {
-    Stop-BenchSimulator $sim
+    if ($sim) { Stop-CcieSimulator $sim }
 }
 
 Write-Host ''

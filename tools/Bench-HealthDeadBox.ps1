@@ -28,10 +28,12 @@ $env:AWS_REGION = 'us-east-1'
 Remove-Item Env:CCIEDR_POLL_SCALE -ErrorAction SilentlyContinue
 $inv = [cultureinfo]::InvariantCulture
 
-function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-BenchSimulatorControl $sim $Method $Path $Body }
+# The simulator's own PowerShell module starts, stops and controls it (as operators' runbook tests do).
+Import-Module (Join-Path $PSScriptRoot '../src/CcieDr.Simulator/Module/CcieDr.Simulator.psd1') -Force
+function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-CcieSimulatorControl -Simulator $sim -Method $Method -Path $Path -Body $Body }
 
 Import-Module $ModulePath -Force
-$sim = Start-BenchSimulator -SimulatorPath $SimulatorPath -TransitionSeconds 0.5
+$sim = Start-CcieSimulator -SimulatorPath $SimulatorPath -TransitionSeconds 0.5 -NoSeed
 # Listening sockets that nobody accepts from: connects succeed (kernel backlog), nothing is ever sent back.
 $stalls = foreach ($i in 1..5) { $l = [System.Net.Sockets.TcpListener]::new([System.Net.IPAddress]::Loopback, 0); $l.Start(); $l }
 $map = @{ 80 = $stalls[0].LocalEndpoint.Port; 443 = $stalls[1].LocalEndpoint.Port; 4434 = $stalls[2].LocalEndpoint.Port; 8800 = $stalls[3].LocalEndpoint.Port }
@@ -57,7 +59,7 @@ try {
 }
 finally {
     foreach ($l in $stalls) { $l.Stop() }
-    Stop-BenchSimulator $sim
+    if ($sim) { Stop-CcieSimulator $sim }
 }
 $slowest = ($times | Measure-Object -Maximum).Maximum
 Write-Target -Name 'test-servicesbox-dead-box' -Value $slowest -Op '<=' -Limit $TargetSeconds -Unit 's'

@@ -33,7 +33,9 @@ Remove-Item Env:CCIEDR_POLL_SCALE -ErrorAction SilentlyContinue
 $inv = [cultureinfo]::InvariantCulture
 
 . (Join-Path $PSScriptRoot 'Bench.Common.ps1')
-function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-BenchSimulatorControl $sim $Method $Path $Body }
+# The simulator's own PowerShell module starts, stops and controls it (as operators' runbook tests do).
+Import-Module (Join-Path $PSScriptRoot '../src/CcieDr.Simulator/Module/CcieDr.Simulator.psd1') -Force
+function Invoke-Control([string] $Method, [string] $Path, $Body = @{}) { Invoke-CcieSimulatorControl -Simulator $sim -Method $Method -Path $Path -Body $Body }
 
 function Invoke-Ec2([string] $Action, [hashtable] $Parameters) {
     # Set-up calls only (not timed); the simulator accepts any SigV4 signature and reads the region from its scope.
@@ -80,7 +82,7 @@ function Wait-Terminated([string] $InstanceId) {
 }
 
 Import-Module $ModulePath -Force
-$sim = Start-BenchSimulator -SimulatorPath $SimulatorPath -TransitionSeconds $TransitionSeconds
+$sim = Start-CcieSimulator -SimulatorPath $SimulatorPath -TransitionSeconds $TransitionSeconds -NoSeed
 $rows = [System.Collections.Generic.List[object]]::new()
 try {
     foreach ($scenario in @(
@@ -113,7 +115,7 @@ try {
     }
 }
 finally {
-    Stop-BenchSimulator $sim
+    if ($sim) { Stop-CcieSimulator $sim }
 }
 
 Write-Host ''
