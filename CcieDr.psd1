@@ -1,5 +1,7 @@
 @{
     RootModule           = 'CcieDr.psm1'
+    # The output types ([CcieDr.ServicesBox], ...), in the default load context; loaded before CcieDr.psm1 runs.
+    RequiredAssemblies   = @('bin/CcieDr.Shared.dll')
     # The single version source: build.ps1 passes it to dotnet publish (-p:Version) and the package.
     ModuleVersion        = '0.1.0'
     GUID                 = '6f0b7d61-3c2e-4a8e-9d7e-0c5a2b4e9f13'

@@ -26,6 +26,28 @@ Import-Module '$modulePath'
         [int]$lines[1] | Should -Be (Import-PowerShellDataFile $modulePath).CmdletsToExport.Count
     }
 
+    It 'keeps every cmdlet exported after Import-Module -Force and after Remove-Module and a new import' {
+        # The loader surfaces the nested cmdlet module's cmdlets as CcieDr's own exports; a plain
+        # Export-ModuleMember -Cmdlet * loses them all on a forced re-import (the nested module is the old one).
+        $r = Invoke-CcieChildPwsh -Script @"
+`$ErrorActionPreference = 'Stop'
+Import-Module '$modulePath'
+Import-Module '$modulePath' -Force
+'{0} {1}' -f (Get-Module CcieDr).ExportedCmdlets.Count, (Get-Command Get-CcieBackup).Module.Name
+Remove-Module CcieDr
+Import-Module '$modulePath'
+'{0} {1}' -f (Get-Module CcieDr).ExportedCmdlets.Count, (Get-Command Get-CcieBackup).Module.Name
+(Get-CcieBackup -Path '$work/data').Count
+"@
+        $r.Error | Should -BeNullOrEmpty
+        $r.ExitCode | Should -Be 0
+        $expected = (Import-PowerShellDataFile $modulePath).CmdletsToExport.Count
+        $lines = @($r.Output -split "`r?`n" | Where-Object { $_ })
+        $lines[0] | Should -Be "$expected CcieDr"
+        $lines[1] | Should -Be "$expected CcieDr"
+        $lines[2] | Should -Be '0'
+    }
+
     It 'does not load format data at import (the manifest has no FormatsToProcess)' {
         (Import-PowerShellDataFile $modulePath).ContainsKey('FormatsToProcess') | Should -BeFalse
         Join-Path (Split-Path $modulePath) 'CcieDr.format.ps1xml' | Should -Exist

@@ -49,6 +49,57 @@ namespace CcieDr.Loading
             }
         }
 
+        /// <summary>
+        /// The one call CcieDr.psm1 makes before importing the cmdlets: remembers the format file (see
+        /// <see cref="DeferFormats"/>) and loads the cmdlet assembly from <c>bin/lib</c> under
+        /// <paramref name="moduleRoot"/>, into a private load context where the runtime has one (PowerShell 7),
+        /// else through an assembly resolver (Windows PowerShell 5.1, or CCIEDR_LOADER=resolver for diagnostics).
+        /// Done here rather than in the script because every script statement costs start-up time.
+        /// </summary>
+        public static Assembly Load(string moduleRoot)
+        {
+            if (moduleRoot is null)
+            {
+                throw new ArgumentNullException(nameof(moduleRoot));
+            }
+
+            DeferFormats(Path.Combine(moduleRoot, "CcieDr.format.ps1xml"));
+            string libDirectory = Path.Combine(moduleRoot, "bin", "lib");
+            bool resolverAsked = string.Equals(Environment.GetEnvironmentVariable("CCIEDR_LOADER"), "resolver", StringComparison.OrdinalIgnoreCase);
+            // In the core library on .NET (PowerShell 7); absent on .NET Framework (Windows PowerShell).
+            bool hasLoadContexts = Type.GetType("System.Runtime.Loader.AssemblyLoadContext", throwOnError: false) != null;
+            return hasLoadContexts && !resolverAsked ? LoadIsolated(libDirectory) : LoadWithResolver(libDirectory);
+        }
+
+        /// <summary>
+        /// Makes every cmdlet of <paramref name="inner"/> (the cmdlet assembly imported as a nested module) an export
+        /// of <paramref name="outer"/> (CcieDr itself), so that Get-Command -Module CcieDr, help, CmdletsToExport and
+        /// Import-Module -Force behave as for any binary module. Both are PSModuleInfo; they are taken as object so
+        /// that this assembly, which holds the output types, needs no PowerShell reference.
+        /// </summary>
+        public static void Export(object outer, object inner)
+        {
+            if (outer is null)
+            {
+                throw new ArgumentNullException(nameof(outer));
+            }
+
+            if (inner is null)
+            {
+                throw new ArgumentNullException(nameof(inner));
+            }
+
+            const BindingFlags Flags = BindingFlags.Instance | BindingFlags.NonPublic | BindingFlags.Public;
+            MethodInfo add = outer.GetType().GetMethod("AddExportedCmdlet", Flags)
+                ?? throw new InvalidOperationException("This PowerShell has no PSModuleInfo.AddExportedCmdlet: CcieDr cannot export its cmdlets.");
+            var exported = (System.Collections.IDictionary?)inner.GetType().GetProperty("ExportedCmdlets")?.GetValue(inner)
+                ?? throw new InvalidOperationException("The cmdlet assembly exported no cmdlets.");
+            foreach (object cmdlet in exported.Values)
+            {
+                add.Invoke(outer, new[] { cmdlet });
+            }
+        }
+
         /// <summary>The module's format file, loaded by the first CcieDr cmdlet that runs in a runspace.</summary>
         internal static string? FormatFile { get; private set; }
 
