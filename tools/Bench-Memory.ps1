@@ -9,6 +9,7 @@
     each says it was generated whole). Prints one TARGET line per figure:
       TARGET memory backup 250k files: <MB> MB (target <= 200 MB) PASS|MISS   (and restore, and the 300 MB tree)
       TARGET memory growth 60k->250k backup|restore: <MB> MB (target <= 10 MB) PASS|MISS
+    Each figure is the median of -Repeat fresh processes (3 by default); every run is printed.
 .EXAMPLE
     ./tools/Bench-Memory.ps1 -ModulePath ./out/CcieDr/0.1.0/CcieDr.psd1
 #>
@@ -20,7 +21,10 @@ param(
     [string] $BenchProject = (Join-Path $PSScriptRoot '../bench/CcieDr.Bench/CcieDr.Bench.csproj'),
     [int[]] $SmallFileCounts = @(60000, 250000),
     [double] $TargetMB = 200,
-    [double] $GrowthTargetMB = 10
+    [double] $GrowthTargetMB = 10,
+    # Runs per figure; the median is the figure. Peak RSS of identical runs differs by up to ~30 MB here (when the
+    # runtime's background threads and heap budgets happen to peak together), so one run decides nothing.
+    [ValidateRange(1, 9)] [int] $Repeat = 3
 )
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version Latest
@@ -86,15 +90,28 @@ $baseline = Measure-PeakMB "$import; 1"
 Write-Host ("baseline pwsh + Import-Module: {0:F0} MB" -f $baseline)
 
 $out = Join-Path $WorkDirectory 'memory-bench'
+function Get-Median([double[]] $Values) {
+    $sorted = @($Values | Sort-Object)
+    if ($sorted.Count % 2) { return $sorted[($sorted.Count - 1) / 2] }
+    return ($sorted[$sorted.Count / 2 - 1] + $sorted[$sorted.Count / 2]) / 2
+}
+
 $results = [ordered]@{}
 foreach ($label in $trees.Keys) {
-    if (Test-Path $out) { & rm -rf $out }
-    $null = New-Item -ItemType Directory $out, "$out/archive", "$out/restored"
-    $b = Measure-PeakMB "$import; `$null = Backup-CcieData -Path '$($trees[$label])' -Destination '$out/archive' -Confirm:`$false"
-    $archive = (Get-ChildItem "$out/archive" -Filter '*.tar.bz2' | Select-Object -First 1).FullName
-    $r = Measure-PeakMB "$import; `$null = Restore-CcieData -Source '$archive' -Path '$out/restored' -Force -WarningAction SilentlyContinue"
-    Write-Host ("{0}: backup {1:F0} MB, restore {2:F0} MB (baseline {3:F0} MB; archive {4:F1} MB)" -f $label, $b, $r, $baseline, ((Get-Item $archive).Length / 1MB))
-    $results[$label] = @{ Backup = $b; Restore = $r }
+    $backups = [System.Collections.Generic.List[double]]::new()
+    $restores = [System.Collections.Generic.List[double]]::new()
+    for ($run = 1; $run -le $Repeat; $run++) {
+        if (Test-Path $out) { & rm -rf $out }
+        $null = New-Item -ItemType Directory $out, "$out/archive", "$out/restored"
+        $backups.Add((Measure-PeakMB "$import; `$null = Backup-CcieData -Path '$($trees[$label])' -Destination '$out/archive' -Confirm:`$false"))
+        $archive = (Get-ChildItem "$out/archive" -Filter '*.tar.bz2' | Select-Object -First 1).FullName
+        $restores.Add((Measure-PeakMB "$import; `$null = Restore-CcieData -Source '$archive' -Path '$out/restored' -Force -WarningAction SilentlyContinue"))
+        Write-Host ("{0}, run {1} of {2}: backup {3:F0} MB, restore {4:F0} MB (baseline {5:F0} MB; archive {6:F1} MB)" -f
+            $label, $run, $Repeat, $backups[-1], $restores[-1], $baseline, ((Get-Item $archive).Length / 1MB))
+    }
+    $results[$label] = @{ Backup = (Get-Median $backups); Restore = (Get-Median $restores) }
+    Write-Host ("{0}: median backup {1:F0} MB (runs {2}), restore {3:F0} MB (runs {4})" -f $label, $results[$label].Backup,
+        (($backups | ForEach-Object { '{0:F0}' -f $_ }) -join ' '), $results[$label].Restore, (($restores | ForEach-Object { '{0:F0}' -f $_ }) -join ' '))
 }
 & rm -rf $out
 

@@ -40,6 +40,9 @@ namespace CcieDr.Engine.Archive.Restore
         private readonly List<string> _warnings = new List<string>();
         private readonly List<string> _setidStripped = new List<string>();
         private readonly byte[] _buffer = new byte[BufferSize];
+        // One SHA-256 for every file (reset after each): not a native hash context a member.
+        private readonly IncrementalHash _fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private bool _fileHashDirty;
         private readonly bool _extract;
         private readonly bool _chown;
         private readonly Stopwatch _progressClock = Stopwatch.StartNew();
@@ -113,6 +116,7 @@ namespace CcieDr.Engine.Archive.Restore
         {
             _index.Dispose();
             _manifestSpool?.Dispose();
+            _fileHash.Dispose();
         }
 
         /// <summary>
@@ -500,9 +504,16 @@ namespace CcieDr.Engine.Archive.Restore
                 return;
             }
 
-            using var sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            var sha = _fileHash;
+            if (_fileHashDirty)
+            {
+                sha.GetHashAndReset(); // a member before this one stopped midway: drop its partial state
+            }
+
+            _fileHashDirty = true;
+            string? full = _extract ? Full(rel) : null;
             // 0600 while written; the member's own mode is applied with the rest of its metadata at the end.
-            FileStream? fs = _extract ? SafeExtractNative.CreatePrivateFile(Full(rel), 1) : null;
+            FileStream? fs = full != null ? SafeExtractNative.CreatePrivateFile(full, 1) : null;
             long total = 0;
             try
             {
@@ -514,7 +525,7 @@ namespace CcieDr.Engine.Archive.Restore
                     if (total == 0 && fs != null)
                     {
                         fs.Flush();
-                        _o.FileWriting?.Invoke(Full(rel));
+                        _o.FileWriting?.Invoke(full!);
                     }
 
                     total += n;
@@ -533,6 +544,7 @@ namespace CcieDr.Engine.Archive.Restore
 
             _freeSpace -= total;
             var node = new Node(NodeKind.File) { Size = total, Hash = sha.GetHashAndReset(), Mode = e.Mode };
+            _fileHashDirty = false;
             AddNode(rel, node, inOrder: true);
             _files++;
             if (_extract)

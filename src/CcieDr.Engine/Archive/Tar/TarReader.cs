@@ -113,23 +113,8 @@ namespace CcieDr.Engine.Archive.Tar
                     case 'g':
                     {
                         var data = ReadExtension(size, type, headerOffset);
-                        var records = ParsePax(data, headerOffset);
-                        if (type == 'g')
-                        {
-                            foreach (var kv in records)
-                            {
-                                _global[kv.Key] = kv.Value;
-                            }
-                        }
-                        else
-                        {
-                            pax ??= new Dictionary<string, string>(StringComparer.Ordinal);
-                            foreach (var kv in records)
-                            {
-                                pax[kv.Key] = kv.Value;
-                            }
-                        }
-
+                        // Straight into the member's (or the global) table: no second dictionary a member.
+                        ParsePax(data, headerOffset, type == 'g' ? _global : (pax ??= new Dictionary<string, string>(StringComparer.Ordinal)));
                         continue;
                     }
 
@@ -265,9 +250,9 @@ namespace CcieDr.Engine.Archive.Tar
             }
         }
 
-        private static Dictionary<string, string> ParsePax(byte[] data, long headerOffset)
+        /// <summary>Parses PAX records into <paramref name="result"/> (a later record of a key replaces an earlier one).</summary>
+        private static void ParsePax(byte[] data, long headerOffset, Dictionary<string, string> result)
         {
-            var result = new Dictionary<string, string>(StringComparer.Ordinal);
             int pos = 0;
             while (pos < data.Length)
             {
@@ -307,8 +292,6 @@ namespace CcieDr.Engine.Archive.Tar
                 result[key] = value;
                 pos += len;
             }
-
-            return result;
         }
 
         private TarReaderEntry BuildEntry(char type, long size, long headerOffset, Dictionary<string, string>? pax, string? longName, string? longLink)
