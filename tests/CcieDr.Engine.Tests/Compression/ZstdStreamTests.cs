@@ -295,6 +295,64 @@ public sealed class ZstdStreamTests
     }
 
     [Fact]
+    public void SlowOutput_EndFrameReturnsOnlyWhenEveryFrameIsWritten()
+    {
+        // Frames are written by the pipeline's own writer thread; a slow output must not let EndFrame (the manifest
+        // frame starts at BytesOut) or Complete return while a frame is still on its way.
+        var first = Mixed(3 * 256 * 1024, 31);
+        var second = Random(700_000, 32);
+        var sink = new SlowSink(TimeSpan.FromMilliseconds(15));
+        using (var z = new ZstdCompressStream(sink, new ZstdCompressOptions { Threads = 2, BlockSize = 256 * 1024 }, leaveOpen: true))
+        {
+            z.Write(first, 0, first.Length);
+            z.EndFrame();
+            Assert.Equal(3, z.FramesCompleted);
+            Assert.Equal(sink.Data.Length, z.BytesOut);
+            long manifestFrameAt = z.BytesOut;
+            z.Write(second, 0, second.Length);
+            z.Complete();
+            Assert.Equal(6, z.FramesCompleted);
+            Assert.Equal(sink.Data.Length, z.BytesOut);
+            Assert.Equal(second, Decompress(sink.Data.ToArray().AsSpan((int)manifestFrameAt).ToArray()));
+        }
+
+        Assert.Equal(first.Concat(second).ToArray(), Decompress(sink.Data.ToArray()));
+    }
+
+    [Fact]
+    public void OutputFailure_ReachesTheWriterWithItsOwnType_ThenTheStreamIsFailed()
+    {
+        // A full disk during a backup is an InsufficientDiskSpaceException, whose message says what to do: the writer
+        // thread must hand that very exception over, not a generic one.
+        var data = Random(4_000_000, 33);
+        var sink = new FailingSink(500_000, () => new SinkFullException("the destination is full: free space or choose another"));
+        var z = new ZstdCompressStream(sink, new ZstdCompressOptions { Threads = 2, BlockSize = 256 * 1024 });
+        var ex = Assert.Throws<SinkFullException>(() =>
+        {
+            for (int pos = 0; pos < data.Length; pos += 65536)
+            {
+                z.Write(data, pos, Math.Min(65536, data.Length - pos));
+            }
+
+            z.Complete();
+        });
+        Assert.Contains("free space", ex.Message);
+        Assert.Throws<InvalidOperationException>(() => z.Write(data, 0, 10));
+        Assert.Throws<InvalidOperationException>(() => z.Complete());
+        z.Dispose();
+        Assert.True(sink.Failed);
+        Assert.Equal(0, sink.WritesAfterFailure);
+    }
+
+    private sealed class SinkFullException : IOException
+    {
+        public SinkFullException(string message)
+            : base(message)
+        {
+        }
+    }
+
+    [Fact]
     public void Abort_WritesNothingMore_AndTheResultIsNotAValidArchive()
     {
         var data = Mixed(3_000_000, 14);

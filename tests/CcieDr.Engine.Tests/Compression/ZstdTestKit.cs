@@ -193,31 +193,24 @@ internal sealed class TrickleStream : Stream
 }
 
 /// <summary>An output that accepts <c>limit</c> bytes and then fails every write (a dropped S3 connection, a full disk).</summary>
-internal sealed class FailingSink : Stream
+internal sealed class FailingSink : WriteOnlySink
 {
     private readonly long _limit;
+    private readonly Func<Exception>? _error;
 
-    public FailingSink(long limit) => _limit = limit;
+    /// <param name="limit">Bytes accepted before the first failure.</param>
+    /// <param name="error">The exception of the first failure (an IOException when null); later writes fail with an IOException.</param>
+    public FailingSink(long limit, Func<Exception>? error = null)
+    {
+        _limit = limit;
+        _error = error;
+    }
 
     public MemoryStream Accepted { get; } = new();
 
     public int WritesAfterFailure { get; private set; }
 
     public bool Failed { get; private set; }
-
-    public override bool CanRead => false;
-
-    public override bool CanSeek => false;
-
-    public override bool CanWrite => true;
-
-    public override long Length => throw new NotSupportedException();
-
-    public override long Position
-    {
-        get => throw new NotSupportedException();
-        set => throw new NotSupportedException();
-    }
 
     public override void Write(byte[] buffer, int offset, int count)
     {
@@ -230,10 +223,47 @@ internal sealed class FailingSink : Stream
         if (Accepted.Length + count > _limit)
         {
             Failed = true;
-            throw new IOException("simulated write failure");
+            throw _error?.Invoke() ?? new IOException("simulated write failure");
         }
 
         Accepted.Write(buffer, offset, count);
+    }
+}
+
+/// <summary>An output that takes <c>delay</c> for every write (a slow disk or network), then keeps the bytes.</summary>
+internal sealed class SlowSink : WriteOnlySink
+{
+    private readonly TimeSpan _delay;
+
+    public SlowSink(TimeSpan delay) => _delay = delay;
+
+    public MemoryStream Data { get; } = new();
+
+    public override void Write(byte[] buffer, int offset, int count)
+    {
+        Thread.Sleep(_delay);
+        lock (Data)
+        {
+            Data.Write(buffer, offset, count);
+        }
+    }
+}
+
+/// <summary>The parts of a write-only, non-seekable output stream that every test sink shares.</summary>
+internal abstract class WriteOnlySink : Stream
+{
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position
+    {
+        get => throw new NotSupportedException();
+        set => throw new NotSupportedException();
     }
 
     public override void Flush()

@@ -325,6 +325,8 @@ namespace CcieDr.Engine.Archive.Backup
                 var final = Path.Combine(dir, _fileName);
                 var temp = Path.Combine(dir, "." + _fileName + "." + Guid.NewGuid().ToString("N").Substring(0, 8) + ".partial");
                 var nextSpaceCheck = 64L * 1024 * 1024;
+                const long WritebackStep = 8L * 1024 * 1024;
+                var writebackFrom = 0L;
                 var ok = false;
                 try
                 {
@@ -335,6 +337,14 @@ namespace CcieDr.Engine.Archive.Backup
                     {
                         using var hashing = new HashingWriteStream(file, written =>
                         {
+                            // Every 8 MB, start writing the archive back to disk while the backup goes on, so the
+                            // fsync that ends it is short (the bytes still in the FileStream's buffer follow later).
+                            if (written - writebackFrom >= WritebackStep)
+                            {
+                                SafeExtractNative.StartWriteback(file.SafeFileHandle, writebackFrom, written - writebackFrom);
+                                writebackFrom = written;
+                            }
+
                             if (!_o.SkipSpaceCheck && written >= nextSpaceCheck)
                             {
                                 nextSpaceCheck = written + (64L * 1024 * 1024);

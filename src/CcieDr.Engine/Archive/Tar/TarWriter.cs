@@ -86,6 +86,12 @@ namespace CcieDr.Engine.Archive.Tar
         private readonly byte[] _header = new byte[BlockSize];
         private readonly byte[] _copyBuffer;
         private readonly IncrementalHash _sha = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        private readonly List<KeyValuePair<string, string>> _pax = new List<KeyValuePair<string, string>>(); // cleared a member
+        private readonly MemoryStream _paxBody = new MemoryStream();
+        private string? _lastUserName;
+        private byte[] _lastUserNameBytes = Array.Empty<byte>();
+        private string? _lastGroupName;
+        private byte[] _lastGroupNameBytes = Array.Empty<byte>();
         private bool _finished;
         private bool _hashDirty;
 
@@ -258,6 +264,7 @@ namespace CcieDr.Engine.Archive.Tar
         public void Dispose()
         {
             _sha.Dispose();
+            _paxBody.Dispose();
             if (!_leaveOpen)
             {
                 _output.Dispose();
@@ -294,7 +301,8 @@ namespace CcieDr.Engine.Archive.Tar
                 throw new InvalidOperationException("The archive is already finished.");
             }
 
-            var pax = new List<KeyValuePair<string, string>>();
+            var pax = _pax;
+            pax.Clear();
             var pathBytes = Encoding.UTF8.GetBytes(path);
             byte[] nameField;
             byte[] prefixField = Array.Empty<byte>();
@@ -349,14 +357,14 @@ namespace CcieDr.Engine.Archive.Tar
                 pax.Add(new KeyValuePair<string, string>("mtime", FormatPaxTime(meta.MtimeSeconds, SubsecondMtime ? meta.MtimeNanoseconds : 0)));
             }
 
-            var uname = meta.UserName != null ? Encoding.UTF8.GetBytes(meta.UserName) : Array.Empty<byte>();
+            var uname = NameBytes(meta.UserName, ref _lastUserName, ref _lastUserNameBytes);
             if (uname.Length > 31 || (meta.UserName != null && !IsAscii(meta.UserName)))
             {
                 pax.Add(new KeyValuePair<string, string>("uname", meta.UserName!));
                 uname = Array.Empty<byte>();
             }
 
-            var gname = meta.GroupName != null ? Encoding.UTF8.GetBytes(meta.GroupName) : Array.Empty<byte>();
+            var gname = NameBytes(meta.GroupName, ref _lastGroupName, ref _lastGroupNameBytes);
             if (gname.Length > 31 || (meta.GroupName != null && !IsAscii(meta.GroupName)))
             {
                 pax.Add(new KeyValuePair<string, string>("gname", meta.GroupName!));
@@ -374,7 +382,8 @@ namespace CcieDr.Engine.Archive.Tar
 
         private void WritePaxHeader(string path, List<KeyValuePair<string, string>> records, TarEntryMetadata meta)
         {
-            var body = new MemoryStream();
+            var body = _paxBody;
+            body.SetLength(0);
             foreach (var kv in records)
             {
                 var rec = Encoding.UTF8.GetBytes(" " + kv.Key + "=" + kv.Value + "\n");
@@ -400,11 +409,29 @@ namespace CcieDr.Engine.Archive.Tar
 
             var paxName = Truncate(Encoding.UTF8.GetBytes("PaxHeaders.0/" + ToAsciiSafe(baseName)), 100);
             var paxMeta = new TarEntryMetadata { Mode = 0x1A4, MtimeSeconds = Math.Max(0, Math.Min(MaxOctal11, meta.MtimeSeconds)) };
-            var data = body.ToArray();
-            BuildHeader(paxName, Array.Empty<byte>(), 'x', data.Length, Array.Empty<byte>(), paxMeta, Array.Empty<byte>(), Array.Empty<byte>());
+            var data = body.GetBuffer();
+            var length = (int)body.Length;
+            BuildHeader(paxName, Array.Empty<byte>(), 'x', length, Array.Empty<byte>(), paxMeta, Array.Empty<byte>(), Array.Empty<byte>());
             Write(_header, 0, BlockSize);
-            Write(data, 0, data.Length);
-            PadToBlock(data.Length);
+            Write(data, 0, length);
+            PadToBlock(length);
+        }
+
+        // Owner and group names repeat member after member: their bytes are encoded once while the name stays the same.
+        private static byte[] NameBytes(string? name, ref string? last, ref byte[] lastBytes)
+        {
+            if (name is null)
+            {
+                return Array.Empty<byte>();
+            }
+
+            if (!string.Equals(name, last, StringComparison.Ordinal))
+            {
+                lastBytes = Encoding.UTF8.GetBytes(name);
+                last = name;
+            }
+
+            return lastBytes;
         }
 
         private void BuildHeader(byte[] name, byte[] prefix, char type, long size, byte[] linkName, TarEntryMetadata meta, byte[] uname, byte[] gname)

@@ -2,6 +2,8 @@ using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.IO;
+using System.Runtime.ExceptionServices;
+using System.Threading;
 using System.Threading.Tasks;
 using ZstdSharp;
 using ZstdSharp.Unsafe;
@@ -346,7 +348,14 @@ namespace CcieDr.Engine.Archive.Zstd
                 throw new InvalidOperationException("The zstd stream was aborted.");
             }
 
-            if (_gate.Faulted)
+            if (!_completed)
+            {
+                _blocks?.ThrowIfWriteFailed();
+            }
+
+            // With a pipeline only its writer thread writes to the gate: its record of the failure comes with the
+            // exception (the gate's flag is set a moment earlier, before the exception reaches the writer).
+            if (_blocks != null ? _blocks.WriteFailed : _gate.Faulted)
             {
                 throw new InvalidOperationException("Writing the compressed data failed earlier; the zstd stream cannot continue.");
             }
@@ -358,31 +367,41 @@ namespace CcieDr.Engine.Archive.Zstd
         }
 
         /// <summary>
-        /// Cuts the input into blocks, compresses each as an independent frame on the thread pool (at most two
-        /// blocks per thread in flight), and writes the frames in input order on the writing thread.
+        /// Cuts the input into blocks, compresses each as an independent frame on the thread pool, and writes the
+        /// frames in input order on a writer thread of its own, so the writing thread (which reads and hashes the
+        /// files) never waits on the output, its hash or the disk. At most two blocks per compression thread are
+        /// in flight (compressing or waiting to be written); the writing thread waits when that many are.
+        /// A failure to write is rethrown, as it was thrown, to the writing thread at its next call.
         /// </summary>
-        private sealed class BlockPipeline
+        private sealed class BlockPipeline : IDisposable
         {
             private readonly OutputGate _gate;
             private readonly ZstdCompressOptions _options;
-            private readonly int _maxInFlight;
-            private readonly Queue<Task<Block>> _inFlight = new Queue<Task<Block>>();
+            private readonly SemaphoreSlim _slots;
+            private readonly BlockingCollection<Task<Block>> _toWrite = new BlockingCollection<Task<Block>>();
+            private readonly ManualResetEventSlim _drained = new ManualResetEventSlim(true);
+            private readonly object _pendingGate = new object(); // the count and the event change together
             private readonly ConcurrentBag<Block> _free = new ConcurrentBag<Block>();
             private readonly ConcurrentBag<ZstdBlockCompressor> _compressors = new ConcurrentBag<ZstdBlockCompressor>();
+            private Thread? _writer;
             private Block? _current;
+            private volatile ExceptionDispatchInfo? _writeError;
+            private bool _writeErrorReported;
+            private int _pending;
+            private int _framesWritten;
+            private int _framesReported;
             private bool _released;
 
             public BlockPipeline(OutputGate gate, ZstdCompressOptions options)
             {
                 _gate = gate;
                 _options = options;
-                _maxInFlight = options.Threads * 2;
+                _slots = new SemaphoreSlim(options.Threads * 2);
             }
 
             /// <summary>Buffers the data, submitting full blocks; returns frames written meanwhile.</summary>
             public int Write(byte[] buffer, int offset, int count)
             {
-                int written = 0;
                 while (count > 0)
                 {
                     var block = _current ??= Rent();
@@ -393,53 +412,62 @@ namespace CcieDr.Engine.Archive.Zstd
                     count -= n;
                     if (block.Length == block.Input.Length)
                     {
-                        written += Submit();
+                        Submit();
                     }
                 }
 
-                return written;
+                return FramesWrittenSinceLastCall();
             }
 
             /// <summary>Submits the partial block (or an empty frame when asked and there is none) and writes every frame out.</summary>
             public int EndFrame(bool emptyFrameIfNone)
             {
-                int written = 0;
                 if (_current != null && _current.Length > 0)
                 {
-                    written += Submit();
+                    Submit();
                 }
-                else if (emptyFrameIfNone && _inFlight.Count == 0)
+                else if (emptyFrameIfNone && PendingFrames() == 0)
                 {
                     _current ??= Rent();
-                    written += Submit();
+                    Submit();
                 }
 
-                return written + WriteFinished(waitForAll: true);
+                return WriteFinished(waitForAll: true);
             }
 
-            /// <summary>Writes finished frames in order; with <paramref name="waitForAll"/>, waits for every submitted block.</summary>
+            /// <summary>Frames written since the last call; with <paramref name="waitForAll"/>, first waits until every submitted block is written.</summary>
             public int WriteFinished(bool waitForAll)
             {
-                int written = 0;
-                while (_inFlight.Count > 0 && (waitForAll || _inFlight.Peek().IsCompleted || _inFlight.Count >= _maxInFlight))
+                if (waitForAll)
                 {
-                    var block = _inFlight.Dequeue().GetAwaiter().GetResult();
-                    try
-                    {
-                        _gate.Write(block.Output, 0, block.OutputLength);
-                    }
-                    finally
-                    {
-                        Return(block);
-                    }
-
-                    written++;
+                    _drained.Wait();
                 }
 
-                return written;
+                ThrowIfWriteFailed();
+                return FramesWrittenSinceLastCall();
             }
 
-            /// <summary>Waits for compressions still running (they only touch their own buffers), then frees the compressors.</summary>
+            /// <summary>Whether compressing or writing a frame failed (nothing more is written after that).</summary>
+            public bool WriteFailed => _writeError != null;
+
+            /// <summary>
+            /// Rethrows on the writing thread, once, the exception that compressing or writing a frame raised (its own
+            /// type and stack); later calls find the stream failed (<see cref="WriteFailed"/>) instead.
+            /// </summary>
+            public void ThrowIfWriteFailed()
+            {
+                var error = _writeError;
+                if (error != null && !_writeErrorReported)
+                {
+                    _writeErrorReported = true;
+                    error.Throw();
+                }
+            }
+
+            /// <summary>Same as <see cref="Release"/>.</summary>
+            public void Dispose() => Release();
+
+            /// <summary>Lets compressions and the writer finish (the gate is closed: nothing more reaches the output), then frees the compressors.</summary>
             public void Release()
             {
                 if (_released)
@@ -448,31 +476,96 @@ namespace CcieDr.Engine.Archive.Zstd
                 }
 
                 _released = true;
-                while (_inFlight.Count > 0)
-                {
-                    try
-                    {
-                        _inFlight.Dequeue().GetAwaiter().GetResult();
-                    }
-#pragma warning disable CA1031 // Releasing after a failure: the first error is the one that matters.
-                    catch (Exception)
-#pragma warning restore CA1031
-                    {
-                    }
-                }
-
+                _toWrite.CompleteAdding();
+                _writer?.Join();
                 while (_compressors.TryTake(out var c))
                 {
                     c.Dispose();
                 }
+
+                _toWrite.Dispose();
+                _drained.Dispose();
+                _slots.Dispose();
             }
 
-            private int Submit()
+            private int PendingFrames()
             {
+                lock (_pendingGate)
+                {
+                    return _pending;
+                }
+            }
+
+            private int FramesWrittenSinceLastCall()
+            {
+                int now = Volatile.Read(ref _framesWritten);
+                int delta = now - _framesReported;
+                _framesReported = now;
+                return delta;
+            }
+
+            private void Submit()
+            {
+                ThrowIfWriteFailed();
+                _slots.Wait();
+                ThrowIfWriteFailed(); // the writer may have failed while this thread waited for a slot
                 var block = _current!;
                 _current = null;
-                _inFlight.Enqueue(Task.Run(() => Compress(block)));
-                return WriteFinished(waitForAll: false);
+                lock (_pendingGate)
+                {
+                    if (++_pending == 1)
+                    {
+                        _drained.Reset();
+                    }
+                }
+
+                if (_writer is null)
+                {
+                    _writer = new Thread(WriteLoop) { IsBackground = true, Name = "CcieDr zstd writer" };
+                    _writer.Start();
+                }
+
+                _toWrite.Add(Task.Run(() => Compress(block)));
+            }
+
+            // The writer thread: frames in submission order; after a failure, it only drains (returns blocks, frees slots).
+            private void WriteLoop()
+            {
+                foreach (var task in _toWrite.GetConsumingEnumerable())
+                {
+                    Block? block = null;
+                    try
+                    {
+                        block = task.GetAwaiter().GetResult();
+                        if (_writeError is null)
+                        {
+                            _gate.Write(block.Output, 0, block.OutputLength);
+                            Interlocked.Increment(ref _framesWritten);
+                        }
+                    }
+#pragma warning disable CA1031 // Handed to the writing thread, which rethrows it as it was thrown.
+                    catch (Exception ex)
+#pragma warning restore CA1031
+                    {
+                        _writeError ??= ExceptionDispatchInfo.Capture(ex);
+                    }
+                    finally
+                    {
+                        if (block != null)
+                        {
+                            Return(block);
+                        }
+
+                        _slots.Release();
+                        lock (_pendingGate)
+                        {
+                            if (--_pending == 0)
+                            {
+                                _drained.Set();
+                            }
+                        }
+                    }
+                }
             }
 
             private Block Compress(Block block)
