@@ -57,12 +57,6 @@ function Invoke-Once([string] $Command) {
     return [pscustomobject]@{ Wall = $sw.Elapsed.TotalSeconds; Cpu = [double]::NaN; RssMB = [double]$kb / 1024 }
 }
 
-function Get-Median([double[]] $Values) {
-    $s = @($Values | Sort-Object)
-    if ($s.Count % 2) { return $s[[int][math]::Floor($s.Count / 2)] }
-    return ($s[$s.Count / 2 - 1] + $s[$s.Count / 2]) / 2
-}
-
 Push-Location $root
 try {
     Write-Host "==> Import start-up: $Runs interleaved runs of each variant (whole dotnet pwsh processes)" -ForegroundColor Cyan

@@ -90,12 +90,6 @@ $baseline = Measure-PeakMB "$import; 1"
 Write-Host ("baseline pwsh + Import-Module: {0:F0} MB" -f $baseline)
 
 $out = Join-Path $WorkDirectory 'memory-bench'
-function Get-Median([double[]] $Values) {
-    $sorted = @($Values | Sort-Object)
-    if ($sorted.Count % 2) { return $sorted[($sorted.Count - 1) / 2] }
-    return ($sorted[$sorted.Count / 2 - 1] + $sorted[$sorted.Count / 2]) / 2
-}
-
 $results = [ordered]@{}
 foreach ($label in $trees.Keys) {
     $backups = [System.Collections.Generic.List[double]]::new()

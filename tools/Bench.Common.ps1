@@ -35,6 +35,13 @@ $BenchOtherTargets = [ordered]@{
     'test-servicesbox-dead-box'      = 'Test-CcieServicesBox against a dead box (EC2, SSH and ports hanging), whole run in seconds'
 }
 
+# The median of a set of measurements (the mean of the middle two for an even count).
+function Get-Median([double[]] $Values) {
+    $sorted = @($Values | Sort-Object)
+    if ($sorted.Count % 2) { return $sorted[[int][math]::Floor($sorted.Count / 2)] }
+    return ($sorted[$sorted.Count / 2 - 1] + $sorted[$sorted.Count / 2]) / 2
+}
+
 # Matches a line printed by Write-Target (or its C# twin).
 $BenchTargetPattern = '^TARGET (?<name>[^:]+): (?<value>\S+) \(target (?<op><=|>=) (?<limit>\S+)\) (?<result>PASS|MISS)\s*$'
 

@@ -34,7 +34,7 @@ namespace CcieDr.Loading
         /// Windows PowerShell 5.1: no AssemblyLoadContext there, so dependencies are resolved from
         /// <paramref name="libDirectory"/> on demand through AppDomain.AssemblyResolve.
         /// </summary>
-        public static Assembly LoadWithResolver(string libDirectory)
+        private static Assembly LoadWithResolver(string libDirectory)
         {
             lock (Gate)
             {
@@ -51,7 +51,7 @@ namespace CcieDr.Loading
 
         /// <summary>
         /// The one call CcieDr.psm1 makes before importing the cmdlets: remembers the format file (see
-        /// <see cref="DeferFormats"/>) and loads the cmdlet assembly from <c>bin/lib</c> under
+        /// <see cref="FormatFile"/>) and loads the cmdlet assembly from <c>bin/lib</c> under
         /// <paramref name="moduleRoot"/>, into a private load context where the runtime has one (PowerShell 7),
         /// else through an assembly resolver (Windows PowerShell 5.1, or CCIEDR_LOADER=resolver for diagnostics).
         /// Done here rather than in the script because every script statement costs start-up time.
@@ -63,7 +63,7 @@ namespace CcieDr.Loading
                 throw new ArgumentNullException(nameof(moduleRoot));
             }
 
-            DeferFormats(Path.Combine(moduleRoot, "CcieDr.format.ps1xml"));
+            FormatFile = Path.Combine(moduleRoot, "CcieDr.format.ps1xml");
             string libDirectory = Path.Combine(moduleRoot, "bin", "lib");
             bool resolverAsked = string.Equals(Environment.GetEnvironmentVariable("CCIEDR_LOADER"), "resolver", StringComparison.OrdinalIgnoreCase);
             // In the core library on .NET (PowerShell 7); absent on .NET Framework (Windows PowerShell).
@@ -100,14 +100,11 @@ namespace CcieDr.Loading
             }
         }
 
-        /// <summary>The module's format file, loaded by the first CcieDr cmdlet that runs in a runspace.</summary>
-        internal static string? FormatFile { get; private set; }
-
         /// <summary>
-        /// Called by CcieDr.psm1 instead of FormatsToProcess: the views load when a cmdlet first runs, so that
-        /// Import-Module does not pay for PowerShell rebuilding its whole format table.
+        /// The module's format file, loaded by the first CcieDr cmdlet that runs in a runspace instead of through
+        /// FormatsToProcess, so that Import-Module does not pay for PowerShell rebuilding its whole format table.
         /// </summary>
-        public static void DeferFormats(string formatFile) => FormatFile = formatFile;
+        internal static string? FormatFile { get; private set; }
 
         /// <summary>The load context name of an assembly (diagnostics and tests).</summary>
         public static string DescribeLoadContext(Assembly assembly)

@@ -40,9 +40,9 @@ namespace CcieDr.Engine.Archive.Restore
         private readonly List<string> _warnings = new List<string>();
         private readonly List<string> _setidStripped = new List<string>();
         private readonly byte[] _buffer = new byte[BufferSize];
-        // One SHA-256 for every file (reset after each): not a native hash context a member.
+        // One SHA-256 for every file, reset by GetHashAndReset at each file's end: not a native hash context a member.
+        // A file that stops midway ends the whole run (an extractor reads one archive), so it is clean at each start.
         private readonly IncrementalHash _fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-        private bool _fileHashDirty;
         private readonly bool _extract;
         private readonly bool _chown;
         private readonly Stopwatch _progressClock = Stopwatch.StartNew();
@@ -505,12 +505,6 @@ namespace CcieDr.Engine.Archive.Restore
             }
 
             var sha = _fileHash;
-            if (_fileHashDirty)
-            {
-                sha.GetHashAndReset(); // a member before this one stopped midway: drop its partial state
-            }
-
-            _fileHashDirty = true;
             string? full = _extract ? Full(rel) : null;
             // 0600 while written; the member's own mode is applied with the rest of its metadata at the end.
             FileStream? fs = full != null ? SafeExtractNative.CreatePrivateFile(full, 1) : null;
@@ -544,7 +538,6 @@ namespace CcieDr.Engine.Archive.Restore
 
             _freeSpace -= total;
             var node = new Node(NodeKind.File) { Size = total, Hash = sha.GetHashAndReset(), Mode = e.Mode };
-            _fileHashDirty = false;
             AddNode(rel, node, inOrder: true);
             _files++;
             if (_extract)

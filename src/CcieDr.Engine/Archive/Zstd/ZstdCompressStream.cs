@@ -61,6 +61,7 @@ namespace CcieDr.Engine.Archive.Zstd
         private readonly BlockPipeline? _blocks;
         private CompressionStream? _frame;
         private long _frameInput;
+        private int _framesClosed; // one thread: frames ended by CloseFrame
         private bool _disposed;
         private bool _aborted;
         private bool _completed;
@@ -110,7 +111,7 @@ namespace CcieDr.Engine.Archive.Zstd
         public long BytesOut => _gate.Written;
 
         /// <summary>Frames written to the output so far.</summary>
-        public int FramesCompleted { get; private set; }
+        public int FramesCompleted => _blocks?.FramesWritten ?? _framesClosed;
 
         /// <summary>Compression threads in use (0: on the writing thread).</summary>
         public int Workers => _blocks is null ? 0 : _options.Threads;
@@ -155,7 +156,7 @@ namespace CcieDr.Engine.Archive.Zstd
 
             if (_blocks != null)
             {
-                FramesCompleted += _blocks.Write(buffer, offset, count);
+                _blocks.Write(buffer, offset, count);
             }
             else
             {
@@ -176,7 +177,7 @@ namespace CcieDr.Engine.Archive.Zstd
             ThrowIfUnusable();
             if (_blocks != null)
             {
-                FramesCompleted += _blocks.EndFrame(emptyFrameIfNone: false);
+                _blocks.EndFrame(emptyFrameIfNone: false);
                 return;
             }
 
@@ -199,7 +200,7 @@ namespace CcieDr.Engine.Archive.Zstd
             ThrowIfUnusable();
             if (_blocks != null)
             {
-                FramesCompleted += _blocks.WriteFinished(waitForAll: true);
+                _blocks.WaitUntilWritten();
             }
             else
             {
@@ -223,7 +224,7 @@ namespace CcieDr.Engine.Archive.Zstd
             ThrowIfUnusable();
             if (_blocks != null)
             {
-                FramesCompleted += _blocks.EndFrame(emptyFrameIfNone: FramesCompleted == 0);
+                _blocks.EndFrame(emptyFrameIfNone: FramesCompleted == 0);
             }
             else
             {
@@ -253,7 +254,7 @@ namespace CcieDr.Engine.Archive.Zstd
             _aborted = true;
             _gate.Closed = true;
             ReleaseFrame();
-            _blocks?.Release();
+            _blocks?.Dispose();
         }
 
         /// <inheritdoc/>
@@ -279,7 +280,7 @@ namespace CcieDr.Engine.Archive.Zstd
             // Not completed: release without finishing anything (a completed stream has nothing left to write).
             _gate.Closed = true;
             ReleaseFrame();
-            _blocks?.Release();
+            _blocks?.Dispose();
             if (!_leaveOpen)
             {
                 _gate.Inner.Dispose();
@@ -312,7 +313,7 @@ namespace CcieDr.Engine.Archive.Zstd
             var frame = _frame!;
             _frame = null;
             frame.Dispose(); // ZSTD_e_end: writes the rest of the frame and its checksum.
-            FramesCompleted++;
+            _framesClosed++;
             _frameInput = 0;
         }
 
@@ -348,10 +349,7 @@ namespace CcieDr.Engine.Archive.Zstd
                 throw new InvalidOperationException("The zstd stream was aborted.");
             }
 
-            if (!_completed)
-            {
-                _blocks?.ThrowIfWriteFailed();
-            }
+            _blocks?.ThrowIfWriteFailed();
 
             // With a pipeline only its writer thread writes to the gate: its record of the failure comes with the
             // exception (the gate's flag is set a moment earlier, before the exception reaches the writer).
@@ -377,30 +375,31 @@ namespace CcieDr.Engine.Archive.Zstd
         {
             private readonly OutputGate _gate;
             private readonly ZstdCompressOptions _options;
-            private readonly SemaphoreSlim _slots;
+            private readonly int _maxInFlight;
+            private readonly SemaphoreSlim _slots; // one a block in flight: taken on submission, given back once written
             private readonly BlockingCollection<Task<Block>> _toWrite = new BlockingCollection<Task<Block>>();
-            private readonly ManualResetEventSlim _drained = new ManualResetEventSlim(true);
-            private readonly object _pendingGate = new object(); // the count and the event change together
             private readonly ConcurrentBag<Block> _free = new ConcurrentBag<Block>();
             private readonly ConcurrentBag<ZstdBlockCompressor> _compressors = new ConcurrentBag<ZstdBlockCompressor>();
             private Thread? _writer;
             private Block? _current;
             private volatile ExceptionDispatchInfo? _writeError;
             private bool _writeErrorReported;
-            private int _pending;
             private int _framesWritten;
-            private int _framesReported;
             private bool _released;
 
             public BlockPipeline(OutputGate gate, ZstdCompressOptions options)
             {
                 _gate = gate;
                 _options = options;
-                _slots = new SemaphoreSlim(options.Threads * 2);
+                _maxInFlight = options.Threads * 2;
+                _slots = new SemaphoreSlim(_maxInFlight);
             }
 
-            /// <summary>Buffers the data, submitting full blocks; returns frames written meanwhile.</summary>
-            public int Write(byte[] buffer, int offset, int count)
+            /// <summary>Frames written to the output so far (by the writer thread).</summary>
+            public int FramesWritten => Volatile.Read(ref _framesWritten);
+
+            /// <summary>Buffers the data, submitting full blocks.</summary>
+            public void Write(byte[] buffer, int offset, int count)
             {
                 while (count > 0)
                 {
@@ -415,36 +414,34 @@ namespace CcieDr.Engine.Archive.Zstd
                         Submit();
                     }
                 }
-
-                return FramesWrittenSinceLastCall();
             }
 
             /// <summary>Submits the partial block (or an empty frame when asked and there is none) and writes every frame out.</summary>
-            public int EndFrame(bool emptyFrameIfNone)
+            public void EndFrame(bool emptyFrameIfNone)
             {
                 if (_current != null && _current.Length > 0)
                 {
                     Submit();
                 }
-                else if (emptyFrameIfNone && PendingFrames() == 0)
+                else if (emptyFrameIfNone && _slots.CurrentCount == _maxInFlight)
                 {
                     _current ??= Rent();
                     Submit();
                 }
 
-                return WriteFinished(waitForAll: true);
+                WaitUntilWritten();
             }
 
-            /// <summary>Frames written since the last call; with <paramref name="waitForAll"/>, first waits until every submitted block is written.</summary>
-            public int WriteFinished(bool waitForAll)
+            /// <summary>Waits until every submitted block is written (all slots are free), then rethrows a failure.</summary>
+            public void WaitUntilWritten()
             {
-                if (waitForAll)
+                for (int i = 0; i < _maxInFlight; i++)
                 {
-                    _drained.Wait();
+                    _slots.Wait();
                 }
 
+                _slots.Release(_maxInFlight);
                 ThrowIfWriteFailed();
-                return FramesWrittenSinceLastCall();
             }
 
             /// <summary>Whether compressing or writing a frame failed (nothing more is written after that).</summary>
@@ -464,11 +461,8 @@ namespace CcieDr.Engine.Archive.Zstd
                 }
             }
 
-            /// <summary>Same as <see cref="Release"/>.</summary>
-            public void Dispose() => Release();
-
             /// <summary>Lets compressions and the writer finish (the gate is closed: nothing more reaches the output), then frees the compressors.</summary>
-            public void Release()
+            public void Dispose()
             {
                 if (_released)
                 {
@@ -484,24 +478,7 @@ namespace CcieDr.Engine.Archive.Zstd
                 }
 
                 _toWrite.Dispose();
-                _drained.Dispose();
                 _slots.Dispose();
-            }
-
-            private int PendingFrames()
-            {
-                lock (_pendingGate)
-                {
-                    return _pending;
-                }
-            }
-
-            private int FramesWrittenSinceLastCall()
-            {
-                int now = Volatile.Read(ref _framesWritten);
-                int delta = now - _framesReported;
-                _framesReported = now;
-                return delta;
             }
 
             private void Submit()
@@ -511,14 +488,6 @@ namespace CcieDr.Engine.Archive.Zstd
                 ThrowIfWriteFailed(); // the writer may have failed while this thread waited for a slot
                 var block = _current!;
                 _current = null;
-                lock (_pendingGate)
-                {
-                    if (++_pending == 1)
-                    {
-                        _drained.Reset();
-                    }
-                }
-
                 if (_writer is null)
                 {
                     _writer = new Thread(WriteLoop) { IsBackground = true, Name = "CcieDr zstd writer" };
@@ -556,14 +525,7 @@ namespace CcieDr.Engine.Archive.Zstd
                             Return(block);
                         }
 
-                        _slots.Release();
-                        lock (_pendingGate)
-                        {
-                            if (--_pending == 0)
-                            {
-                                _drained.Set();
-                            }
-                        }
+                        _slots.Release(); // after the write: a free slot means that block is out
                     }
                 }
             }
