@@ -54,7 +54,11 @@ namespace CcieDr.Engine.Archive.Storage
     /// (parts of <see cref="S3UploadOptions.PartSize"/>, at most <see cref="S3UploadOptions.MaxPartsInFlight"/>
     /// uploading). Each part is retried; the object only comes into existence on <see cref="CompleteAsync"/>.
     /// Any failure, cancellation, or disposal before completion ABORTS the multipart upload, so no partial
-    /// object and no orphaned parts remain.
+    /// object and no orphaned parts remain. A failed call is reported with its S3 action (s3:CreateMultipartUpload,
+    /// s3:UploadPart, s3:CompleteMultipartUpload). Lost answers are recovered: an upload S3 created while the answer to
+    /// CreateMultipartUpload was lost (the SDK retried and got another) is aborted, and a CompleteMultipartUpload whose
+    /// answer was lost (its retry says NoSuchUpload) counts as done when the object under the key carries this
+    /// stream's upload token and size.
     /// </summary>
     public sealed class S3MultipartUploadStream : Stream
     {
@@ -63,6 +67,8 @@ namespace CcieDr.Engine.Archive.Storage
         private readonly IAmazonS3 _s3;
         private readonly S3UploadOptions _options;
         private const int AbortAttempts = 5;
+        private const string UploadTokenKey = "ccie-upload-token";
+        private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
         private static readonly TimeSpan AbortGracePeriod = TimeSpan.FromSeconds(30);
 
         private readonly CancellationTokenSource _cts;
@@ -74,6 +80,8 @@ namespace CcieDr.Engine.Archive.Storage
         private int _bufferLength;
         private int _nextPart = 1;
         private string? _uploadId;
+        private DateTime? _initiateStarted;
+        private readonly string _uploadToken = Guid.NewGuid().ToString("N");
         private bool _completed;
         private bool _aborted;
         private bool _disposed;
@@ -179,10 +187,15 @@ namespace CcieDr.Engine.Archive.Storage
                 request.Metadata[kv.Key] = kv.Value;
             }
 
+            // The token tells this upload's object from any other under the key (see CompleteAsync).
+            request.Metadata[UploadTokenKey] = _uploadToken;
+            _initiateStarted ??= DateTime.UtcNow;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, cancellationToken);
-            var response = await _s3.InitiateMultipartUploadAsync(request, linked.Token).ConfigureAwait(false);
+            var response = await AwsCall.RunAsync("s3:CreateMultipartUpload", Uri, t => _s3.InitiateMultipartUploadAsync(request, t), linked.Token).ConfigureAwait(false);
             _uploadId = response.UploadId;
         }
+
+        private string Uri => "s3://" + BucketName + "/" + Key;
 
         /// <inheritdoc/>
         public override void Write(byte[] buffer, int offset, int count)
@@ -243,7 +256,7 @@ namespace CcieDr.Engine.Archive.Storage
                     await StartPartAsync(isLast: true, cancellationToken).ConfigureAwait(false);
                 }
 
-                await WaitForAllAsync().ConfigureAwait(false);
+                await WaitForAllAsync(cancellationToken).ConfigureAwait(false);
                 List<PartETag> parts;
                 lock (_done)
                 {
@@ -251,19 +264,75 @@ namespace CcieDr.Engine.Archive.Storage
                 }
 
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, cancellationToken);
-                var response = await _s3.CompleteMultipartUploadAsync(
-                    new CompleteMultipartUploadRequest
-                    {
-                        BucketName = BucketName,
-                        Key = Key,
-                        UploadId = _uploadId,
-                        PartETags = parts,
-                    },
-                    linked.Token).ConfigureAwait(false);
-                ETag = response.ETag;
+                try
+                {
+                    var response = await _s3.CompleteMultipartUploadAsync(
+                        new CompleteMultipartUploadRequest
+                        {
+                            BucketName = BucketName,
+                            Key = Key,
+                            UploadId = _uploadId,
+                            PartETags = parts,
+                        },
+                        linked.Token).ConfigureAwait(false);
+                    ETag = response.ETag;
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException && linked.IsCancellationRequested))
+                {
+                    // The answer may have been lost after S3 completed the upload (the SDK's retry then meets
+                    // NoSuchUpload, or every answer was lost): the object under the key says whether it did.
+                    ETag = await CompletedObjectETagAsync(linked.Token).ConfigureAwait(false)
+                        ?? throw AwsErrorMapper.Map(ex, "s3:CompleteMultipartUpload", Uri);
+                }
+
                 _completed = true;
                 _buffer = Array.Empty<byte>();
             }).ConfigureAwait(false);
+            await AbortStrayUploadsAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>The ETag of the object under the key when it is this upload's (its token and size), else null.</summary>
+        private async Task<string?> CompletedObjectETagAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                var head = await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = BucketName, Key = Key }, cancellationToken).ConfigureAwait(false);
+                return string.Equals(head.Metadata[UploadTokenKey], _uploadToken, StringComparison.Ordinal) && head.ContentLength == BytesWritten ? head.ETag : null;
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Aborts the other multipart uploads of this key started since this stream's first CreateMultipartUpload:
+        /// ones S3 made while the SDK never heard the answer (it retried and got another). Best effort; a bucket
+        /// lifecycle rule (AbortIncompleteMultipartUpload) removes whatever remains.
+        /// </summary>
+        private async Task AbortStrayUploadsAsync()
+        {
+            if (_initiateStarted is not { } since)
+            {
+                return;
+            }
+
+            try
+            {
+                var uploads = await _s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = BucketName, Prefix = Key }, CancellationToken.None).ConfigureAwait(false);
+                foreach (var u in uploads.MultipartUploads ?? new List<MultipartUpload>())
+                {
+                    if (u.Key == Key && u.UploadId != _uploadId && (u.Initiated is null || u.Initiated.Value.ToUniversalTime() >= since - ClockSkew))
+                    {
+                        await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = BucketName, Key = Key, UploadId = u.UploadId }, CancellationToken.None).ConfigureAwait(false);
+                    }
+                }
+            }
+#pragma warning disable CA1031 // Best effort: the upload itself is complete or aborted either way.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
         }
 
         /// <summary>
@@ -300,6 +369,7 @@ namespace CcieDr.Engine.Archive.Storage
 
             _inFlight.Clear();
             _buffer = Array.Empty<byte>();
+            await AbortStrayUploadsAsync().ConfigureAwait(false);
             if (_uploadId is null)
             {
                 return;
@@ -432,8 +502,14 @@ namespace CcieDr.Engine.Archive.Storage
             {
                 await action().ConfigureAwait(false);
             }
-            catch
+            catch (Exception ex)
             {
+                if (ex is OperationCanceledException)
+                {
+                    // Ctrl+C: stop parts on the wire at once (the abort below repeats until no part is left).
+                    _hardCts.Cancel();
+                }
+
                 await AbortAsync().ConfigureAwait(false);
                 throw;
             }
@@ -453,7 +529,7 @@ namespace CcieDr.Engine.Archive.Storage
             // Bounded memory: wait for a slot before handing over this buffer.
             while (_inFlight.Count >= Math.Max(1, _options.MaxPartsInFlight))
             {
-                var finished = await Task.WhenAny(_inFlight).ConfigureAwait(false);
+                var finished = await WhenAnyAsync(cancellationToken).ConfigureAwait(false);
                 _inFlight.Remove(finished);
                 await finished.ConfigureAwait(false); // Rethrows a part's final failure.
             }
@@ -472,20 +548,35 @@ namespace CcieDr.Engine.Archive.Storage
             }
         }
 
-        private async Task WaitForAllAsync()
+        private async Task WaitForAllAsync(CancellationToken cancellationToken)
         {
             while (_inFlight.Count > 0)
             {
-                var finished = await Task.WhenAny(_inFlight).ConfigureAwait(false);
+                var finished = await WhenAnyAsync(cancellationToken).ConfigureAwait(false);
                 _inFlight.Remove(finished);
                 await finished.ConfigureAwait(false);
             }
         }
 
+        /// <summary>The first part in flight to finish; a cancellation (of the caller or of the stream) ends the wait at once.</summary>
+        private async Task<Task<PartETag>> WhenAnyAsync(CancellationToken cancellationToken)
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, cancellationToken);
+            var cancelled = Task.Delay(Timeout.Infinite, linked.Token);
+            var first = await Task.WhenAny(_inFlight.Cast<Task>().Append(cancelled)).ConfigureAwait(false);
+            if (first == cancelled)
+            {
+                linked.Token.ThrowIfCancellationRequested();
+            }
+
+            return (Task<PartETag>)first;
+        }
+
         private async Task<PartETag> UploadPartWithRetriesAsync(int partNumber, byte[] data, int length, bool isLast)
         {
             var token = _cts.Token;
-            var policy = new AwsRetryPolicy { MaxAttempts = _options.MaxAttempts, BaseDelay = _options.RetryDelay, MaxDelay = TimeSpan.FromSeconds(30) };
+            var scale = AwsRetryPolicy.PollScale() ?? 1;
+            var policy = new AwsRetryPolicy { MaxAttempts = _options.MaxAttempts, BaseDelay = TimeSpan.FromMilliseconds(_options.RetryDelay.TotalMilliseconds * scale), MaxDelay = TimeSpan.FromSeconds(30 * scale) };
             var attempts = 0;
             try
             {
@@ -526,7 +617,8 @@ namespace CcieDr.Engine.Archive.Storage
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
             {
-                throw new IOException($"Uploading part {partNumber} of s3://{BucketName}/{Key} failed after {attempts} attempt(s): {ex.Message}", ex);
+                var mapped = AwsErrorMapper.Map(ex, "s3:UploadPart", $"part {partNumber} of {Uri}");
+                throw new IOException($"{mapped.Message} Gave up after {attempts} attempt(s).", ex);
             }
         }
     }
