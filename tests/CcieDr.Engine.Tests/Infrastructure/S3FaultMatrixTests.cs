@@ -47,6 +47,7 @@ public sealed class S3FaultMatrixTests
         ["backup-create-upload"] = "CreateMultipartUpload",
         ["backup-upload-part"] = "UploadPart",
         ["backup-complete-upload"] = "CompleteMultipartUpload",
+        ["backup-abort-upload"] = "AbortMultipartUpload", // the clean-up of a backup whose every UploadPart fails
         ["record-test"] = "PutObject",
         ["remove-by-retention"] = "DeleteObject",
     };
@@ -75,12 +76,31 @@ public sealed class S3FaultMatrixTests
         await using Cell cell = await Cell.StartAsync(s3, operation, fault == S3FaultProxy.Timeout ? ShortTimeoutMs : 30_000);
         string action = Operations[operation];
         cell.Proxy.Inject(action, fault, dose == "once" ? 1 : Persistent, holdMilliseconds: ShortTimeoutMs * 3);
+        bool aborting = action == "AbortMultipartUpload";
+        if (aborting)
+        {
+            cell.Proxy.Inject("UploadPart", S3FaultProxy.InternalError, Persistent);
+        }
 
         Failure? failure = await cell.RunAsync(CancellationToken.None);
 
         Assert.True(cell.Proxy.Served(action, fault) >= 1, $"the {fault} fault on {action} was never served");
         bool mustComplete = dose == "once" || (action == "CompleteMultipartUpload" && fault == S3FaultProxy.DropAfter);
-        if (mustComplete)
+        if (aborting)
+        {
+            // The backup fails (its parts do); the abort either got through (once; drop-after: it happened, and
+            // ListParts says so) or is reported with the upload to remove, which must be the one left.
+            Assert.True(failure is not null, "the backup succeeded although every UploadPart failed");
+            Assert.Equal("BackupFailed", failure.ErrorId);
+            Assert.Contains("s3:UploadPart", failure.Message, StringComparison.Ordinal);
+            bool abortReported = dose == "persistent" && fault != S3FaultProxy.DropAfter;
+            Assert.True(abortReported == failure.Message.Contains("s3:AbortMultipartUpload", StringComparison.Ordinal), $"the abort failure is {(abortReported ? "not " : string.Empty)}reported: {failure.Message}");
+            if (abortReported)
+            {
+                await cell.RemoveReportedUploadAsync(failure.Message); // what the message tells the operator to do
+            }
+        }
+        else if (mustComplete)
         {
             Assert.True(failure is null, $"{dose} {fault} on {action} should not fail {operation}: {failure?.ErrorId}: {failure?.Message}");
         }
@@ -270,6 +290,15 @@ public sealed class S3FaultMatrixTests
             {
                 return new Failure(e.ErrorId, e.Message);
             }
+        }
+
+        /// <summary>Asserts the one upload left is the one <paramref name="message"/> names, and aborts it on s3rver directly.</summary>
+        public async Task RemoveReportedUploadAsync(string message)
+        {
+            ListMultipartUploadsResponse uploads = await Direct.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = Bucket, Prefix = prefix });
+            MultipartUpload left = Assert.Single(uploads.MultipartUploads ?? new List<MultipartUpload>());
+            Assert.Contains("--upload-id " + left.UploadId, message, StringComparison.Ordinal);
+            await Direct.AbortMultipartUploadAsync(Bucket, left.Key, left.UploadId);
         }
 
         /// <summary>After the faulted run: a whole object or none under the final key, and no multipart upload.</summary>

@@ -394,12 +394,14 @@ namespace CcieDr.Engine.Archive.Storage
                 last = ex;
             }
 
-            throw new IOException($"Could not abort the multipart upload {_uploadId} of s3://{BucketName}/{Key}; remove it with AbortMultipartUpload (or a bucket lifecycle rule).", last);
+            var cause = last is null ? "parts kept reappearing" : AwsErrorMapper.Map(last, "s3:AbortMultipartUpload", Uri).Message;
+            throw new IOException($"Could not abort the multipart upload {_uploadId} of {Uri} ({cause}); remove it with s3:AbortMultipartUpload (aws s3api abort-multipart-upload --bucket {BucketName} --key {Key} --upload-id {_uploadId}) or a bucket lifecycle rule.", last);
         }
 
         /// <summary>One AbortMultipartUpload and a ListParts check: true when the upload is gone.</summary>
         private async Task<bool> AbortOnceAsync()
         {
+            Exception? failure = null;
             try
             {
                 await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
@@ -408,22 +410,41 @@ namespace CcieDr.Engine.Archive.Storage
             {
                 return true;
             }
+#pragma warning disable CA1031 // Rethrown below unless ListParts shows the abort happened (its answer was lost).
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
 
+            ListPartsResponse parts;
             try
             {
-                var parts = await _s3.ListPartsAsync(new ListPartsRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
-                return parts.Parts is null || parts.Parts.Count == 0;
+                parts = await _s3.ListPartsAsync(new ListPartsRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
             }
             catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
             {
                 return true;
             }
-#pragma warning disable CA1031 // Best effort check; the abort itself succeeded.
-            catch (Exception)
+#pragma warning disable CA1031 // Best effort check: after an abort that answered, the upload is taken as gone.
+            catch (Exception) when (failure is null)
 #pragma warning restore CA1031
             {
                 return true;
             }
+#pragma warning disable CA1031 // Neither call answered: the abort's own failure is the one to retry or report.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                parts = null!;
+            }
+
+            if (failure != null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+            }
+
+            return parts.Parts is null || parts.Parts.Count == 0;
         }
 
         /// <inheritdoc/>
@@ -510,7 +531,16 @@ namespace CcieDr.Engine.Archive.Storage
                     _hardCts.Cancel();
                 }
 
-                await AbortAsync().ConfigureAwait(false);
+                try
+                {
+                    await AbortAsync().ConfigureAwait(false);
+                }
+                catch (IOException abortFailure) when (!(ex is OperationCanceledException))
+                {
+                    // Both matter: why the upload stopped, and that its parts are still there.
+                    throw new IOException(ex.Message + " " + abortFailure.Message, ex);
+                }
+
                 throw;
             }
         }
