@@ -95,6 +95,7 @@ public sealed class S3FaultMatrixTests
             Assert.Contains("s3:UploadPart", failure.Message, StringComparison.Ordinal);
             bool abortReported = dose == "persistent" && fault != S3FaultProxy.DropAfter;
             Assert.True(abortReported == failure.Message.Contains("s3:AbortMultipartUpload", StringComparison.Ordinal), $"the abort failure is {(abortReported ? "not " : string.Empty)}reported: {failure.Message}");
+            Assert.True(abortReported != failure.Message.Contains("Nothing was left at the destination", StringComparison.Ordinal), $"the message says nothing was left although parts were: {failure.Message}");
             if (abortReported)
             {
                 await cell.RemoveReportedUploadAsync(failure.Message); // what the message tells the operator to do

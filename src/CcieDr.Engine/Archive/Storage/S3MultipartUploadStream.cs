@@ -27,7 +27,7 @@ namespace CcieDr.Engine.Archive.Storage
         /// <summary>Attempts per part (default 4) before the whole upload is aborted.</summary>
         public int MaxAttempts { get; set; } = 4;
 
-        /// <summary>Backoff before the first retry, doubled for each further one (at most 30 s); each delay is jittered between half and all of it (<see cref="Aws.AwsRetryPolicy"/>).</summary>
+        /// <summary>Backoff before the first retry, doubled for each further one (at most 30 s); each delay is jittered between half and all of it (<see cref="Aws.AwsRetryPolicy"/>), and shortened by CCIEDR_POLL_SCALE as every retry delay is.</summary>
         public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
         /// <summary>Server-side encryption: "AES256" (default), "aws:kms" (set with <see cref="KmsKeyId"/>) or null for none.</summary>
@@ -47,6 +47,16 @@ namespace CcieDr.Engine.Archive.Storage
 
         /// <summary>Test hook: runs before each part attempt (part number, attempt); throwing simulates a failed attempt.</summary>
         internal Func<int, int, Task>? BeforePartAttempt { get; set; }
+    }
+
+    /// <summary>The multipart upload could not be aborted: no object was written, but its parts remain (the message says how to remove them).</summary>
+    public sealed class S3UploadNotAbortedException : IOException
+    {
+        /// <summary>Creates the exception.</summary>
+        public S3UploadNotAbortedException(string message, Exception? inner)
+            : base(message, inner)
+        {
+        }
     }
 
     /// <summary>
@@ -379,7 +389,8 @@ namespace CcieDr.Engine.Archive.Storage
             // NoSuchUpload. This runs after a cancellation too (it is the clean-up), so it is not cancellable, but
             // it is bounded: AbortAttempts tries with short backoff.
             Exception? last = null;
-            var policy = new AwsRetryPolicy { MaxAttempts = AbortAttempts, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(2) };
+            var scale = AwsRetryPolicy.PollScale() ?? 1;
+            var policy = new AwsRetryPolicy { MaxAttempts = AbortAttempts, BaseDelay = TimeSpan.FromMilliseconds(200 * scale), MaxDelay = TimeSpan.FromSeconds(2 * scale) };
             try
             {
                 if (await policy.UntilAsync((_, _) => AbortOnceAsync(), gone => gone, ex => AwsRetry.IsTransient(ex, CancellationToken.None), CancellationToken.None).ConfigureAwait(false))
@@ -395,7 +406,7 @@ namespace CcieDr.Engine.Archive.Storage
             }
 
             var cause = last is null ? "parts kept reappearing" : AwsErrorMapper.Map(last, "s3:AbortMultipartUpload", Uri).Message;
-            throw new IOException($"Could not abort the multipart upload {_uploadId} of {Uri} ({cause}); remove it with s3:AbortMultipartUpload (aws s3api abort-multipart-upload --bucket {BucketName} --key {Key} --upload-id {_uploadId}) or a bucket lifecycle rule.", last);
+            throw new S3UploadNotAbortedException($"Could not abort the multipart upload {_uploadId} of {Uri} ({cause}); remove it with s3:AbortMultipartUpload (aws s3api abort-multipart-upload --bucket {BucketName} --key {Key} --upload-id {_uploadId}) or a bucket lifecycle rule.", last);
         }
 
         /// <summary>One AbortMultipartUpload and a ListParts check: true when the upload is gone.</summary>
@@ -535,10 +546,10 @@ namespace CcieDr.Engine.Archive.Storage
                 {
                     await AbortAsync().ConfigureAwait(false);
                 }
-                catch (IOException abortFailure) when (!(ex is OperationCanceledException))
+                catch (S3UploadNotAbortedException abortFailure) when (!(ex is OperationCanceledException))
                 {
                     // Both matter: why the upload stopped, and that its parts are still there.
-                    throw new IOException(ex.Message + " " + abortFailure.Message, ex);
+                    throw new S3UploadNotAbortedException(ex.Message + " " + abortFailure.Message, ex);
                 }
 
                 throw;
