@@ -11,17 +11,20 @@ using Xunit;
 namespace CcieDr.Engine.Tests.Infrastructure;
 
 /// <summary>
-/// The S3 fault matrix: every mutating S3 call of the data backup (CreateMultipartUpload, UploadPart,
-/// CompleteMultipartUpload of Backup-CcieData straight to S3), of the backup catalog (PutObject of a test record) and
-/// of removal by retention (DeleteObject of an archive and its record) × {throttle, internal-error, drop-after,
-/// timeout} × {once, persistent}, injected by <see cref="S3FaultProxy"/> between the engine's S3 client and s3rver.
+/// The S3 fault matrix: every mutating S3 call of the data backup straight to S3 (CreateMultipartUpload, UploadPart,
+/// CompleteMultipartUpload, and AbortMultipartUpload as the clean-up of a backup whose every UploadPart fails), of the
+/// backup catalog (PutObject of a test record) and of removal by retention (DeleteObject of an archive and its record)
+/// × {throttle, internal-error, drop-after, timeout} × {once, persistent}: 6 × 4 × 2 = 48 cells, injected by
+/// <see cref="S3FaultProxy"/> between the engine's S3 client (standard retries, 2 SDK retries) and s3rver.
 /// A cell passes when the operation completes (once; and drop-after on CompleteMultipartUpload even persistently: the
-/// object is recognised by its upload token and size) or fails with a CcieException whose id is the operation's and
-/// whose message names the S3 call; when afterwards no object but a whole, byte-identical one is under the final key
-/// and no multipart upload is left (ListMultipartUploads on s3rver itself); and when a rerun (faults gone) leaves
-/// exactly the expected objects: one archive byte-identical to a local backup of the same tree, one record, only the
-/// kept archives. Plus Ctrl+C under a slow CreateMultipartUpload, UploadPart or CompleteMultipartUpload: the backup
-/// ends with OperationCanceledException within seconds, the slow call never reaches s3rver, no object and no upload
+/// object is recognised by its upload token and size) or fails with a CcieException whose id is the operation's
+/// (BackupFailed, BackupRemoveFailed, Aws.SlowDown / Aws.InternalError / AwsEndpointUnreachable) and whose message
+/// names the S3 call and the AWS error; when afterwards the final key holds a whole object byte-identical to a local
+/// backup of the same tree, or nothing, and s3rver itself lists no multipart upload (an abort that keeps failing is
+/// reported with the one upload left, which the test then removes as the message says); and when a rerun (faults gone)
+/// leaves exactly the expected objects: one archive byte-identical to the local backup, one whole record, only the
+/// kept archive. Plus Ctrl+C under a slow CreateMultipartUpload, UploadPart or CompleteMultipartUpload: the backup
+/// ends with OperationCanceledException within 10 s, the slow call never reaches s3rver, no object and no upload
 /// remain, and a rerun leaves one good archive. DeleteObjects is made by no engine operation, so it has no cell.
 /// </summary>
 [Collection(S3rverTests.Name)]
