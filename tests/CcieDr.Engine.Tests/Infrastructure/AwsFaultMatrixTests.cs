@@ -19,8 +19,8 @@ namespace CcieDr.Engine.Tests.Infrastructure;
 /// Counted through the simulator's state, not through what the engine says.
 /// Plus Ctrl+C under a slow call: the operation ends with OperationCanceledException, no mutating call follows,
 /// and a rerun still leaves exactly the expected resources.
-/// Data backup uploads are not in the matrix: the simulator serves EC2, SSM and Auto Scaling, not S3
-/// (S3 uploads are tested against s3rver in Archive/S3UploadTests).
+/// Data backup uploads are not in this matrix: the simulator serves EC2, SSM and Auto Scaling, not S3; their S3
+/// calls have their own matrix against s3rver behind a fault proxy (S3FaultMatrixTests).
 /// </summary>
 public sealed class AwsFaultMatrixTests
 {

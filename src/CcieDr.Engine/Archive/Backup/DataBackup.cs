@@ -198,9 +198,23 @@ namespace CcieDr.Engine.Archive.Backup
                 var kind = ex is InsufficientDiskSpaceException ? DataBackupErrorKind.InsufficientSpace : DataBackupErrorKind.WriteFailed;
                 var message = ex is InsufficientDiskSpaceException
                     ? ex.Message
-                    : $"The backup of '{source}' to '{location}' failed: {ex.Message} Nothing was left at the destination.";
+                    : $"The backup of '{source}' to '{location}' failed: {ex.Message} {(PartsLeft(ex) ? "No object was written, but the upload's parts remain until removed." : "Nothing was left at the destination.")}";
                 throw new DataBackupException(kind, message, ex) { PreBackupCommand = pre, PostBackupCommand = post };
             }
+        }
+
+        /// <summary>True when the failure (or one it wraps) is an S3 upload whose abort failed: its parts remain.</summary>
+        private static bool PartsLeft(Exception? e)
+        {
+            for (; e != null; e = e.InnerException)
+            {
+                if (e is S3UploadNotAbortedException)
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         private static async Task<BackupHookResult?> RunPostHookAsync(DataBackupOptions options, Dictionary<string, string> env, string source, string status, List<string> warnings)
@@ -418,9 +432,9 @@ namespace CcieDr.Engine.Archive.Backup
                     {
                         upload.AbortAsync().GetAwaiter().GetResult();
                     }
-                    catch (IOException abortFailure)
+                    catch (S3UploadNotAbortedException abortFailure)
                     {
-                        throw new IOException(ex.Message + " " + abortFailure.Message, ex);
+                        throw new S3UploadNotAbortedException(ex.Message + " " + abortFailure.Message, ex);
                     }
 
                     throw;

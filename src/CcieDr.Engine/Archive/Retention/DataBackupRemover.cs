@@ -133,7 +133,7 @@ namespace CcieDr.Engine.Archive.Retention
             {
                 await _catalog.RemoveAsync(removal.Archive, cancellationToken).ConfigureAwait(false);
             }
-            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is AmazonS3Exception)
+            catch (Exception ex) when (ex is IOException || ex is UnauthorizedAccessException || ex is AmazonS3Exception || ex is CcieException)
             {
                 throw new CcieException("BackupRemoveFailed", CcieErrorCategory.WriteError, $"Could not remove {removal.Archive.Location}: {ex.Message}", removal.Archive.Location, ex);
             }

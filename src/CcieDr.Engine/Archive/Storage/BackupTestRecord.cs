@@ -7,6 +7,7 @@ using System.Threading;
 using System.Threading.Tasks;
 using Amazon.S3;
 using Amazon.S3.Model;
+using CcieDr.Engine.Aws;
 
 namespace CcieDr.Engine.Archive.Storage
 {
@@ -107,9 +108,10 @@ namespace CcieDr.Engine.Archive.Storage
             string json = ToJson();
             if (S3UploadLocation.IsS3Uri(location))
             {
+                // A plain signed body, not aws-chunked: S3-compatible stores that do not decode it would keep the chunk framing.
                 (string bucket, string key) = S3Object(location);
                 IAmazonS3 client = s3 ?? throw new InvalidOperationException("An S3 client is needed to record the test of an S3 archive.");
-                await client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key + Suffix, ContentBody = json, ContentType = "application/json" }, ct).ConfigureAwait(false);
+                await AwsCall.RunAsync("s3:PutObject", location + Suffix, t => client.PutObjectAsync(new PutObjectRequest { BucketName = bucket, Key = key + Suffix, ContentBody = json, ContentType = "application/json", UseChunkEncoding = false }, t), ct).ConfigureAwait(false);
                 return;
             }
 
@@ -176,7 +178,7 @@ namespace CcieDr.Engine.Archive.Storage
             {
                 if (s3 is not null)
                 {
-                    await s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = archive.BucketName, Key = archive.Key + Suffix }, ct).ConfigureAwait(false);
+                    await AwsCall.RunAsync("s3:DeleteObject", archive.Location + Suffix, t => s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = archive.BucketName, Key = archive.Key + Suffix }, t), ct).ConfigureAwait(false);
                 }
 
                 return;

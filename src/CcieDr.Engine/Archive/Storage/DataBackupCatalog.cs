@@ -114,7 +114,7 @@ namespace CcieDr.Engine.Archive.Storage
             return result.OrderByDescending(a => a.Created).ThenByDescending(a => a.Name, StringComparer.Ordinal).ToList();
         }
 
-        /// <summary>Deletes one archive.</summary>
+        /// <summary>Deletes one archive (and its test record). S3 failures are <see cref="CcieException"/>s naming s3:DeleteObject.</summary>
         public async Task RemoveAsync(DataBackupArchiveInfo archive, CancellationToken cancellationToken = default)
         {
             if (archive is null)
@@ -124,8 +124,11 @@ namespace CcieDr.Engine.Archive.Storage
 
             if (archive.BucketName != null)
             {
-                await RequireS3().DeleteObjectAsync(new DeleteObjectRequest { BucketName = archive.BucketName, Key = archive.Key }, cancellationToken).ConfigureAwait(false);
-                await BackupTestRecord.RemoveAsync(archive, _s3, cancellationToken).ConfigureAwait(false);
+                // The record first: were the archive deleted and the record's delete to fail, the record would stay
+                // behind with nothing listing it; this way a failure leaves the archive, and a rerun removes both.
+                var s3 = RequireS3();
+                await BackupTestRecord.RemoveAsync(archive, s3, cancellationToken).ConfigureAwait(false);
+                await AwsCall.RunAsync("s3:DeleteObject", archive.Location, t => s3.DeleteObjectAsync(new DeleteObjectRequest { BucketName = archive.BucketName, Key = archive.Key }, t), cancellationToken).ConfigureAwait(false);
                 return;
             }
 

@@ -27,7 +27,7 @@ namespace CcieDr.Engine.Archive.Storage
         /// <summary>Attempts per part (default 4) before the whole upload is aborted.</summary>
         public int MaxAttempts { get; set; } = 4;
 
-        /// <summary>Backoff before the first retry, doubled for each further one (at most 30 s); each delay is jittered between half and all of it (<see cref="Aws.AwsRetryPolicy"/>).</summary>
+        /// <summary>Backoff before the first retry, doubled for each further one (at most 30 s); each delay is jittered between half and all of it (<see cref="Aws.AwsRetryPolicy"/>), and shortened by CCIEDR_POLL_SCALE as every retry delay is.</summary>
         public TimeSpan RetryDelay { get; set; } = TimeSpan.FromMilliseconds(500);
 
         /// <summary>Server-side encryption: "AES256" (default), "aws:kms" (set with <see cref="KmsKeyId"/>) or null for none.</summary>
@@ -49,12 +49,26 @@ namespace CcieDr.Engine.Archive.Storage
         internal Func<int, int, Task>? BeforePartAttempt { get; set; }
     }
 
+    /// <summary>The multipart upload could not be aborted: no object was written, but its parts remain (the message says how to remove them).</summary>
+    public sealed class S3UploadNotAbortedException : IOException
+    {
+        /// <summary>Creates the exception.</summary>
+        public S3UploadNotAbortedException(string message, Exception? inner)
+            : base(message, inner)
+        {
+        }
+    }
+
     /// <summary>
     /// Write-only stream that uploads what is written to it as an S3 multipart upload with bounded memory
     /// (parts of <see cref="S3UploadOptions.PartSize"/>, at most <see cref="S3UploadOptions.MaxPartsInFlight"/>
     /// uploading). Each part is retried; the object only comes into existence on <see cref="CompleteAsync"/>.
     /// Any failure, cancellation, or disposal before completion ABORTS the multipart upload, so no partial
-    /// object and no orphaned parts remain.
+    /// object and no orphaned parts remain. A failed call is reported with its S3 action (s3:CreateMultipartUpload,
+    /// s3:UploadPart, s3:CompleteMultipartUpload). Lost answers are recovered: an upload S3 created while the answer to
+    /// CreateMultipartUpload was lost (the SDK retried and got another) is aborted, and a CompleteMultipartUpload whose
+    /// answer was lost (its retry says NoSuchUpload) counts as done when the object under the key carries this
+    /// stream's upload token and size.
     /// </summary>
     public sealed class S3MultipartUploadStream : Stream
     {
@@ -63,6 +77,8 @@ namespace CcieDr.Engine.Archive.Storage
         private readonly IAmazonS3 _s3;
         private readonly S3UploadOptions _options;
         private const int AbortAttempts = 5;
+        private const string UploadTokenKey = "ccie-upload-token";
+        private static readonly TimeSpan ClockSkew = TimeSpan.FromMinutes(1);
         private static readonly TimeSpan AbortGracePeriod = TimeSpan.FromSeconds(30);
 
         private readonly CancellationTokenSource _cts;
@@ -74,6 +90,8 @@ namespace CcieDr.Engine.Archive.Storage
         private int _bufferLength;
         private int _nextPart = 1;
         private string? _uploadId;
+        private DateTime? _initiateStarted;
+        private readonly string _uploadToken = Guid.NewGuid().ToString("N");
         private bool _completed;
         private bool _aborted;
         private bool _disposed;
@@ -179,10 +197,15 @@ namespace CcieDr.Engine.Archive.Storage
                 request.Metadata[kv.Key] = kv.Value;
             }
 
+            // The token tells this upload's object from any other under the key (see CompleteAsync).
+            request.Metadata[UploadTokenKey] = _uploadToken;
+            _initiateStarted ??= DateTime.UtcNow;
             using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, cancellationToken);
-            var response = await _s3.InitiateMultipartUploadAsync(request, linked.Token).ConfigureAwait(false);
+            var response = await AwsCall.RunAsync("s3:CreateMultipartUpload", Uri, t => _s3.InitiateMultipartUploadAsync(request, t), linked.Token).ConfigureAwait(false);
             _uploadId = response.UploadId;
         }
+
+        private string Uri => "s3://" + BucketName + "/" + Key;
 
         /// <inheritdoc/>
         public override void Write(byte[] buffer, int offset, int count)
@@ -243,7 +266,7 @@ namespace CcieDr.Engine.Archive.Storage
                     await StartPartAsync(isLast: true, cancellationToken).ConfigureAwait(false);
                 }
 
-                await WaitForAllAsync().ConfigureAwait(false);
+                await WaitForAllAsync(cancellationToken).ConfigureAwait(false);
                 List<PartETag> parts;
                 lock (_done)
                 {
@@ -251,19 +274,75 @@ namespace CcieDr.Engine.Archive.Storage
                 }
 
                 using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, cancellationToken);
-                var response = await _s3.CompleteMultipartUploadAsync(
-                    new CompleteMultipartUploadRequest
-                    {
-                        BucketName = BucketName,
-                        Key = Key,
-                        UploadId = _uploadId,
-                        PartETags = parts,
-                    },
-                    linked.Token).ConfigureAwait(false);
-                ETag = response.ETag;
+                try
+                {
+                    var response = await _s3.CompleteMultipartUploadAsync(
+                        new CompleteMultipartUploadRequest
+                        {
+                            BucketName = BucketName,
+                            Key = Key,
+                            UploadId = _uploadId,
+                            PartETags = parts,
+                        },
+                        linked.Token).ConfigureAwait(false);
+                    ETag = response.ETag;
+                }
+                catch (Exception ex) when (!(ex is OperationCanceledException && linked.IsCancellationRequested))
+                {
+                    // The answer may have been lost after S3 completed the upload (the SDK's retry then meets
+                    // NoSuchUpload, or every answer was lost): the object under the key says whether it did.
+                    ETag = await CompletedObjectETagAsync(linked.Token).ConfigureAwait(false)
+                        ?? throw AwsErrorMapper.Map(ex, "s3:CompleteMultipartUpload", Uri);
+                }
+
                 _completed = true;
                 _buffer = Array.Empty<byte>();
             }).ConfigureAwait(false);
+            await AbortStrayUploadsAsync().ConfigureAwait(false);
+        }
+
+        /// <summary>The ETag of the object under the key when it is this upload's (its token and size), else null.</summary>
+        private async Task<string?> CompletedObjectETagAsync(CancellationToken cancellationToken)
+        {
+            try
+            {
+                var head = await _s3.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = BucketName, Key = Key }, cancellationToken).ConfigureAwait(false);
+                return string.Equals(head.Metadata[UploadTokenKey], _uploadToken, StringComparison.Ordinal) && head.ContentLength == BytesWritten ? head.ETag : null;
+            }
+            catch (Exception ex) when (!(ex is OperationCanceledException && cancellationToken.IsCancellationRequested))
+            {
+                return null;
+            }
+        }
+
+        /// <summary>
+        /// Aborts the other multipart uploads of this key started since this stream's first CreateMultipartUpload:
+        /// ones S3 made while the SDK never heard the answer (it retried and got another). Best effort; a bucket
+        /// lifecycle rule (AbortIncompleteMultipartUpload) removes whatever remains.
+        /// </summary>
+        private async Task AbortStrayUploadsAsync()
+        {
+            if (_initiateStarted is not { } since)
+            {
+                return;
+            }
+
+            try
+            {
+                var uploads = await _s3.ListMultipartUploadsAsync(new ListMultipartUploadsRequest { BucketName = BucketName, Prefix = Key }, CancellationToken.None).ConfigureAwait(false);
+                foreach (var u in uploads.MultipartUploads ?? new List<MultipartUpload>())
+                {
+                    if (u.Key == Key && u.UploadId != _uploadId && (u.Initiated is null || u.Initiated.Value.ToUniversalTime() >= since - ClockSkew))
+                    {
+                        await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = BucketName, Key = Key, UploadId = u.UploadId }, CancellationToken.None).ConfigureAwait(false);
+                    }
+                }
+            }
+#pragma warning disable CA1031 // Best effort: the upload itself is complete or aborted either way.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+            }
         }
 
         /// <summary>
@@ -300,6 +379,7 @@ namespace CcieDr.Engine.Archive.Storage
 
             _inFlight.Clear();
             _buffer = Array.Empty<byte>();
+            await AbortStrayUploadsAsync().ConfigureAwait(false);
             if (_uploadId is null)
             {
                 return;
@@ -309,7 +389,8 @@ namespace CcieDr.Engine.Archive.Storage
             // NoSuchUpload. This runs after a cancellation too (it is the clean-up), so it is not cancellable, but
             // it is bounded: AbortAttempts tries with short backoff.
             Exception? last = null;
-            var policy = new AwsRetryPolicy { MaxAttempts = AbortAttempts, BaseDelay = TimeSpan.FromMilliseconds(200), MaxDelay = TimeSpan.FromSeconds(2) };
+            var scale = AwsRetryPolicy.PollScale() ?? 1;
+            var policy = new AwsRetryPolicy { MaxAttempts = AbortAttempts, BaseDelay = TimeSpan.FromMilliseconds(200 * scale), MaxDelay = TimeSpan.FromSeconds(2 * scale) };
             try
             {
                 if (await policy.UntilAsync((_, _) => AbortOnceAsync(), gone => gone, ex => AwsRetry.IsTransient(ex, CancellationToken.None), CancellationToken.None).ConfigureAwait(false))
@@ -324,12 +405,14 @@ namespace CcieDr.Engine.Archive.Storage
                 last = ex;
             }
 
-            throw new IOException($"Could not abort the multipart upload {_uploadId} of s3://{BucketName}/{Key}; remove it with AbortMultipartUpload (or a bucket lifecycle rule).", last);
+            var cause = last is null ? "parts kept reappearing" : AwsErrorMapper.Map(last, "s3:AbortMultipartUpload", Uri).Message;
+            throw new S3UploadNotAbortedException($"Could not abort the multipart upload {_uploadId} of {Uri} ({cause}); remove it with s3:AbortMultipartUpload (aws s3api abort-multipart-upload --bucket {BucketName} --key {Key} --upload-id {_uploadId}) or a bucket lifecycle rule.", last);
         }
 
         /// <summary>One AbortMultipartUpload and a ListParts check: true when the upload is gone.</summary>
         private async Task<bool> AbortOnceAsync()
         {
+            Exception? failure = null;
             try
             {
                 await _s3.AbortMultipartUploadAsync(new AbortMultipartUploadRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
@@ -338,22 +421,41 @@ namespace CcieDr.Engine.Archive.Storage
             {
                 return true;
             }
+#pragma warning disable CA1031 // Rethrown below unless ListParts shows the abort happened (its answer was lost).
+            catch (Exception ex)
+#pragma warning restore CA1031
+            {
+                failure = ex;
+            }
 
+            ListPartsResponse parts;
             try
             {
-                var parts = await _s3.ListPartsAsync(new ListPartsRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
-                return parts.Parts is null || parts.Parts.Count == 0;
+                parts = await _s3.ListPartsAsync(new ListPartsRequest { BucketName = BucketName, Key = Key, UploadId = _uploadId }, CancellationToken.None).ConfigureAwait(false);
             }
             catch (AmazonS3Exception ex) when (ex.StatusCode == HttpStatusCode.NotFound)
             {
                 return true;
             }
-#pragma warning disable CA1031 // Best effort check; the abort itself succeeded.
-            catch (Exception)
+#pragma warning disable CA1031 // Best effort check: after an abort that answered, the upload is taken as gone.
+            catch (Exception) when (failure is null)
 #pragma warning restore CA1031
             {
                 return true;
             }
+#pragma warning disable CA1031 // Neither call answered: the abort's own failure is the one to retry or report.
+            catch (Exception)
+#pragma warning restore CA1031
+            {
+                parts = null!;
+            }
+
+            if (failure != null)
+            {
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(failure).Throw();
+            }
+
+            return parts.Parts is null || parts.Parts.Count == 0;
         }
 
         /// <inheritdoc/>
@@ -432,9 +534,24 @@ namespace CcieDr.Engine.Archive.Storage
             {
                 await action().ConfigureAwait(false);
             }
-            catch
+            catch (Exception ex)
             {
-                await AbortAsync().ConfigureAwait(false);
+                if (ex is OperationCanceledException)
+                {
+                    // Ctrl+C: stop parts on the wire at once (the abort below repeats until no part is left).
+                    _hardCts.Cancel();
+                }
+
+                try
+                {
+                    await AbortAsync().ConfigureAwait(false);
+                }
+                catch (S3UploadNotAbortedException abortFailure) when (!(ex is OperationCanceledException))
+                {
+                    // Both matter: why the upload stopped, and that its parts are still there.
+                    throw new S3UploadNotAbortedException(ex.Message + " " + abortFailure.Message, ex);
+                }
+
                 throw;
             }
         }
@@ -453,7 +570,7 @@ namespace CcieDr.Engine.Archive.Storage
             // Bounded memory: wait for a slot before handing over this buffer.
             while (_inFlight.Count >= Math.Max(1, _options.MaxPartsInFlight))
             {
-                var finished = await Task.WhenAny(_inFlight).ConfigureAwait(false);
+                var finished = await WhenAnyAsync(cancellationToken).ConfigureAwait(false);
                 _inFlight.Remove(finished);
                 await finished.ConfigureAwait(false); // Rethrows a part's final failure.
             }
@@ -472,20 +589,35 @@ namespace CcieDr.Engine.Archive.Storage
             }
         }
 
-        private async Task WaitForAllAsync()
+        private async Task WaitForAllAsync(CancellationToken cancellationToken)
         {
             while (_inFlight.Count > 0)
             {
-                var finished = await Task.WhenAny(_inFlight).ConfigureAwait(false);
+                var finished = await WhenAnyAsync(cancellationToken).ConfigureAwait(false);
                 _inFlight.Remove(finished);
                 await finished.ConfigureAwait(false);
             }
         }
 
+        /// <summary>The first part in flight to finish; a cancellation (of the caller or of the stream) ends the wait at once.</summary>
+        private async Task<Task<PartETag>> WhenAnyAsync(CancellationToken cancellationToken)
+        {
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(_cts.Token, cancellationToken);
+            var cancelled = Task.Delay(Timeout.Infinite, linked.Token);
+            var first = await Task.WhenAny(_inFlight.Cast<Task>().Append(cancelled)).ConfigureAwait(false);
+            if (first == cancelled)
+            {
+                linked.Token.ThrowIfCancellationRequested();
+            }
+
+            return (Task<PartETag>)first;
+        }
+
         private async Task<PartETag> UploadPartWithRetriesAsync(int partNumber, byte[] data, int length, bool isLast)
         {
             var token = _cts.Token;
-            var policy = new AwsRetryPolicy { MaxAttempts = _options.MaxAttempts, BaseDelay = _options.RetryDelay, MaxDelay = TimeSpan.FromSeconds(30) };
+            var scale = AwsRetryPolicy.PollScale() ?? 1;
+            var policy = new AwsRetryPolicy { MaxAttempts = _options.MaxAttempts, BaseDelay = TimeSpan.FromMilliseconds(_options.RetryDelay.TotalMilliseconds * scale), MaxDelay = TimeSpan.FromSeconds(30 * scale) };
             var attempts = 0;
             try
             {
@@ -526,7 +658,8 @@ namespace CcieDr.Engine.Archive.Storage
             }
             catch (Exception ex) when (!(ex is OperationCanceledException && token.IsCancellationRequested))
             {
-                throw new IOException($"Uploading part {partNumber} of s3://{BucketName}/{Key} failed after {attempts} attempt(s): {ex.Message}", ex);
+                var mapped = AwsErrorMapper.Map(ex, "s3:UploadPart", $"part {partNumber} of {Uri}");
+                throw new IOException($"{mapped.Message} Gave up after {attempts} attempt(s).", ex);
             }
         }
     }
