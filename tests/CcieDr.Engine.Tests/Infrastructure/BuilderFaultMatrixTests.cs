@@ -1,0 +1,517 @@
+using System.Text;
+using Amazon.EC2.Model;
+using CcieDr.Engine.Aws.AutoScaling;
+using CcieDr.Engine.Builders;
+using CcieDr.Engine.Operations;
+using CcieDr.Engine.Recovery;
+using CcieDr.Engine.Tests.Builders;
+using CcieDr.Engine.Tests.Snapshots;
+using CcieDr.Simulator;
+using Xunit;
+using AsgGroup = CcieDr.Engine.Aws.AutoScaling.AutoScalingGroup;
+
+namespace CcieDr.Engine.Tests.Infrastructure;
+
+/// <summary>
+/// The fault matrix of the Builders room, on the simulator's EC2 and Auto Scaling: every mutating call of pointing the
+/// builders at the Services box (a launch template group: CreateLaunchTemplateVersion, UpdateAutoScalingGroup; a
+/// launch configuration group: CreateLaunchConfiguration, UpdateAutoScalingGroup), of temporary capacity
+/// (PutScheduledUpdateGroupAction, SetDesiredCapacity; above MaxSize: UpdateAutoScalingGroup) and of rotating the
+/// fleet (an instance refresh: StartInstanceRefresh; CcieDr's own loop in batches of one: CreateTags,
+/// SetDesiredCapacity, TerminateInstanceInAutoScalingGroup) × {throttle, internal-error, drop-after, timeout}, each
+/// served once (the retries meet it) and persistently (every call of that action). A cell passes when the operation
+/// completes (once; persistently only where the engine looks up that the lost change landed), or fails with a
+/// CcieException whose id is the fault's and whose message names the call; when the state afterwards is safe (at
+/// most one new launch template version or launch configuration, no raised capacity without its scheduled return, a
+/// rotated group back at its desired capacity and never below its minimum healthy: desired for the own loop, desired
+/// − batch for a refresh); and when a rerun with the faults gone leaves exactly the expected state (one new version
+/// or configuration with the box's IP that the group uses; the asked capacity with one scheduled return to the old
+/// size; every builder on the group's configuration at the old desired capacity, no refresh running).
+/// Counted through the simulator's state, not through what the engine says.
+/// Plus Ctrl+C under a slow call of each of those actions: OperationCanceledException within 10 s, no call that
+/// moves the operation forward after it (a rotation may only put the group back: finish terminating the old builders
+/// of a batch whose new ones are in service, or set desired capacity back), and a rerun still leaves exactly the
+/// expected state. The drill sweeper's deletions are not in it.
+/// </summary>
+public sealed class BuilderFaultMatrixTests
+{
+    private const string Region = BuilderSim.Region;
+    private const string Group = "circleci-builders";
+    private const string BoxIp = "10.0.1.77";
+    private const int Persistent = 200;
+
+    static BuilderFaultMatrixTests()
+    {
+        Environment.SetEnvironmentVariable("CCIEDR_POLL_SCALE", "0.02");
+    }
+
+    /// <summary>The operations and the actions each one's faults are put on.</summary>
+    public static readonly IReadOnlyDictionary<string, string[]> Operations = new Dictionary<string, string[]>(StringComparer.Ordinal)
+    {
+        ["configure-template"] = ["CreateLaunchTemplateVersion", "UpdateAutoScalingGroup"],
+        ["configure-launch-configuration"] = ["CreateLaunchConfiguration", "UpdateAutoScalingGroup"],
+        ["capacity"] = ["PutScheduledUpdateGroupAction", "SetDesiredCapacity"],
+        ["capacity-above-max"] = ["UpdateAutoScalingGroup"],
+        ["restart-refresh"] = ["StartInstanceRefresh"],
+        ["restart-rolling"] = ["CreateTags", "SetDesiredCapacity", "TerminateInstanceInAutoScalingGroup"],
+    };
+
+    /// <summary>
+    /// Cells where a persistent fault still lets the operation complete: the change landed, the answer was lost, and
+    /// the engine finds the change made (an instance refresh running, the old builder terminating, desired capacity
+    /// already raised) instead of failing or redoing it.
+    /// </summary>
+    private static readonly HashSet<string> CompletesDespitePersistent = new(StringComparer.Ordinal)
+    {
+        "restart-refresh/StartInstanceRefresh/drop-after",
+        "restart-rolling/SetDesiredCapacity/drop-after",
+        "restart-rolling/TerminateInstanceInAutoScalingGroup/drop-after",
+    };
+
+    private static readonly HashSet<string> Ec2Actions = new(StringComparer.Ordinal) { "CreateLaunchTemplateVersion", "CreateTags" };
+
+    public static TheoryData<string, string, string, string> Cells()
+    {
+        var data = new TheoryData<string, string, string, string>();
+        foreach ((string op, string[] actions) in Operations)
+        {
+            foreach (string action in actions)
+            {
+                foreach (string fault in new[] { FaultKinds.Throttle, FaultKinds.InternalError, FaultKinds.DropAfter, FaultKinds.Timeout })
+                {
+                    data.Add(op, action, fault, "once");
+                    data.Add(op, action, fault, "persistent");
+                }
+            }
+        }
+
+        return data;
+    }
+
+    public static TheoryData<string, string> EveryAction()
+    {
+        var data = new TheoryData<string, string>();
+        foreach ((string op, string[] actions) in Operations)
+        {
+            foreach (string action in actions)
+            {
+                data.Add(op, action);
+            }
+        }
+
+        return data;
+    }
+
+    [Theory]
+    [MemberData(nameof(Cells))]
+    public async Task Completes_or_fails_clearly_leaves_a_safe_state_and_a_rerun_leaves_exactly_the_expected_state(string operation, string action, string fault, string dose)
+    {
+        await using Cell cell = await Cell.StartAsync(operation);
+        cell.Control.InjectFault(new FaultSpec { Kind = fault, Action = action, Count = dose == "once" ? 1 : Persistent, DelayMilliseconds = 100 });
+
+        Failure? failure = await cell.RunAsync(CancellationToken.None);
+
+        Assert.True(cell.Control.FaultCount(fault, action) >= 1, $"the {fault} fault on {action} was never served");
+        if (dose == "once" || CompletesDespitePersistent.Contains($"{operation}/{action}/{fault}"))
+        {
+            Assert.True(failure is null, $"{(dose == "once" ? "one" : "every")} {fault} on {action} should not fail {operation}: {failure?.Message}");
+        }
+        else
+        {
+            Assert.True(failure is not null, $"{operation} succeeded although every {action} call met {fault}");
+            string prefix = Ec2Actions.Contains(action) ? "ec2:" : "autoscaling:";
+            Assert.Contains(prefix + action, failure.Message, StringComparison.Ordinal);
+            Assert.True(ExpectedErrorId(action, fault) == failure.ErrorId, $"expected {ExpectedErrorId(action, fault)}, got {failure.ErrorId}: {failure.Message}");
+        }
+
+        await cell.AssertSafeAsync();
+
+        cell.Control.ClearFaults();
+        Failure? rerun = await cell.RunAsync(CancellationToken.None);
+
+        Assert.True(rerun is null, $"the rerun of {operation} failed: {rerun?.Message}");
+        await cell.AssertExpectedAsync();
+    }
+
+    [Theory]
+    [MemberData(nameof(EveryAction))]
+    public async Task Ctrl_C_during_a_slow_call_stops_at_once_and_a_rerun_finishes_the_job(string operation, string action)
+    {
+        await using Cell cell = await Cell.StartAsync(operation);
+        cell.Control.InjectFault(new FaultSpec { Kind = FaultKinds.Delay, Action = action, Count = 1, DelayMilliseconds = 60_000 });
+        using var cts = new CancellationTokenSource();
+
+        Task<Failure?> running = cell.RunAsync(cts.Token);
+        int started = await LogIndexOfAsync(cell.Control, action, running);
+        cts.Cancel();
+        Task first = await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(10)));
+
+        Assert.True(first == running, $"{operation} did not end within 10 s of Ctrl+C (the slow {action} holds 60 s)");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        IReadOnlyList<RequestLogEntry> log = await CancelledAsync(cell.Control, started);
+        Assert.Empty(log.Skip(started + 1).Where(cell.MovesForward).Select(e => $"{e.Action} {string.Join(" ", e.Parameters.Select(p => p.Key + "=" + p.Value))}"));
+        await cell.AssertSafeAsync();
+
+        cell.Control.ClearFaults();
+        Failure? rerun = await cell.RunAsync(CancellationToken.None);
+
+        Assert.True(rerun is null, $"the rerun of {operation} after Ctrl+C failed: {rerun?.Message}");
+        await cell.AssertExpectedAsync();
+    }
+
+    private static string ExpectedErrorId(string action, string fault)
+    {
+        bool ec2 = Ec2Actions.Contains(action);
+        return fault switch
+        {
+            FaultKinds.Throttle => ec2 ? "Aws.RequestLimitExceeded" : "Aws.Throttling",
+            FaultKinds.InternalError => ec2 ? "Aws.InternalError" : "Aws.InternalFailure",
+            _ => "AwsEndpointUnreachable",
+        };
+    }
+
+    /// <summary>The log once the simulator saw the slow call cancelled by the client (and so never ran it).</summary>
+    private static async Task<IReadOnlyList<RequestLogEntry>> CancelledAsync(SimulatorControl control, int index)
+    {
+        for (int i = 0; i < 3000; i++)
+        {
+            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
+            if (log[index].ErrorCode == "ClientCancelled")
+            {
+                return log;
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException("the simulator never saw the slow call cancelled: it still holds it");
+    }
+
+    /// <summary>Where the first <paramref name="action"/> request stands in the log, once it arrived (a hang guard, not a timing assertion).</summary>
+    private static async Task<int> LogIndexOfAsync(SimulatorControl control, string action, Task running)
+    {
+        for (int i = 0; i < 6000; i++)
+        {
+            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
+            for (int n = 0; n < log.Count; n++)
+            {
+                if (log[n].Action == action)
+                {
+                    return n;
+                }
+            }
+
+            if (running.IsCompleted)
+            {
+                await running;
+                Assert.Fail($"the operation ended before calling {action}");
+            }
+
+            await Task.Delay(10);
+        }
+
+        throw new TimeoutException($"{action} was never called");
+    }
+
+    /// <summary>How an operation failed: a CcieException's id and message.</summary>
+    internal sealed record Failure(string? ErrorId, string Message);
+
+    /// <summary>One cell's simulator, the state the operation starts from, the operation, and what must hold after it.</summary>
+    private sealed class Cell : IAsyncDisposable
+    {
+        private readonly string operation;
+        private readonly CancellationTokenSource stopClock = new();
+        private BuilderSim sim = null!;
+        private AutoScalingBuilderGroups groups = null!;
+        private ServicesBox box = null!;
+        private Task clock = Task.CompletedTask;
+        private int versionsBefore;
+        private int configurationsBefore;
+        private int desiredBefore;
+        private int maxBefore;
+        private string newVersion = string.Empty;
+        private DateTime started;
+        private DateTime until;
+
+        private Cell(string operation)
+        {
+            this.operation = operation;
+        }
+
+        public SimulatorControl Control => sim.Control;
+
+        private bool Rotates => operation.StartsWith("restart-", StringComparison.Ordinal);
+
+        public static async Task<Cell> StartAsync(string operation)
+        {
+            var cell = new Cell(operation);
+            await cell.SetUpAsync();
+            return cell;
+        }
+
+        /// <summary>Runs the operation once; null when it completed.</summary>
+        public async Task<Failure?> RunAsync(CancellationToken ct)
+        {
+            try
+            {
+                await RunOnceAsync(ct);
+                return null;
+            }
+            catch (CcieException e)
+            {
+                return new Failure(e.ErrorId, e.Message);
+            }
+        }
+
+        /// <summary>A call after Ctrl+C that moves the operation on (a rotation may still put the group back to its size).</summary>
+        public bool MovesForward(RequestLogEntry e)
+        {
+            if (e.Action.StartsWith("Describe", StringComparison.Ordinal) || e.Action is "GetMetricData" or "ListMetrics")
+            {
+                return false;
+            }
+
+            if (!Rotates)
+            {
+                return true;
+            }
+
+            return e.Action switch
+            {
+                "TerminateInstanceInAutoScalingGroup" => e.Parameters.GetValueOrDefault("ShouldDecrementDesiredCapacity") != "true",
+                "SetDesiredCapacity" => e.Parameters.GetValueOrDefault("DesiredCapacity") != desiredBefore.ToString(),
+                "UpdateAutoScalingGroup" => e.Parameters.GetValueOrDefault("MaxSize") != maxBefore.ToString() || e.Parameters.ContainsKey("DesiredCapacity"),
+                "CancelInstanceRefresh" => false,
+                _ => true,
+            };
+        }
+
+        /// <summary>What must hold after any run, failed, stopped or not.</summary>
+        public async Task AssertSafeAsync()
+        {
+            switch (operation)
+            {
+                case "configure-template":
+                    Assert.InRange(await VersionCountAsync(), versionsBefore, versionsBefore + 1);
+                    break;
+                case "configure-launch-configuration":
+                    Assert.InRange((await sim.Asg.DescribeLaunchConfigurationsAsync(null, CancellationToken.None)).Count, configurationsBefore, configurationsBefore + 1);
+                    break;
+                case "capacity":
+                case "capacity-above-max":
+                    {
+                        AsgGroup g = await GroupAsync();
+                        IReadOnlyList<ScheduledAction> returns = await sim.Asg.DescribeScheduledActionsAsync(Group, null, CancellationToken.None);
+                        Assert.True(returns.Count <= 1, $"{returns.Count} scheduled actions");
+                        if (g.DesiredCapacity != desiredBefore || g.MaxSize != maxBefore)
+                        {
+                            ScheduledAction back = Assert.Single(returns);
+                            Assert.Equal((BuilderCapacity.ReturnActionName, desiredBefore, maxBefore, until), (back.ScheduledActionName, back.DesiredCapacity, back.MaxSize, back.Time));
+                        }
+
+                        break;
+                    }
+
+                default:
+                    {
+                        await SettleAsync();
+                        AsgGroup g = await GroupAsync();
+                        Assert.True(g.DesiredCapacity == desiredBefore, $"the group was left at desired capacity {g.DesiredCapacity}, not {desiredBefore}");
+                        Assert.Equal(maxBefore, g.MaxSize);
+                        int floor = operation == "restart-rolling" ? desiredBefore : desiredBefore - 1;
+                        IReadOnlyList<CapacityPoint> history = Control.AutoScalingHistory(Region, Group, started);
+                        Assert.True(history.All(p => p.InService >= floor), $"in service dropped below {floor}: {string.Join(",", history.Select(p => p.InService))}");
+                        break;
+                    }
+            }
+        }
+
+        public async Task AssertExpectedAsync()
+        {
+            await AssertSafeAsync();
+            switch (operation)
+            {
+                case "configure-template":
+                    {
+                        Assert.Equal(versionsBefore + 1, await VersionCountAsync());
+                        LaunchTemplateVersion latest = (await sim.Ec2.DescribeLaunchTemplateVersionsAsync(new DescribeLaunchTemplateVersionsRequest { LaunchTemplateId = sim.Seed.LaunchTemplateId, Versions = ["$Latest"] })).LaunchTemplateVersions.Single();
+                        Assert.Equal(BoxIp, UserDataReader.ServicesIpOf(latest.LaunchTemplateData.UserData, "latest"));
+                        AsgGroup g = await GroupAsync();
+                        Assert.Equal(latest.VersionNumber!.Value.ToString(), g.LaunchTemplate?.Version);
+                        break;
+                    }
+
+                case "configure-launch-configuration":
+                    {
+                        IReadOnlyList<LaunchConfiguration> all = await sim.Asg.DescribeLaunchConfigurationsAsync(null, CancellationToken.None);
+                        Assert.Equal(configurationsBefore + 1, all.Count);
+                        AsgGroup g = await GroupAsync();
+                        LaunchConfiguration used = Assert.Single(all, c => c.LaunchConfigurationName == g.LaunchConfigurationName);
+                        Assert.NotEqual("builders-v1", used.LaunchConfigurationName);
+                        Assert.Equal(BoxIp, UserDataReader.ServicesIpOf(used.UserData, "new"));
+                        break;
+                    }
+
+                case "capacity":
+                case "capacity-above-max":
+                    {
+                        AsgGroup g = await GroupAsync();
+                        Assert.Equal(operation == "capacity" ? (4, maxBefore) : (12, 12), (g.DesiredCapacity, g.MaxSize));
+                        ScheduledAction back = Assert.Single(await sim.Asg.DescribeScheduledActionsAsync(Group, null, CancellationToken.None));
+                        Assert.Equal((BuilderCapacity.ReturnActionName, desiredBefore, maxBefore, until), (back.ScheduledActionName, back.DesiredCapacity, back.MaxSize, back.Time));
+                        break;
+                    }
+
+                default:
+                    {
+                        AsgGroup g = await GroupAsync();
+                        List<AutoScalingInstance> live = g.Instances.Where(i => !i.LifecycleState.StartsWith("Terminat", StringComparison.Ordinal)).ToList();
+                        Assert.Equal(desiredBefore, live.Count);
+                        Assert.All(live, i => Assert.Equal(("InService", newVersion), (i.LifecycleState, i.LaunchTemplate?.Version)));
+                        Assert.DoesNotContain(await sim.Asg.DescribeInstanceRefreshesAsync(Group, null, CancellationToken.None), r => r.Status is "Pending" or "InProgress" or "Cancelling");
+                        break;
+                    }
+            }
+        }
+
+        public async ValueTask DisposeAsync()
+        {
+            stopClock.Cancel();
+            await clock;
+            groups?.Dispose();
+            if (sim is not null)
+            {
+                await sim.DisposeAsync();
+            }
+
+            stopClock.Dispose();
+        }
+
+        private async Task RunOnceAsync(CancellationToken ct)
+        {
+            switch (operation)
+            {
+                case "configure-template":
+                case "configure-launch-configuration":
+                    {
+                        var configurator = new BuilderConfigurator(sim.Ec2, groups, Region, NullReporter.Instance);
+                        BuilderConfigurationPlan plan = await configurator.PlanAsync(new BuilderConfigurationRequest { AutoScalingGroupName = Group, ServicesBox = box }, ct);
+                        await configurator.ApplyAsync(plan, ct);
+                        return;
+                    }
+
+                case "capacity":
+                case "capacity-above-max":
+                    {
+                        BuilderCapacityPlan plan = await sim.Capacity.PlanAsync(new BuilderCapacityRequest(Group) { DesiredCapacity = operation == "capacity" ? 4 : 12, Until = until }, ct);
+                        await sim.Capacity.ExecuteAsync(plan, ct);
+                        return;
+                    }
+
+                default:
+                    {
+                        var restarter = new BuilderRestarter(sim.Ec2, groups, Region, NullReporter.Instance, () => Control.Now)
+                        {
+                            Polling = new WaitOptions { InitialDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(40), Timeout = TimeSpan.FromSeconds(30) },
+                        };
+                        var request = new BuilderRestartRequest
+                        {
+                            AutoScalingGroupName = Group,
+                            Selection = BuilderSelection.Stale,
+                            BatchSize = 1,
+                            NoInstanceRefresh = operation == "restart-rolling",
+                            BatchTimeout = TimeSpan.FromSeconds(30),
+                        };
+                        BuilderRestartPlan plan = await restarter.PlanAsync(request, ct);
+                        Assert.Equal(operation == "restart-rolling" ? "Rolling" : plan.Targets.Count == 0 ? plan.Method : "InstanceRefresh", plan.Method);
+                        await restarter.ApplyAsync(plan, ct);
+                        return;
+                    }
+            }
+        }
+
+        private async Task SetUpAsync()
+        {
+            sim = await BuilderSim.StartAsync();
+            groups = new AutoScalingBuilderGroups(sim.Asg);
+            AsgGroup g = (await GroupAsync());
+            desiredBefore = g.DesiredCapacity;
+            maxBefore = g.MaxSize;
+            switch (operation)
+            {
+                case "configure-template":
+                case "configure-launch-configuration":
+                    {
+                        await sim.RestoreBoxOntoAsync(BoxIp);
+                        box = Assert.Single(await new ServicesBoxLocator(sim.Ec2, Region).FindAsync(new ServicesBoxQuery(), CancellationToken.None), b => b.PrivateIpAddress == BoxIp);
+                        if (operation == "configure-launch-configuration")
+                        {
+                            await sim.Asg.CreateLaunchConfigurationAsync(
+                                new LaunchConfiguration { LaunchConfigurationName = "builders-v1", ImageId = sim.Seed.BuilderImageId, InstanceType = "m5.xlarge", SecurityGroups = [sim.Seed.BuildersSecurityGroupId], UserData = sim.Seed.BuilderUserData },
+                                CancellationToken.None);
+                            await sim.Asg.UpdateAutoScalingGroupAsync(new AutoScalingGroupUpdate(Group) { LaunchConfigurationName = "builders-v1" }, CancellationToken.None);
+                        }
+
+                        versionsBefore = await VersionCountAsync();
+                        configurationsBefore = (await sim.Asg.DescribeLaunchConfigurationsAsync(null, CancellationToken.None)).Count;
+                        break;
+                    }
+
+                case "capacity":
+                case "capacity-above-max":
+                    await sim.Asg.ResumeProcessesAsync(Group, null, CancellationToken.None);
+                    until = Control.Now.AddHours(1);
+                    break;
+
+                default:
+                    {
+                        await sim.Asg.ResumeProcessesAsync(Group, null, CancellationToken.None);
+                        newVersion = (await sim.NewVersionAsync(BoxIp)).ToString();
+
+                        // Simulated time moves on its own (2 s every 10 ms), so new builders come up and a refresh proceeds.
+                        clock = Task.Run(async () =>
+                        {
+                            while (!stopClock.IsCancellationRequested)
+                            {
+                                Control.AdvanceClock(2);
+                                try
+                                {
+                                    await Task.Delay(10, stopClock.Token);
+                                }
+                                catch (OperationCanceledException)
+                                {
+                                }
+                            }
+                        });
+                        break;
+                    }
+            }
+
+            started = Control.Now;
+            Control.ClearRequestLog();
+        }
+
+        /// <summary>Lets what a stopped or failed rotation set in motion finish (a refresh's batch in flight, a terminating builder).</summary>
+        private async Task SettleAsync()
+        {
+            for (int i = 0; i < 500; i++)
+            {
+                AsgGroup g = await GroupAsync();
+                bool refreshing = (await sim.Asg.DescribeInstanceRefreshesAsync(Group, null, CancellationToken.None)).Any(r => r.Status is "Pending" or "InProgress" or "Cancelling");
+                if (!refreshing && g.Instances.All(m => m.LifecycleState == "InService") && g.Instances.Count == g.DesiredCapacity)
+                {
+                    return;
+                }
+
+                await Task.Delay(20);
+            }
+
+            throw new TimeoutException("the group never settled");
+        }
+
+        private async Task<AsgGroup> GroupAsync() => (await sim.Asg.GetAutoScalingGroupAsync(Group, CancellationToken.None))!;
+
+        private async Task<int> VersionCountAsync() =>
+            (await sim.Ec2.DescribeLaunchTemplateVersionsAsync(new DescribeLaunchTemplateVersionsRequest { LaunchTemplateId = sim.Seed.LaunchTemplateId })).LaunchTemplateVersions.Count;
+    }
+}
