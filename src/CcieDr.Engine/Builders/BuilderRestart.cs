@@ -464,13 +464,28 @@ namespace CcieDr.Engine.Builders
                     int raised = before + batch.Count;
                     if (raised > now.MaxSize)
                     {
-                        await run.Timeline.RunAsync("autoscaling:UpdateAutoScalingGroup", group, async e =>
-                        {
-                            await _groups.SetMaxSizeAsync(group, raised, ct).ConfigureAwait(false);
-                            e.Detail = $"MaxSize {now.MaxSize} -> {raised}";
-                            return true;
-                        }).ConfigureAwait(false);
+                        // Put back at the end even if this call fails: it may have landed with its answer lost.
                         raisedMax = true;
+                        try
+                        {
+                            await run.Timeline.RunAsync("autoscaling:UpdateAutoScalingGroup", group, async e =>
+                            {
+                                await _groups.SetMaxSizeAsync(group, raised, ct).ConfigureAwait(false);
+                                e.Detail = $"MaxSize {now.MaxSize} -> {raised}";
+                                return true;
+                            }).ConfigureAwait(false);
+                        }
+                        catch (CcieException failure)
+                        {
+                            // No client token in Auto Scaling: a look-up decides whether the raise landed.
+                            BuilderGroupState? raisedNow = await LookUpAsync(group).ConfigureAwait(false);
+                            if (raisedNow is null || raisedNow.MaxSize < raised)
+                            {
+                                throw;
+                            }
+
+                            _reporter.Verbose($"UpdateAutoScalingGroup MaxSize {raised} failed ({failure.Message}), but {group} has MaxSize {raisedNow.MaxSize} already: going on.");
+                        }
                     }
 
                     var known = new HashSet<string>(Live(now).Select(m => m.InstanceId), StringComparer.Ordinal);
@@ -481,7 +496,7 @@ namespace CcieDr.Engine.Builders
             {
                 if (raisedMax)
                 {
-                    await CleanupAsync("autoscaling:UpdateAutoScalingGroup", group, token => _groups.SetMaxSizeAsync(group, originalMax, token), run, $"MaxSize back to {originalMax}").ConfigureAwait(false);
+                    await CleanupAsync("autoscaling:UpdateAutoScalingGroup", group, token => SetMaxSizeVerifiedAsync(group, originalMax, token), run, $"MaxSize back to {originalMax}").ConfigureAwait(false);
                 }
             }
         }
@@ -780,6 +795,23 @@ namespace CcieDr.Engine.Builders
                 }
 
                 _reporter.Verbose($"TerminateInstanceInAutoScalingGroup {instanceId} failed ({failure.Message}), but it is leaving {group} already.");
+            }
+        }
+
+        /// <summary>Sets MaxSize; a failed call whose change is found made (its answer lost) counts as done.</summary>
+        private async Task SetMaxSizeVerifiedAsync(string group, int maxSize, CancellationToken ct)
+        {
+            try
+            {
+                await _groups.SetMaxSizeAsync(group, maxSize, ct).ConfigureAwait(false);
+            }
+            catch (CcieException)
+            {
+                BuilderGroupState? now = await LookUpAsync(group).ConfigureAwait(false);
+                if (now is null || now.MaxSize != maxSize)
+                {
+                    throw;
+                }
             }
         }
 

@@ -54,6 +54,7 @@ public sealed class BuilderFaultMatrixTests
         ["capacity-above-max"] = ["UpdateAutoScalingGroup"],
         ["restart-refresh"] = ["StartInstanceRefresh"],
         ["restart-rolling"] = ["CreateTags", "SetDesiredCapacity", "TerminateInstanceInAutoScalingGroup"],
+        ["restart-rolling-at-max"] = ["UpdateAutoScalingGroup"],
     };
 
     /// <summary>
@@ -66,6 +67,7 @@ public sealed class BuilderFaultMatrixTests
         "restart-refresh/StartInstanceRefresh/drop-after",
         "restart-rolling/SetDesiredCapacity/drop-after",
         "restart-rolling/TerminateInstanceInAutoScalingGroup/drop-after",
+        "restart-rolling-at-max/UpdateAutoScalingGroup/drop-after",
     };
 
     private static readonly HashSet<string> Ec2Actions = new(StringComparer.Ordinal) { "CreateLaunchTemplateVersion", "CreateTags" };
@@ -318,7 +320,7 @@ public sealed class BuilderFaultMatrixTests
                         AsgGroup g = await GroupAsync();
                         Assert.True(g.DesiredCapacity == desiredBefore, $"the group was left at desired capacity {g.DesiredCapacity}, not {desiredBefore}");
                         Assert.Equal(maxBefore, g.MaxSize);
-                        int floor = operation == "restart-rolling" ? desiredBefore : desiredBefore - 1;
+                        int floor = operation == "restart-refresh" ? desiredBefore - 1 : desiredBefore;
                         IReadOnlyList<CapacityPoint> history = Control.AutoScalingHistory(Region, Group, started);
                         Assert.True(history.All(p => p.InService >= floor), $"in service dropped below {floor}: {string.Join(",", history.Select(p => p.InService))}");
                         break;
@@ -419,11 +421,11 @@ public sealed class BuilderFaultMatrixTests
                             AutoScalingGroupName = Group,
                             Selection = BuilderSelection.Stale,
                             BatchSize = 1,
-                            NoInstanceRefresh = operation == "restart-rolling",
+                            NoInstanceRefresh = operation != "restart-refresh",
                             BatchTimeout = TimeSpan.FromSeconds(30),
                         };
                         BuilderRestartPlan plan = await restarter.PlanAsync(request, ct);
-                        Assert.Equal(operation == "restart-rolling" ? "Rolling" : plan.Targets.Count == 0 ? plan.Method : "InstanceRefresh", plan.Method);
+                        Assert.Equal(operation != "restart-refresh" ? "Rolling" : plan.Targets.Count == 0 ? plan.Method : "InstanceRefresh", plan.Method);
                         await restarter.ApplyAsync(plan, ct);
                         return;
                     }
@@ -434,7 +436,13 @@ public sealed class BuilderFaultMatrixTests
         {
             sim = await BuilderSim.StartAsync();
             groups = new AutoScalingBuilderGroups(sim.Asg);
-            AsgGroup g = (await GroupAsync());
+            if (operation == "restart-rolling-at-max")
+            {
+                // No room for a batch: the rotation raises MaxSize first and puts it back at the end.
+                await sim.Asg.UpdateAutoScalingGroupAsync(new AutoScalingGroupUpdate(Group) { MaxSize = 2 }, CancellationToken.None);
+            }
+
+            AsgGroup g = await GroupAsync();
             desiredBefore = g.DesiredCapacity;
             maxBefore = g.MaxSize;
             switch (operation)
