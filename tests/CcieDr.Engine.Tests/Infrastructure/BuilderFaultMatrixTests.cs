@@ -4,6 +4,8 @@ using CcieDr.Engine.Aws.AutoScaling;
 using CcieDr.Engine.Builders;
 using CcieDr.Engine.Operations;
 using CcieDr.Engine.Recovery;
+using CcieDr.Engine.Recovery.Drill;
+using CcieDr.Engine.Recovery.Restore;
 using CcieDr.Engine.Tests.Builders;
 using CcieDr.Engine.Tests.Snapshots;
 using CcieDr.Simulator;
@@ -18,20 +20,23 @@ namespace CcieDr.Engine.Tests.Infrastructure;
 /// launch configuration group: CreateLaunchConfiguration, UpdateAutoScalingGroup), of temporary capacity
 /// (PutScheduledUpdateGroupAction, SetDesiredCapacity; above MaxSize: UpdateAutoScalingGroup) and of rotating the
 /// fleet (an instance refresh: StartInstanceRefresh; CcieDr's own loop in batches of one: CreateTags,
-/// SetDesiredCapacity, TerminateInstanceInAutoScalingGroup) × {throttle, internal-error, drop-after, timeout}, each
-/// served once (the retries meet it) and persistently (every call of that action). A cell passes when the operation
-/// completes (once; persistently only where the engine looks up that the lost change landed), or fails with a
-/// CcieException whose id is the fault's and whose message names the call; when the state afterwards is safe (at
-/// most one new launch template version or launch configuration, no raised capacity without its scheduled return, a
-/// rotated group back at its desired capacity and never below its minimum healthy: desired for the own loop, desired
-/// − batch for a refresh); and when a rerun with the faults gone leaves exactly the expected state (one new version
-/// or configuration with the box's IP that the group uses; the asked capacity with one scheduled return to the old
-/// size; every builder on the group's configuration at the old desired capacity, no refresh running).
+/// SetDesiredCapacity, TerminateInstanceInAutoScalingGroup; at MaxSize: UpdateAutoScalingGroup), and the drill
+/// sweeper's deletions (TerminateInstances, DeleteVolume, DeregisterImage, DeleteSecurityGroup) × {throttle,
+/// internal-error, drop-after, timeout}, each served once (the retries meet it) and persistently (every call of that
+/// action). A cell passes when the operation completes (once; persistently only where the engine looks up that the
+/// lost change landed), or fails with a CcieException whose id is the fault's and whose message names the call (a
+/// sweep: the failure it records names the call and the AWS error); when the state afterwards is safe (at most one
+/// new launch template version or launch configuration; no raised capacity without its scheduled return; a rotated
+/// group back at its desired capacity and MaxSize and never below its minimum healthy: desired for the own loop,
+/// desired − batch for a refresh; a sweep touches nothing without the drill tag); and when a rerun with the faults
+/// gone leaves exactly the expected state (one new version or configuration with the box's IP that the group uses;
+/// the asked capacity with one scheduled return to the old size; every builder on the group's configuration at the
+/// old desired capacity, no refresh running; nothing of the drill left).
 /// Counted through the simulator's state, not through what the engine says.
 /// Plus Ctrl+C under a slow call of each of those actions: OperationCanceledException within 10 s, no call that
 /// moves the operation forward after it (a rotation may only put the group back: finish terminating the old builders
-/// of a batch whose new ones are in service, or set desired capacity back), and a rerun still leaves exactly the
-/// expected state. The drill sweeper's deletions are not in it.
+/// of a batch whose new ones are in service, set desired capacity or MaxSize back, cancel its refresh), and a rerun
+/// still leaves exactly the expected state.
 /// </summary>
 public sealed class BuilderFaultMatrixTests
 {
@@ -55,6 +60,7 @@ public sealed class BuilderFaultMatrixTests
         ["restart-refresh"] = ["StartInstanceRefresh"],
         ["restart-rolling"] = ["CreateTags", "SetDesiredCapacity", "TerminateInstanceInAutoScalingGroup"],
         ["restart-rolling-at-max"] = ["UpdateAutoScalingGroup"],
+        ["sweep-drill"] = ["TerminateInstances", "DeleteVolume", "DeregisterImage", "DeleteSecurityGroup"],
     };
 
     /// <summary>
@@ -70,7 +76,10 @@ public sealed class BuilderFaultMatrixTests
         "restart-rolling-at-max/UpdateAutoScalingGroup/drop-after",
     };
 
-    private static readonly HashSet<string> Ec2Actions = new(StringComparer.Ordinal) { "CreateLaunchTemplateVersion", "CreateTags" };
+    private static readonly HashSet<string> Ec2Actions = new(StringComparer.Ordinal)
+    {
+        "CreateLaunchTemplateVersion", "CreateTags", "TerminateInstances", "DeleteVolume", "DeregisterImage", "DeleteSecurityGroup",
+    };
 
     public static TheoryData<string, string, string, string> Cells()
     {
@@ -109,7 +118,9 @@ public sealed class BuilderFaultMatrixTests
     public async Task Completes_or_fails_clearly_leaves_a_safe_state_and_a_rerun_leaves_exactly_the_expected_state(string operation, string action, string fault, string dose)
     {
         await using Cell cell = await Cell.StartAsync(operation);
-        cell.Control.InjectFault(new FaultSpec { Kind = fault, Action = action, Count = dose == "once" ? 1 : Persistent, DelayMilliseconds = 100 });
+        // The sweep retries a transient failure until its wait times out (1 s here): its persistent faults outlast that.
+        int persistent = operation == "sweep-drill" ? int.MaxValue : Persistent;
+        cell.Control.InjectFault(new FaultSpec { Kind = fault, Action = action, Count = dose == "once" ? 1 : persistent, DelayMilliseconds = 100 });
 
         Failure? failure = await cell.RunAsync(CancellationToken.None);
 
@@ -123,7 +134,16 @@ public sealed class BuilderFaultMatrixTests
             Assert.True(failure is not null, $"{operation} succeeded although every {action} call met {fault}");
             string prefix = Ec2Actions.Contains(action) ? "ec2:" : "autoscaling:";
             Assert.Contains(prefix + action, failure.Message, StringComparison.Ordinal);
-            Assert.True(ExpectedErrorId(action, fault) == failure.ErrorId, $"expected {ExpectedErrorId(action, fault)}, got {failure.ErrorId}: {failure.Message}");
+            if (failure.ErrorId is not null)
+            {
+                Assert.True(ExpectedErrorId(action, fault) == failure.ErrorId, $"expected {ExpectedErrorId(action, fault)}, got {failure.ErrorId}: {failure.Message}");
+            }
+            else
+            {
+                // A sweep collects each resource's failure (its message) and goes on.
+                string expected = ExpectedErrorId(action, fault) == "AwsEndpointUnreachable" ? "could not be reached" : ExpectedErrorId(action, fault)["Aws.".Length..];
+                Assert.Contains(expected, failure.Message, StringComparison.Ordinal);
+            }
         }
 
         await cell.AssertSafeAsync();
@@ -215,7 +235,10 @@ public sealed class BuilderFaultMatrixTests
         throw new TimeoutException($"{action} was never called");
     }
 
-    /// <summary>How an operation failed: a CcieException's id and message.</summary>
+    /// <summary>A sweep that recorded failures on its resources (it throws none of its own).</summary>
+    private sealed class SweepFailed(string message) : Exception(message);
+
+    /// <summary>How an operation failed: a CcieException's id and message, or a sweep's collected failures (no id).</summary>
     internal sealed record Failure(string? ErrorId, string Message);
 
     /// <summary>One cell's simulator, the state the operation starts from, the operation, and what must hold after it.</summary>
@@ -227,6 +250,7 @@ public sealed class BuilderFaultMatrixTests
         private AutoScalingBuilderGroups groups = null!;
         private ServicesBox box = null!;
         private Task clock = Task.CompletedTask;
+        private readonly List<string> drillIds = new();
         private int versionsBefore;
         private int configurationsBefore;
         private int desiredBefore;
@@ -244,6 +268,8 @@ public sealed class BuilderFaultMatrixTests
 
         private bool Rotates => operation.StartsWith("restart-", StringComparison.Ordinal);
 
+        private bool Sweeps => operation == "sweep-drill";
+
         public static async Task<Cell> StartAsync(string operation)
         {
             var cell = new Cell(operation);
@@ -259,6 +285,10 @@ public sealed class BuilderFaultMatrixTests
                 await RunOnceAsync(ct);
                 return null;
             }
+            catch (SweepFailed e)
+            {
+                return new Failure(null, e.Message);
+            }
             catch (CcieException e)
             {
                 return new Failure(e.ErrorId, e.Message);
@@ -273,7 +303,7 @@ public sealed class BuilderFaultMatrixTests
                 return false;
             }
 
-            if (!Rotates)
+            if (!Rotates || Sweeps)
             {
                 return true;
             }
@@ -311,6 +341,19 @@ public sealed class BuilderFaultMatrixTests
                             Assert.Equal((BuilderCapacity.ReturnActionName, desiredBefore, maxBefore, until), (back.ScheduledActionName, back.DesiredCapacity, back.MaxSize, back.Time));
                         }
 
+                        break;
+                    }
+
+                case "sweep-drill":
+                    {
+                        // Only what carries the drill's tag is touched: the Services box, the builders and their images stay.
+                        var seeded = new[] { sim.Seed.ServicesInstanceId }.Concat(sim.Seed.BuilderInstanceIds).ToList();
+                        var instances = (await sim.Ec2.DescribeInstancesAsync(new DescribeInstancesRequest { InstanceIds = seeded })).Reservations.SelectMany(r => r.Instances).ToList();
+                        Assert.All(instances, i => Assert.Equal("running", i.State.Name.Value));
+                        var images = (await sim.Ec2.DescribeImagesAsync(new DescribeImagesRequest { ImageIds = [sim.Seed.ServicesImageId, sim.Seed.BuilderImageId] })).Images;
+                        Assert.All(images, i => Assert.Equal("available", i.State.Value));
+                        Assert.Equal(2, images.Count);
+                        Assert.Single((await sim.Ec2.DescribeSecurityGroupsAsync(new DescribeSecurityGroupsRequest { GroupIds = [sim.Seed.BuildersSecurityGroupId] })).SecurityGroups);
                         break;
                     }
 
@@ -364,6 +407,11 @@ public sealed class BuilderFaultMatrixTests
                         break;
                     }
 
+                case "sweep-drill":
+                    Assert.Empty(await Sweeper().FindAsync("drill-1", CancellationToken.None));
+                    Assert.Equal(4, drillIds.Count);
+                    break;
+
                 default:
                     {
                         AsgGroup g = await GroupAsync();
@@ -407,6 +455,19 @@ public sealed class BuilderFaultMatrixTests
                     {
                         BuilderCapacityPlan plan = await sim.Capacity.PlanAsync(new BuilderCapacityRequest(Group) { DesiredCapacity = operation == "capacity" ? 4 : 12, Until = until }, ct);
                         await sim.Capacity.ExecuteAsync(plan, ct);
+                        return;
+                    }
+
+                case "sweep-drill":
+                    {
+                        IReadOnlyList<RecoveryDrillResource> found = await Sweeper().FindAsync("drill-1", ct);
+                        await Sweeper().RemoveAsync(found, NullReporter.Instance, ct);
+                        List<string> errors = found.Where(r => r.Error is not null).Select(r => r.Error!).ToList();
+                        if (errors.Count > 0)
+                        {
+                            throw new SweepFailed(string.Join(" ", errors));
+                        }
+
                         return;
                     }
 
@@ -471,32 +532,74 @@ public sealed class BuilderFaultMatrixTests
                     until = Control.Now.AddHours(1);
                     break;
 
+                case "sweep-drill":
+                    await CreateDrillAsync();
+                    StartClock();
+                    break;
+
                 default:
                     {
                         await sim.Asg.ResumeProcessesAsync(Group, null, CancellationToken.None);
                         newVersion = (await sim.NewVersionAsync(BoxIp)).ToString();
 
-                        // Simulated time moves on its own (2 s every 10 ms), so new builders come up and a refresh proceeds.
-                        clock = Task.Run(async () =>
-                        {
-                            while (!stopClock.IsCancellationRequested)
-                            {
-                                Control.AdvanceClock(2);
-                                try
-                                {
-                                    await Task.Delay(10, stopClock.Token);
-                                }
-                                catch (OperationCanceledException)
-                                {
-                                }
-                            }
-                        });
+                        StartClock();
                         break;
                     }
             }
 
             started = Control.Now;
             Control.ClearRequestLog();
+        }
+
+        /// <summary>Simulated time moves on its own (2 s every 10 ms), so new builders come up, a refresh proceeds, instances terminate.</summary>
+        private void StartClock()
+        {
+            clock = Task.Run(async () =>
+            {
+                while (!stopClock.IsCancellationRequested)
+                {
+                    Control.AdvanceClock(2);
+                    try
+                    {
+                        await Task.Delay(10, stopClock.Token);
+                    }
+                    catch (OperationCanceledException)
+                    {
+                    }
+                }
+            });
+        }
+
+        private DrillSweeper Sweeper() => new(sim.Ec2, Region, new WaitOptions { InitialDelay = TimeSpan.FromMilliseconds(10), MaxDelay = TimeSpan.FromMilliseconds(40), Timeout = TimeSpan.FromSeconds(1) });
+
+        /// <summary>What a killed drill leaves: its instance (in its own security group), a data volume and the AMI it registered, all tagged ccie:drill.</summary>
+        private async Task CreateDrillAsync()
+        {
+            var tags = new List<Tag> { new(RestoreNaming.DrillTag, "drill-1") };
+            string sg = (await sim.Ec2.CreateSecurityGroupAsync(new CreateSecurityGroupRequest { GroupName = "ccie-drill-1", Description = "drill", VpcId = sim.Seed.VpcId })).GroupId;
+            await sim.Ec2.CreateTagsAsync(new CreateTagsRequest { Resources = [sg], Tags = tags });
+            var run = await sim.Ec2.RunInstancesAsync(new RunInstancesRequest
+            {
+                ImageId = sim.Seed.ServicesImageId,
+                InstanceType = Amazon.EC2.InstanceType.M5Xlarge,
+                MinCount = 1,
+                MaxCount = 1,
+                SubnetId = sim.Seed.SubnetAId,
+                SecurityGroupIds = [sg],
+                TagSpecifications = [new TagSpecification { ResourceType = Amazon.EC2.ResourceType.Instance, Tags = tags }],
+            });
+            string volume = (await sim.Ec2.CreateVolumeAsync(new CreateVolumeRequest { AvailabilityZone = sim.Seed.AvailabilityZoneA, Size = 8, TagSpecifications = [new TagSpecification { ResourceType = Amazon.EC2.ResourceType.Volume, Tags = tags }] })).Volume.VolumeId;
+            string image = (await sim.Ec2.RegisterImageAsync(new RegisterImageRequest
+            {
+                Name = "ccie-drill-1",
+                RootDeviceName = "/dev/xvda",
+                VirtualizationType = "hvm",
+                BlockDeviceMappings = [new BlockDeviceMapping { DeviceName = "/dev/xvda", Ebs = new EbsBlockDevice { SnapshotId = sim.Seed.ImageSnapshotIds[0] } }],
+            })).ImageId;
+            await sim.Ec2.CreateTagsAsync(new CreateTagsRequest { Resources = [image], Tags = tags });
+            drillIds.AddRange([run.Reservation.Instances[0].InstanceId, volume, image, sg]);
+            Control.AdvanceClock(30);
+            Assert.Equal(4, (await Sweeper().FindAsync("drill-1", CancellationToken.None)).Count);
         }
 
         /// <summary>Lets what a stopped or failed rotation set in motion finish (a refresh's batch in flight, a terminating builder).</summary>
