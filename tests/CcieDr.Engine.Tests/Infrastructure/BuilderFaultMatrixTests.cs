@@ -17,7 +17,8 @@ namespace CcieDr.Engine.Tests.Infrastructure;
 /// <summary>
 /// The fault matrix of the Builders room, on the simulator's EC2 and Auto Scaling: every mutating call of pointing the
 /// builders at the Services box (a launch template group: CreateLaunchTemplateVersion, UpdateAutoScalingGroup; a
-/// launch configuration group: CreateLaunchConfiguration, UpdateAutoScalingGroup), of temporary capacity
+/// launch configuration group: CreateLaunchConfiguration, UpdateAutoScalingGroup; a rollback to version 1:
+/// UpdateAutoScalingGroup), of temporary capacity
 /// (PutScheduledUpdateGroupAction, SetDesiredCapacity; above MaxSize: UpdateAutoScalingGroup) and of rotating the
 /// fleet (an instance refresh: StartInstanceRefresh; CcieDr's own loop in batches of one: CreateTags,
 /// SetDesiredCapacity, TerminateInstanceInAutoScalingGroup; at MaxSize: UpdateAutoScalingGroup), and the drill
@@ -29,7 +30,8 @@ namespace CcieDr.Engine.Tests.Infrastructure;
 /// new launch template version or launch configuration; no raised capacity without its scheduled return; a rotated
 /// group back at its desired capacity and MaxSize and never below its minimum healthy: desired for the own loop,
 /// desired − batch for a refresh; a sweep touches nothing without the drill tag); and when a rerun with the faults
-/// gone leaves exactly the expected state (one new version or configuration with the box's IP that the group uses;
+/// gone leaves exactly the expected state (one new version or configuration with the box's IP that the group uses,
+/// or the group back on version 1 with no new version;
 /// the asked capacity with one scheduled return to the old size; every builder on the group's configuration at the
 /// old desired capacity, no refresh running; nothing of the drill left).
 /// Counted through the simulator's state, not through what the engine says.
@@ -55,6 +57,7 @@ public sealed class BuilderFaultMatrixTests
     {
         ["configure-template"] = ["CreateLaunchTemplateVersion", "UpdateAutoScalingGroup"],
         ["configure-launch-configuration"] = ["CreateLaunchConfiguration", "UpdateAutoScalingGroup"],
+        ["configure-rollback"] = ["UpdateAutoScalingGroup"],
         ["capacity"] = ["PutScheduledUpdateGroupAction", "SetDesiredCapacity"],
         ["capacity-above-max"] = ["UpdateAutoScalingGroup"],
         ["restart-refresh"] = ["StartInstanceRefresh"],
@@ -326,6 +329,9 @@ public sealed class BuilderFaultMatrixTests
                 case "configure-template":
                     Assert.InRange(await VersionCountAsync(), versionsBefore, versionsBefore + 1);
                     break;
+                case "configure-rollback":
+                    Assert.Equal(versionsBefore, await VersionCountAsync());
+                    break;
                 case "configure-launch-configuration":
                     Assert.InRange((await sim.Asg.DescribeLaunchConfigurationsAsync(null, CancellationToken.None)).Count, configurationsBefore, configurationsBefore + 1);
                     break;
@@ -386,6 +392,10 @@ public sealed class BuilderFaultMatrixTests
                         break;
                     }
 
+                case "configure-rollback":
+                    Assert.Equal("1", (await GroupAsync()).LaunchTemplate?.Version);
+                    break;
+
                 case "configure-launch-configuration":
                     {
                         IReadOnlyList<LaunchConfiguration> all = await sim.Asg.DescribeLaunchConfigurationsAsync(null, CancellationToken.None);
@@ -443,9 +453,13 @@ public sealed class BuilderFaultMatrixTests
             {
                 case "configure-template":
                 case "configure-launch-configuration":
+                case "configure-rollback":
                     {
                         var configurator = new BuilderConfigurator(sim.Ec2, groups, Region, NullReporter.Instance);
-                        BuilderConfigurationPlan plan = await configurator.PlanAsync(new BuilderConfigurationRequest { AutoScalingGroupName = Group, ServicesBox = box }, ct);
+                        var request = operation == "configure-rollback"
+                            ? new BuilderConfigurationRequest { AutoScalingGroupName = Group, Version = "1" }
+                            : new BuilderConfigurationRequest { AutoScalingGroupName = Group, ServicesBox = box };
+                        BuilderConfigurationPlan plan = await configurator.PlanAsync(request, ct);
                         await configurator.ApplyAsync(plan, ct);
                         return;
                     }
@@ -530,6 +544,11 @@ public sealed class BuilderFaultMatrixTests
                 case "capacity-above-max":
                     await sim.Asg.ResumeProcessesAsync(Group, null, CancellationToken.None);
                     until = Control.Now.AddHours(1);
+                    break;
+
+                case "configure-rollback":
+                    newVersion = (await sim.NewVersionAsync(BoxIp)).ToString();   // the group uses version 2; the rollback puts 1 back
+                    versionsBefore = await VersionCountAsync();
                     break;
 
                 case "sweep-drill":
