@@ -38,7 +38,9 @@ namespace CcieDr.Engine.Tests.Infrastructure;
 /// Plus Ctrl+C under a slow call of each of those actions: OperationCanceledException within 10 s, no call that
 /// moves the operation forward after it (a rotation may only put the group back: finish terminating the old builders
 /// of a batch whose new ones are in service, set desired capacity or MaxSize back, cancel its refresh), and a rerun
-/// still leaves exactly the expected state.
+/// still leaves exactly the expected state. And Ctrl+C while an instance refresh runs, with each fault once and
+/// persistently on the CancelInstanceRefresh it makes: stopped at once, the refresh cancelled when the call got
+/// through (else left to finish, never below desired − batch), and a rerun finishes the job.
 /// </summary>
 public sealed class BuilderFaultMatrixTests
 {
@@ -184,6 +186,54 @@ public sealed class BuilderFaultMatrixTests
         await cell.AssertExpectedAsync();
     }
 
+    public static TheoryData<string, string> CancelFaults()
+    {
+        var data = new TheoryData<string, string>();
+        foreach (string fault in new[] { FaultKinds.Throttle, FaultKinds.InternalError, FaultKinds.DropAfter, FaultKinds.Timeout })
+        {
+            data.Add(fault, "once");
+            data.Add(fault, "persistent");
+        }
+
+        return data;
+    }
+
+    /// <summary>
+    /// Ctrl+C while an instance refresh runs: the rotation cancels it (CancelInstanceRefresh, a cleanup with its own time
+    /// limit) and ends with OperationCanceledException at once, also when that call meets a fault (then it warns, and
+    /// Auto Scaling finishes the refresh); the group never drops below desired − batch and a rerun finishes the job.
+    /// </summary>
+    [Theory]
+    [MemberData(nameof(CancelFaults))]
+    public async Task Ctrl_C_during_a_refresh_cancels_it_or_leaves_it_running_safely_and_a_rerun_finishes_the_job(string fault, string dose)
+    {
+        await using Cell cell = await Cell.StartAsync("restart-refresh");
+        using var cts = new CancellationTokenSource();
+
+        Task<Failure?> running = cell.RunAsync(cts.Token);
+        await cell.RefreshRunningAsync(running);
+        cell.Control.InjectFault(new FaultSpec { Kind = fault, Action = "CancelInstanceRefresh", Count = dose == "once" ? 1 : Persistent, DelayMilliseconds = 100 });
+        int cancelledAt = cell.Control.RequestLog().Count;
+        cts.Cancel();
+        Task first = await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(10)));
+
+        Assert.True(first == running, "the rotation did not end within 10 s of Ctrl+C");
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
+        IReadOnlyList<RequestLogEntry> log = cell.Control.RequestLog();
+        Assert.Contains(log.Skip(cancelledAt), e => e.Action == "CancelInstanceRefresh");
+        Assert.Empty(log.Skip(cancelledAt).Where(cell.MovesForward).Select(e => e.Action));
+        Assert.True(cell.Control.FaultCount(fault, "CancelInstanceRefresh") >= 1, $"the {fault} fault on CancelInstanceRefresh was never served");
+        bool landed = dose == "once" || fault == FaultKinds.DropAfter;   // a retry got through, or the call was served and its answer lost
+        Assert.Equal(landed, await cell.RefreshCancelledAsync());
+        await cell.AssertSafeAsync();
+
+        cell.Control.ClearFaults();
+        Failure? rerun = await cell.RunAsync(CancellationToken.None);
+
+        Assert.True(rerun is null, $"the rerun after Ctrl+C failed: {rerun?.Message}");
+        await cell.AssertExpectedAsync();
+    }
+
     private static string ExpectedErrorId(string action, string fault)
     {
         bool ec2 = Ec2Actions.Contains(action);
@@ -320,6 +370,32 @@ public sealed class BuilderFaultMatrixTests
                 _ => true,
             };
         }
+
+        /// <summary>Returns once the rotation's instance refresh is in progress (a hang guard, not a timing assertion).</summary>
+        public async Task RefreshRunningAsync(Task running)
+        {
+            for (int i = 0; i < 3000; i++)
+            {
+                if ((await sim.Asg.DescribeInstanceRefreshesAsync(Group, null, CancellationToken.None)).Any(r => r.Status is "Pending" or "InProgress"))
+                {
+                    return;
+                }
+
+                if (running.IsCompleted)
+                {
+                    await running;
+                    Assert.Fail("the rotation ended before its instance refresh was seen running");
+                }
+
+                await Task.Delay(5);
+            }
+
+            throw new TimeoutException("the instance refresh never ran");
+        }
+
+        /// <summary>True when the rotation's instance refresh was cancelled (it ended Cancelled or is cancelling).</summary>
+        public async Task<bool> RefreshCancelledAsync() =>
+            (await sim.Asg.DescribeInstanceRefreshesAsync(Group, null, CancellationToken.None)).Any(r => r.Status is "Cancelled" or "Cancelling");
 
         /// <summary>What must hold after any run, failed, stopped or not.</summary>
         public async Task AssertSafeAsync()
