@@ -589,7 +589,14 @@ namespace CcieDr.Engine.Builders
             {
                 if (plan.Request.DrainCommand is not null && !stopping)
                 {
-                    await DrainAsync(plan, run, old, ct).ConfigureAwait(false);
+                    try
+                    {
+                        await DrainAsync(plan, run, old, ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                    {
+                        stopping = true;
+                    }
                 }
 
                 if (!stopping)
@@ -617,16 +624,25 @@ namespace CcieDr.Engine.Builders
                     }
                 }
 
-                await CleanupAsync("autoscaling:TerminateInstanceInAutoScalingGroup", old, token => TerminateOldAsync(group, old, token), run, "ShouldDecrementDesiredCapacity (finishing the batch after Ctrl+C)").ConfigureAwait(false);
-                run.Replaced.Add(old);
+                if (await CleanupAsync("autoscaling:TerminateInstanceInAutoScalingGroup", old, token => TerminateOldAsync(group, old, token), run, "ShouldDecrementDesiredCapacity (finishing the batch after Ctrl+C)").ConfigureAwait(false))
+                {
+                    run.Replaced.Add(old);
+                }
+                else
+                {
+                    await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} ({old} could not be terminated while stopping)").ConfigureAwait(false);
+                    break;
+                }
             }
 
             run.BatchesDone++;
             if (stopping)
             {
-                _reporter.Warning($"Stopped after {label}: its old builders were terminated to keep {group} at its size; {run.Replaced.Count} builder(s) were replaced. Rerun Restart-CcieBuilder to continue.");
+                string drained = plan.Request.DrainCommand is null ? string.Empty : " (those not drained yet without draining)";
+                _reporter.Warning($"Stopped after {label}: its old builders were terminated{drained} to keep {group} at its size; {run.Replaced.Count} builder(s) were replaced. Rerun Restart-CcieBuilder to continue.");
                 ct.ThrowIfCancellationRequested();
             }
+
             _reporter.Verbose($"{label}: replaced {string.Join(", ", batch)} with {string.Join(", ", fresh)}.");
         }
 
@@ -754,8 +770,11 @@ namespace CcieDr.Engine.Builders
             }
         }
 
-        /// <summary>A call that must happen even when the run was stopped: its own short time limit instead of the stop token.</summary>
-        private async Task CleanupAsync(string action, string target, Func<CancellationToken, Task> call, Run run, string? detail = null)
+        /// <summary>
+        /// A call that must happen even when the run was stopped: its own short time limit instead of the stop token.
+        /// False (with a warning) when it failed.
+        /// </summary>
+        private async Task<bool> CleanupAsync(string action, string target, Func<CancellationToken, Task> call, Run run, string? detail = null)
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             try
@@ -766,12 +785,14 @@ namespace CcieDr.Engine.Builders
                     e.Detail = detail;
                     return true;
                 }).ConfigureAwait(false);
+                return true;
             }
             catch (Exception e) when (e is CcieException || e is OperationCanceledException)
             {
                 string warning = $"Could not {action} on {target} while stopping ({e.Message}): check the group's size (Get-CcieBuilder).";
                 run.Warnings.Add(warning);
                 _reporter.Warning(warning);
+                return false;
             }
         }
 
