@@ -415,6 +415,9 @@ internal sealed class LaunchTemplate : Resource
 
     public List<LaunchTemplateVersion> Versions { get; } = new();
 
+    /// <summary>CreateLaunchTemplateVersion client tokens → the request's fingerprint and the version it made (a retry gets that version again).</summary>
+    public Dictionary<string, (string Fingerprint, long Number)> VersionTokens { get; } = new(StringComparer.Ordinal);
+
     public long LatestVersion => Versions.Max(v => v.Number);
 }
 

@@ -59,7 +59,31 @@ namespace CcieDr.Engine.Builders
         public async Task CopyLaunchConfigurationAsync(string sourceName, string newName, string userData, CancellationToken ct)
         {
             LaunchConfiguration source = await FindConfigurationAsync(sourceName, ct).ConfigureAwait(false);
-            await _client.CreateLaunchConfigurationAsync(source.CopyAs(newName, userData), ct).ConfigureAwait(false);
+            LaunchConfiguration copy = source.CopyAs(newName, userData);
+            try
+            {
+                await _client.CreateLaunchConfigurationAsync(copy, ct).ConfigureAwait(false);
+            }
+            catch (CcieException e) when (e.ErrorId == "Aws.AlreadyExists")
+            {
+                // No client token in Auto Scaling: a retry after a lost answer meets the configuration its first attempt made.
+                IReadOnlyList<LaunchConfiguration> found = await _client.DescribeLaunchConfigurationsAsync(new[] { newName }, ct).ConfigureAwait(false);
+                if (!found.Any(c => c.LaunchConfigurationName == newName && SameContent(c, copy)))
+                {
+                    throw;
+                }
+            }
+        }
+
+        public async Task<string?> FindLaunchConfigurationCopyAsync(string sourceName, string userData, Func<string, bool> isCopyName, CancellationToken ct)
+        {
+            LaunchConfiguration source = await FindConfigurationAsync(sourceName, ct).ConfigureAwait(false);
+            LaunchConfiguration wanted = source.CopyAs(sourceName, userData);
+            IReadOnlyList<LaunchConfiguration> all = await _client.DescribeLaunchConfigurationsAsync(null, ct).ConfigureAwait(false);
+            return all.Where(c => c.LaunchConfigurationName != sourceName && isCopyName(c.LaunchConfigurationName) && SameContent(c, wanted))
+                .OrderByDescending(c => c.CreatedTime ?? DateTime.MinValue)
+                .Select(c => c.LaunchConfigurationName)
+                .FirstOrDefault();
         }
 
         public Task SetDesiredCapacityAsync(string groupName, int desiredCapacity, CancellationToken ct) =>
@@ -81,6 +105,13 @@ namespace CcieDr.Engine.Builders
             return r is null ? null : new BuilderRefreshState { InstanceRefreshId = r.InstanceRefreshId, Status = r.Status, StatusReason = r.StatusReason, PercentageComplete = r.PercentageComplete };
         }
 
+        public async Task<BuilderRefreshState?> DescribeActiveInstanceRefreshAsync(string groupName, CancellationToken ct)
+        {
+            IReadOnlyList<InstanceRefresh> refreshes = await _client.DescribeInstanceRefreshesAsync(groupName, null, ct).ConfigureAwait(false);
+            return refreshes.Select(r => new BuilderRefreshState { InstanceRefreshId = r.InstanceRefreshId, Status = r.Status, StatusReason = r.StatusReason, PercentageComplete = r.PercentageComplete })
+                .FirstOrDefault(r => r.IsActive);
+        }
+
         public Task CancelInstanceRefreshAsync(string groupName, CancellationToken ct) => _client.CancelInstanceRefreshAsync(groupName, ct);
 
         public void Dispose()
@@ -90,6 +121,20 @@ namespace CcieDr.Engine.Builders
                 _client.Dispose();
             }
         }
+
+        /// <summary>Every member but the name, ARN and creation time equal (what <see cref="LaunchConfiguration.CopyAs"/> keeps).</summary>
+        private static bool SameContent(LaunchConfiguration a, LaunchConfiguration b) =>
+            a.ImageId == b.ImageId && a.InstanceType == b.InstanceType && Blank(a.KeyName) == Blank(b.KeyName)
+            && a.SecurityGroups.SequenceEqual(b.SecurityGroups) && a.ClassicLinkVpcId == b.ClassicLinkVpcId && a.ClassicLinkVpcSecurityGroups.SequenceEqual(b.ClassicLinkVpcSecurityGroups)
+            && Blank(a.UserData) == Blank(b.UserData) && Blank(a.KernelId) == Blank(b.KernelId) && Blank(a.RamdiskId) == Blank(b.RamdiskId)
+            && a.BlockDeviceMappings.Count == b.BlockDeviceMappings.Count
+            && a.BlockDeviceMappings.Zip(b.BlockDeviceMappings, (x, y) => x.DeviceName == y.DeviceName && x.VirtualName == y.VirtualName && x.NoDevice == y.NoDevice && x.SnapshotId == y.SnapshotId
+                && x.VolumeSize == y.VolumeSize && x.VolumeType == y.VolumeType && x.DeleteOnTermination == y.DeleteOnTermination && x.Iops == y.Iops && x.Encrypted == y.Encrypted && x.Throughput == y.Throughput).All(same => same)
+            && a.InstanceMonitoring == b.InstanceMonitoring && a.SpotPrice == b.SpotPrice && a.IamInstanceProfile == b.IamInstanceProfile && a.EbsOptimized == b.EbsOptimized
+            && a.AssociatePublicIpAddress == b.AssociatePublicIpAddress && a.PlacementTenancy == b.PlacementTenancy && a.MetadataHttpTokens == b.MetadataHttpTokens
+            && a.MetadataHttpPutResponseHopLimit == b.MetadataHttpPutResponseHopLimit && a.MetadataHttpEndpoint == b.MetadataHttpEndpoint;
+
+        private static string Blank(string? s) => s ?? string.Empty;
 
         private async Task<LaunchConfiguration> FindConfigurationAsync(string name, CancellationToken ct)
         {

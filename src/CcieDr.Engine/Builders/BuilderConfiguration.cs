@@ -335,12 +335,20 @@ namespace CcieDr.Engine.Builders
             }
             else
             {
-                string name = plan.TargetLaunchConfigurationName!;
-                await timeline.RunAsync("autoscaling:CreateLaunchConfiguration", name, async e =>
+                string old = plan.OldLaunchConfigurationName!;
+                string name = await timeline.RunAsync("autoscaling:CreateLaunchConfiguration", plan.TargetLaunchConfigurationName, async e =>
                 {
-                    await _groups.CopyLaunchConfigurationAsync(plan.OldLaunchConfigurationName!, name, edit.UserData, ct).ConfigureAwait(false);
-                    e.Detail = "copied from " + plan.OldLaunchConfigurationName;
-                    return true;
+                    // Auto Scaling has no client token: an earlier run that made the copy (and then failed or was stopped) is found by look-up.
+                    string? reused = await _groups.FindLaunchConfigurationCopyAsync(old, edit.UserData, n => IsCopyName(old, n), ct).ConfigureAwait(false);
+                    if (reused is not null)
+                    {
+                        timeline.Complete(e, "Reused", detail: $"{reused} (made by an earlier run) is already this copy of {old}");
+                        return reused;
+                    }
+
+                    await _groups.CopyLaunchConfigurationAsync(old, plan.TargetLaunchConfigurationName!, edit.UserData, ct).ConfigureAwait(false);
+                    e.Detail = "copied from " + old;
+                    return plan.TargetLaunchConfigurationName!;
                 }).ConfigureAwait(false);
                 result.NewLaunchConfigurationName = name;
                 await UpdateGroupAsync(timeline, group, "LaunchConfigurationName " + name, $"launch configuration {name} was created, but the group still uses {plan.OldLaunchConfigurationName}", $"Set-CcieBuilderConfiguration -AutoScalingGroupName {group} -LaunchConfigurationName {name}", token => _groups.UseLaunchConfigurationAsync(group, name, token), ct).ConfigureAwait(false);
@@ -509,6 +517,14 @@ namespace CcieDr.Engine.Builders
             string stem = System.Text.RegularExpressions.Regex.Replace(oldName, @"-ccie-\d{14}$", string.Empty, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromMilliseconds(100));
             string suffix = "-ccie-" + now.ToUniversalTime().ToString("yyyyMMddHHmmss", CultureInfo.InvariantCulture);
             return Truncate(stem, 255 - suffix.Length) + suffix;
+        }
+
+        /// <summary>True when <paramref name="candidate"/> is a name <see cref="NewConfigurationName"/> gives a copy of <paramref name="oldName"/> (any time).</summary>
+        internal static bool IsCopyName(string oldName, string candidate)
+        {
+            string stem = System.Text.RegularExpressions.Regex.Replace(oldName, @"-ccie-\d{14}$", string.Empty, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromMilliseconds(100));
+            string pattern = "^" + System.Text.RegularExpressions.Regex.Escape(Truncate(stem, 255 - 20)) + @"-ccie-\d{14}$";
+            return System.Text.RegularExpressions.Regex.IsMatch(candidate, pattern, System.Text.RegularExpressions.RegexOptions.None, TimeSpan.FromMilliseconds(100));
         }
 
         private static string Describe(BuilderGroupState g) =>

@@ -88,8 +88,18 @@ namespace CcieDr.Engine.Builders
         /// <summary>The launch configuration's user data (base64), or throws ObjectNotFound.</summary>
         Task<string?> LaunchConfigurationUserDataAsync(string launchConfigurationName, CancellationToken ct);
 
-        /// <summary>A new launch configuration copied in full from <paramref name="sourceName"/>, with only the user data replaced.</summary>
+        /// <summary>
+        /// A new launch configuration copied in full from <paramref name="sourceName"/>, with only the user data replaced.
+        /// Auto Scaling has no client token: when the name exists already (a retried call whose first answer was lost),
+        /// an identical copy counts as made; any other configuration of that name is an error.
+        /// </summary>
         Task CopyLaunchConfigurationAsync(string sourceName, string newName, string userData, CancellationToken ct);
+
+        /// <summary>
+        /// The name of a launch configuration, among those <paramref name="isCopyName"/> accepts, that is a full copy of
+        /// <paramref name="sourceName"/> with exactly <paramref name="userData"/> (made by an earlier run), or null.
+        /// </summary>
+        Task<string?> FindLaunchConfigurationCopyAsync(string sourceName, string userData, Func<string, bool> isCopyName, CancellationToken ct);
 
         Task SetDesiredCapacityAsync(string groupName, int desiredCapacity, CancellationToken ct);
 
@@ -101,6 +111,9 @@ namespace CcieDr.Engine.Builders
         Task<string> StartInstanceRefreshAsync(string groupName, int minHealthyPercentage, bool skipMatching, CancellationToken ct);
 
         Task<BuilderRefreshState?> DescribeInstanceRefreshAsync(string groupName, string instanceRefreshId, CancellationToken ct);
+
+        /// <summary>The group's instance refresh that is still running (Pending, InProgress, …), or null.</summary>
+        Task<BuilderRefreshState?> DescribeActiveInstanceRefreshAsync(string groupName, CancellationToken ct);
 
         Task CancelInstanceRefreshAsync(string groupName, CancellationToken ct);
     }

@@ -327,7 +327,28 @@ namespace CcieDr.Engine.Builders
             string group = plan.Group.Name;
             string id = await run.Timeline.RunAsync("autoscaling:StartInstanceRefresh", group, async e =>
             {
-                string started = await _groups.StartInstanceRefreshAsync(group, plan.MinHealthyPercentage, plan.Request.Selection == BuilderSelection.Stale, ct).ConfigureAwait(false);
+                string started;
+                try
+                {
+                    started = await _groups.StartInstanceRefreshAsync(group, plan.MinHealthyPercentage, plan.Request.Selection == BuilderSelection.Stale, ct).ConfigureAwait(false);
+                }
+                catch (CcieException failure)
+                {
+                    // No client token in Auto Scaling: the call may have started the refresh and lost the answer (its retry
+                    // then meets InstanceRefreshInProgress). A refresh running on the group is waited for, not started again.
+                    BuilderRefreshState? running = await ActiveRefreshAsync(group, ct).ConfigureAwait(false);
+                    if (running is null)
+                    {
+                        throw;
+                    }
+
+                    string warning = $"StartInstanceRefresh on {group} failed ({failure.Message}), but instance refresh {running.InstanceRefreshId} is running on it (this call's, whose answer was lost, or an earlier one's): waiting for it instead of starting another.";
+                    run.Warnings.Add(warning);
+                    _reporter.Warning(warning);
+                    e.Detail = $"{running.InstanceRefreshId} (already running)";
+                    return running.InstanceRefreshId;
+                }
+
                 e.Detail = $"{started}, MinHealthyPercentage {plan.MinHealthyPercentage}";
                 return started;
             }).ConfigureAwait(false);
@@ -443,13 +464,28 @@ namespace CcieDr.Engine.Builders
                     int raised = before + batch.Count;
                     if (raised > now.MaxSize)
                     {
-                        await run.Timeline.RunAsync("autoscaling:UpdateAutoScalingGroup", group, async e =>
-                        {
-                            await _groups.SetMaxSizeAsync(group, raised, ct).ConfigureAwait(false);
-                            e.Detail = $"MaxSize {now.MaxSize} -> {raised}";
-                            return true;
-                        }).ConfigureAwait(false);
+                        // Put back at the end even if this call fails: it may have landed with its answer lost.
                         raisedMax = true;
+                        try
+                        {
+                            await run.Timeline.RunAsync("autoscaling:UpdateAutoScalingGroup", group, async e =>
+                            {
+                                await _groups.SetMaxSizeAsync(group, raised, ct).ConfigureAwait(false);
+                                e.Detail = $"MaxSize {now.MaxSize} -> {raised}";
+                                return true;
+                            }).ConfigureAwait(false);
+                        }
+                        catch (CcieException failure)
+                        {
+                            // No client token in Auto Scaling: a look-up decides whether the raise landed.
+                            BuilderGroupState? raisedNow = await LookUpAsync(group).ConfigureAwait(false);
+                            if (raisedNow is null || raisedNow.MaxSize < raised)
+                            {
+                                throw;
+                            }
+
+                            _reporter.Verbose($"UpdateAutoScalingGroup MaxSize {raised} failed ({failure.Message}), but {group} has MaxSize {raisedNow.MaxSize} already: going on.");
+                        }
                     }
 
                     var known = new HashSet<string>(Live(now).Select(m => m.InstanceId), StringComparer.Ordinal);
@@ -460,7 +496,7 @@ namespace CcieDr.Engine.Builders
             {
                 if (raisedMax)
                 {
-                    await CleanupAsync("autoscaling:UpdateAutoScalingGroup", group, token => _groups.SetMaxSizeAsync(group, originalMax, token), run, $"MaxSize back to {originalMax}").ConfigureAwait(false);
+                    await CleanupAsync("autoscaling:UpdateAutoScalingGroup", group, token => SetMaxSizeVerifiedAsync(group, originalMax, token), run, $"MaxSize back to {originalMax}").ConfigureAwait(false);
                 }
             }
         }
@@ -469,12 +505,35 @@ namespace CcieDr.Engine.Builders
         {
             string group = plan.Group.Name;
             string label = $"batch {index + 1}/{plan.BatchesPlanned}";
-            await run.Timeline.RunAsync("autoscaling:SetDesiredCapacity", group, async e =>
+            try
             {
-                await _groups.SetDesiredCapacityAsync(group, raised, ct).ConfigureAwait(false);
-                e.Detail = $"{label}: {before} -> {raised}";
-                return true;
-            }).ConfigureAwait(false);
+                await run.Timeline.RunAsync("autoscaling:SetDesiredCapacity", group, async e =>
+                {
+                    await _groups.SetDesiredCapacityAsync(group, raised, ct).ConfigureAwait(false);
+                    e.Detail = $"{label}: {before} -> {raised}";
+                    return true;
+                }).ConfigureAwait(false);
+            }
+            catch (Exception failure) when (failure is CcieException || failure is OperationCanceledException)
+            {
+                // No client token in Auto Scaling: the raise may have happened with its answer lost. A look-up decides
+                // whether the batch goes on (raised) or the group is put back (anything it launched taken back).
+                BuilderGroupState? now = await LookUpAsync(group).ConfigureAwait(false);
+                if (failure is CcieException && now is not null && now.DesiredCapacity == raised)
+                {
+                    _reporter.Verbose($"{label}: SetDesiredCapacity failed ({failure.Message}), but {group} is at {raised} already: going on.");
+                }
+                else
+                {
+                    List<string> launched = now is null ? new List<string>() : Live(now).Where(m => !known.Contains(m.InstanceId)).Select(m => m.InstanceId).ToList();
+                    if (now is null || launched.Count > 0 || now.DesiredCapacity != before)
+                    {
+                        await TakeBackAsync(plan, run, launched, before, failure is OperationCanceledException ? "stopped" : "batch failed").ConfigureAwait(false);
+                    }
+
+                    throw;
+                }
+            }
 
             List<string> fresh = new List<string>();
             TimelineEntry wait = run.Timeline.Begin("wait:builders-in-service", group);
@@ -523,26 +582,67 @@ namespace CcieDr.Engine.Builders
 
             run.Launched.AddRange(fresh);
 
-            // The batch's new builders are in service: finish it even if Ctrl+C comes now (a few API calls), so the group
-            // is not left above its size with both the old and the new builders.
-            CancellationToken finish = ct.IsCancellationRequested ? CancellationToken.None : ct;
+            // The batch's new builders are in service: finish it even if Ctrl+C comes now (a few API calls, each with its
+            // own time limit once stopped), so the group is not left above its size with both the old and the new builders.
+            bool stopping = ct.IsCancellationRequested;
             foreach (string old in batch)
             {
-                if (plan.Request.DrainCommand is not null)
+                if (plan.Request.DrainCommand is not null && !stopping)
                 {
-                    await DrainAsync(plan, run, old, finish).ConfigureAwait(false);
+                    try
+                    {
+                        await DrainAsync(plan, run, old, ct).ConfigureAwait(false);
+                    }
+                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                    {
+                        stopping = true;
+                    }
                 }
 
-                await run.Timeline.RunAsync("autoscaling:TerminateInstanceInAutoScalingGroup", old, async e =>
+                if (!stopping)
                 {
-                    await _groups.TerminateInstanceAsync(old, true, finish).ConfigureAwait(false);
-                    e.Detail = "ShouldDecrementDesiredCapacity";
-                    return true;
-                }).ConfigureAwait(false);
-                run.Replaced.Add(old);
+                    try
+                    {
+                        await run.Timeline.RunAsync("autoscaling:TerminateInstanceInAutoScalingGroup", old, async e =>
+                        {
+                            await TerminateOldAsync(group, old, ct).ConfigureAwait(false);
+                            e.Detail = "ShouldDecrementDesiredCapacity";
+                            return true;
+                        }).ConfigureAwait(false);
+                        run.Replaced.Add(old);
+                        continue;
+                    }
+                    catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                    {
+                        stopping = true;
+                    }
+                    catch (CcieException e)
+                    {
+                        // The old builder cannot be terminated: back to the size before the batch (Auto Scaling picks the surplus).
+                        await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} ({old} could not be terminated: {e.Message})").ConfigureAwait(false);
+                        throw;
+                    }
+                }
+
+                if (await CleanupAsync("autoscaling:TerminateInstanceInAutoScalingGroup", old, token => TerminateOldAsync(group, old, token), run, "ShouldDecrementDesiredCapacity (finishing the batch after Ctrl+C)").ConfigureAwait(false))
+                {
+                    run.Replaced.Add(old);
+                }
+                else
+                {
+                    await CleanupAsync("autoscaling:SetDesiredCapacity", group, token => _groups.SetDesiredCapacityAsync(group, before, token), run, $"back to {before} ({old} could not be terminated while stopping)").ConfigureAwait(false);
+                    break;
+                }
             }
 
             run.BatchesDone++;
+            if (stopping)
+            {
+                string drained = plan.Request.DrainCommand is null ? string.Empty : " (those not drained yet without draining)";
+                _reporter.Warning($"Stopped after {label}: its old builders were terminated{drained} to keep {group} at its size; {run.Replaced.Count} builder(s) were replaced. Rerun Restart-CcieBuilder to continue.");
+                ct.ThrowIfCancellationRequested();
+            }
+
             _reporter.Verbose($"{label}: replaced {string.Join(", ", batch)} with {string.Join(", ", fresh)}.");
         }
 
@@ -670,8 +770,11 @@ namespace CcieDr.Engine.Builders
             }
         }
 
-        /// <summary>A call that must happen even when the run was stopped: its own short time limit instead of the stop token.</summary>
-        private async Task CleanupAsync(string action, string target, Func<CancellationToken, Task> call, Run run, string? detail = null)
+        /// <summary>
+        /// A call that must happen even when the run was stopped: its own short time limit instead of the stop token.
+        /// False (with a warning) when it failed.
+        /// </summary>
+        private async Task<bool> CleanupAsync(string action, string target, Func<CancellationToken, Task> call, Run run, string? detail = null)
         {
             using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             try
@@ -682,12 +785,81 @@ namespace CcieDr.Engine.Builders
                     e.Detail = detail;
                     return true;
                 }).ConfigureAwait(false);
+                return true;
             }
             catch (Exception e) when (e is CcieException || e is OperationCanceledException)
             {
                 string warning = $"Could not {action} on {target} while stopping ({e.Message}): check the group's size (Get-CcieBuilder).";
                 run.Warnings.Add(warning);
                 _reporter.Warning(warning);
+                return false;
+            }
+        }
+
+        /// <summary>
+        /// Terminates an old builder with a decrement. Auto Scaling has no client token: when the call fails, a look-up
+        /// decides; a builder already terminating or gone (the first attempt landed, its answer was lost) counts as done,
+        /// so its desired capacity is never decremented twice.
+        /// </summary>
+        private async Task TerminateOldAsync(string group, string instanceId, CancellationToken ct)
+        {
+            try
+            {
+                await _groups.TerminateInstanceAsync(instanceId, true, ct).ConfigureAwait(false);
+            }
+            catch (CcieException failure)
+            {
+                BuilderGroupState? now = await LookUpAsync(group).ConfigureAwait(false);
+                if (now is null || Live(now).Any(m => m.InstanceId == instanceId))
+                {
+                    throw;
+                }
+
+                _reporter.Verbose($"TerminateInstanceInAutoScalingGroup {instanceId} failed ({failure.Message}), but it is leaving {group} already.");
+            }
+        }
+
+        /// <summary>Sets MaxSize; a failed call whose change is found made (its answer lost) counts as done.</summary>
+        private async Task SetMaxSizeVerifiedAsync(string group, int maxSize, CancellationToken ct)
+        {
+            try
+            {
+                await _groups.SetMaxSizeAsync(group, maxSize, ct).ConfigureAwait(false);
+            }
+            catch (CcieException)
+            {
+                BuilderGroupState? now = await LookUpAsync(group).ConfigureAwait(false);
+                if (now is null || now.MaxSize != maxSize)
+                {
+                    throw;
+                }
+            }
+        }
+
+        /// <summary>The group after a failed call, read with its own time limit (null when that fails too).</summary>
+        private async Task<BuilderGroupState?> LookUpAsync(string group)
+        {
+            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+            try
+            {
+                return await GroupAsync(group, limit.Token).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is CcieException || e is OperationCanceledException)
+            {
+                return null;
+            }
+        }
+
+        /// <summary>The group's running instance refresh (null when none, or when the look-up fails).</summary>
+        private async Task<BuilderRefreshState?> ActiveRefreshAsync(string group, CancellationToken ct)
+        {
+            try
+            {
+                return await _groups.DescribeActiveInstanceRefreshAsync(group, ct).ConfigureAwait(false);
+            }
+            catch (CcieException)
+            {
+                return null;
             }
         }
 

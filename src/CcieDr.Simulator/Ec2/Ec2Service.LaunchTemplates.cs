@@ -172,10 +172,30 @@ internal sealed partial class Ec2Service
     private IEnumerable<object?> CreateLaunchTemplateVersion(Ctx ctx)
     {
         var t = FindTemplate(ctx, ctx.P.Get("LaunchTemplateId"), ctx.P.Get("LaunchTemplateName"));
+
+        // As EC2: a retry with the same ClientToken gets the version the first request made; other arguments are refused.
+        var token = ctx.P.Get("ClientToken");
+        var fingerprint = ctx.P.Fingerprint("ClientToken", "Action", "Version", "LaunchTemplateId", "LaunchTemplateName");
+        if (token is { Length: > 0 } && t.VersionTokens.TryGetValue(token, out var prior))
+        {
+            if (prior.Fingerprint != fingerprint)
+            {
+                throw new Ec2Error("IdempotentParameterMismatch", $"Arguments on this idempotent request are inconsistent with arguments used in previous request(s) with client token '{token}'.");
+            }
+
+            yield return VersionContent(ctx, t, t.Versions.Single(x => x.Number == prior.Number), "launchTemplateVersion");
+            yield break;
+        }
+
         var source = ctx.P.Get("SourceVersion") is { } sv ? ResolveVersion(t, sv).Data : null;
         var data = ParseTemplateData(ctx.P.Sub("LaunchTemplateData"), source);
         var v = new LaunchTemplateVersion { Number = t.LatestVersion + 1, Description = ctx.P.Get("VersionDescription"), CreateTime = ctx.Now, Data = data };
         t.Versions.Add(v);
+        if (token is { Length: > 0 })
+        {
+            t.VersionTokens[token] = (fingerprint, v.Number);
+        }
+
         yield return VersionContent(ctx, t, v, "launchTemplateVersion");
     }
 

@@ -224,6 +224,8 @@ namespace CcieDr.Engine.Tests.Builders
 
             public Task CopyLaunchConfigurationAsync(string sourceName, string newName, string userData, CancellationToken ct) => _inner.CopyLaunchConfigurationAsync(sourceName, newName, userData, ct);
 
+            public Task<string?> FindLaunchConfigurationCopyAsync(string sourceName, string userData, Func<string, bool> isCopyName, CancellationToken ct) => _inner.FindLaunchConfigurationCopyAsync(sourceName, userData, isCopyName, ct);
+
             public Task SetDesiredCapacityAsync(string groupName, int desiredCapacity, CancellationToken ct) => _inner.SetDesiredCapacityAsync(groupName, desiredCapacity, ct);
 
             public Task SetMaxSizeAsync(string groupName, int maxSize, CancellationToken ct) => _inner.SetMaxSizeAsync(groupName, maxSize, ct);
@@ -233,6 +235,8 @@ namespace CcieDr.Engine.Tests.Builders
             public Task<string> StartInstanceRefreshAsync(string groupName, int minHealthyPercentage, bool skipMatching, CancellationToken ct) => _inner.StartInstanceRefreshAsync(groupName, minHealthyPercentage, skipMatching, ct);
 
             public Task<BuilderRefreshState?> DescribeInstanceRefreshAsync(string groupName, string instanceRefreshId, CancellationToken ct) => _inner.DescribeInstanceRefreshAsync(groupName, instanceRefreshId, ct);
+
+            public Task<BuilderRefreshState?> DescribeActiveInstanceRefreshAsync(string groupName, CancellationToken ct) => _inner.DescribeActiveInstanceRefreshAsync(groupName, ct);
 
             public Task CancelInstanceRefreshAsync(string groupName, CancellationToken ct) => _inner.CancelInstanceRefreshAsync(groupName, ct);
         }

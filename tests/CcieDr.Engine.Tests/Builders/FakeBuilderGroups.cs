@@ -63,6 +63,9 @@ namespace CcieDr.Engine.Tests.Builders
             return Task.CompletedTask;
         }
 
+        public Task<string?> FindLaunchConfigurationCopyAsync(string sourceName, string userData, Func<string, bool> isCopyName, CancellationToken ct) =>
+            Task.FromResult(LaunchConfigurations.Where(kv => kv.Key != sourceName && isCopyName(kv.Key) && kv.Value.UserData == userData && kv.Value.ImageId == LaunchConfigurations[sourceName].ImageId).Select(kv => kv.Key).FirstOrDefault());
+
         public Func<string, int, Task>? OnSetDesired { get; set; }
 
         public Task SetDesiredCapacityAsync(string groupName, int desiredCapacity, CancellationToken ct)
@@ -91,6 +94,9 @@ namespace CcieDr.Engine.Tests.Builders
             throw new NotSupportedException("instance refresh is not faked");
 
         public Task<BuilderRefreshState?> DescribeInstanceRefreshAsync(string groupName, string instanceRefreshId, CancellationToken ct) =>
+            throw new NotSupportedException("instance refresh is not faked");
+
+        public Task<BuilderRefreshState?> DescribeActiveInstanceRefreshAsync(string groupName, CancellationToken ct) =>
             throw new NotSupportedException("instance refresh is not faked");
 
         public Task CancelInstanceRefreshAsync(string groupName, CancellationToken ct) => Task.CompletedTask;
