@@ -25,8 +25,10 @@ namespace CcieDr.Engine.Tests.Infrastructure;
 /// name this primary); and when a rerun (faults gone) ends with exactly the expected resources: one replica, one
 /// image, the IP on the replica. Counted through the simulator's state, not through what the engine says.
 /// Plus Ctrl+C under a slow call of each operation: OperationCanceledException at once, no mutating call after the
-/// cancel, and a rerun still ends clean. The SSM app start is in <see cref="FailoverAppStartFaultTests"/>.
-/// The image-less Update-CcieReplica refresh and mode 2 (movable ENI) are not in the matrix.
+/// cancel, and a rerun still ends clean. A rerun after a New-CcieReplica or New-CcieServicesBoxImage that completed
+/// is not made (a second run makes a second resource by design); after a failed or cancelled one it must finish the first.
+/// Not in the matrix: the SSM app start (a SendCommand whose answer is lost runs twice, below every retry policy:
+/// open), Update-CcieReplica's data-volume refresh and mode 2 (movable ENI).
 /// </summary>
 public sealed class FailoverFaultMatrixTests
 {
