@@ -177,11 +177,32 @@ namespace CcieDr.Engine.Failover
                     try
                     {
                         // One retry policy decides: the fence client does not retry on its own (see FenceEc2), and a
-                        // primary whose AZ answers errors is given FenceAttempts tries, then the refusal path.
+                        // primary whose AZ answers errors is given FenceAttempts tries, then the refusal path. A try
+                        // whose answer was lost may have stopped it: EC2's state says so before the call is sent again.
+                        bool sent = false;
                         await FenceRetry().RunAsync(
-                            token => AwsCall.RunAsync("ec2:StopInstances", id, t => FenceClient.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new List<string> { id }, Force = true }, t), token),
+                            async token =>
+                            {
+                                if (sent && await StopTookEffectAsync(id, token).ConfigureAwait(false))
+                                {
+                                    return;
+                                }
+
+                                sent = true;
+                                await AwsCall.RunAsync("ec2:StopInstances", id, t => FenceClient.StopInstancesAsync(new StopInstancesRequest { InstanceIds = new List<string> { id }, Force = true }, t), token).ConfigureAwait(false);
+                            },
                             FenceRetryOn,
                             call.Token).ConfigureAwait(false);
+                    }
+                    catch (CcieException e) when (!AnsweredByAws(e))
+                    {
+                        // Every answer was lost; if the stop went through anyway, wait for it like an answered one.
+                        if (!await StopTookEffectAsync(id, ct).ConfigureAwait(false))
+                        {
+                            throw;
+                        }
+
+                        _reporter.Verbose($"ec2:StopInstances of {id} got no answer ({e.Message.TrimEnd()}), but EC2 says it is stopping: fenced.");
                     }
                     catch (OperationCanceledException e) when (!ct.IsCancellationRequested)
                     {
@@ -210,11 +231,30 @@ namespace CcieDr.Engine.Failover
         }
 
         /// <summary>
-        /// Retry a fence call only when AWS answered with a transient error (throttling, a 500 of a failing AZ): a call
-        /// that got no answer (dropped, hung) is not sent again, each try would cost another full hang.
+        /// Retry a fence call when AWS answered with a transient error (throttling, a 500 of a failing AZ) or the
+        /// connection broke without an answer (the next try first reads whether the stop went through); a call that hung
+        /// until the request timeout is not sent again, each try would cost another full hang.
         /// </summary>
         private static bool FenceRetryOn(Exception e)
-            => AwsRetry.IsTransient(e) && (e as CcieException)?.InnerException is Amazon.Runtime.AmazonServiceException { StatusCode: not 0 };
+            => AwsRetry.IsTransient(e) && (AnsweredByAws(e) || e is CcieException { InnerException: not OperationCanceledException });
+
+        /// <summary>AWS answered (an error with an HTTP status), as opposed to a call whose answer never came (dropped, reset, hung).</summary>
+        private static bool AnsweredByAws(Exception e)
+            => (e as CcieException)?.InnerException is Amazon.Runtime.AmazonServiceException { StatusCode: not 0 };
+
+        /// <summary>EC2 says the primary is stopping or stopped (or going away): a StopInstances whose answer was lost went through.</summary>
+        private async Task<bool> StopTookEffectAsync(string id, CancellationToken ct)
+        {
+            try
+            {
+                Instance i = await FailoverEc2.GetInstanceAsync(_ec2, id, ct).ConfigureAwait(false);
+                return i.State?.Name?.Value is "stopping" or "stopped" or "shutting-down" or "terminated";
+            }
+            catch (CcieException) when (!ct.IsCancellationRequested)
+            {
+                return false; // EC2 cannot say: the stop is not proven
+            }
+        }
 
         private async Task PromoteAsync(FailoverPlan plan, FailoverBox replicaBox, Timeline timeline, CancellationToken ct)
         {

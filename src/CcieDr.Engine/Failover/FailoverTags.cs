@@ -10,6 +10,15 @@ namespace CcieDr.Engine.Failover
         /// <summary>On an image's snapshots: the image they belong to.</summary>
         public const string ImageOf = "ccie:image-of";
 
+        /// <summary>
+        /// On an AMI and on a replica: "creating" from the first call until the last step of New-CcieServicesBoxImage
+        /// or New-CcieReplica, then "done". A rerun finishes a "creating" one (its answer lost, or the run stopped)
+        /// instead of making a second; one without the tag (older) is finished.
+        /// </summary>
+        public const string Creation = "ccie:creation";
+        public const string CreationInProgress = "creating";
+        public const string CreationDone = "done";
+
         public const string NoReboot = "ccie:no-reboot";
         public const string AppVersion = "ccie:app-version";
 

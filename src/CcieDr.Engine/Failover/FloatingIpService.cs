@@ -70,17 +70,27 @@ namespace CcieDr.Engine.Failover
                     request.PrivateIpAddresses = new List<string> { privateIp };
                 }
 
-                AssignPrivateIpAddressesResponse r;
+                AssignPrivateIpAddressesResponse? r = null;
                 try
                 {
                     r = await AwsCall.RunAsync("ec2:AssignPrivateIpAddresses", privateIp ?? nic.NetworkInterfaceId, token => _ec2.AssignPrivateIpAddressesAsync(request, token), ct).ConfigureAwait(false);
                 }
-                catch (CcieException e) when (privateIp is not null && e.Category is CcieErrorCategory.InvalidArgument or CcieErrorCategory.InvalidOperation or CcieErrorCategory.NotSpecified)
+                catch (CcieException e) when (privateIp is not null)
                 {
-                    throw new CcieException("FloatingIpUnavailable", CcieErrorCategory.InvalidArgument, $"{privateIp} cannot be the floating IP of {box.InstanceId}: {e.Message.TrimEnd()} It must be a free address of the box's subnet {nic.SubnetId}; an IP already in use is never taken.", privateIp, e);
+                    // A retried call whose first try went through (its answer lost) is refused as "in use": by this
+                    // very interface. The interface is read before anything is called an error.
+                    if (!await HoldsAsync(box.InstanceId, nic.NetworkInterfaceId, privateIp, ct).ConfigureAwait(false))
+                    {
+                        if (e.Category is CcieErrorCategory.InvalidArgument or CcieErrorCategory.InvalidOperation or CcieErrorCategory.NotSpecified)
+                        {
+                            throw new CcieException("FloatingIpUnavailable", CcieErrorCategory.InvalidArgument, $"{privateIp} cannot be the floating IP of {box.InstanceId}: {e.Message.TrimEnd()} It must be a free address of the box's subnet {nic.SubnetId}; an IP already in use is never taken.", privateIp, e);
+                        }
+
+                        throw;
+                    }
                 }
 
-                ip = r.AssignedPrivateIpAddresses?.FirstOrDefault()?.PrivateIpAddress ?? privateIp
+                ip = r?.AssignedPrivateIpAddresses?.FirstOrDefault()?.PrivateIpAddress ?? privateIp
                     ?? throw new CcieException("FloatingIpNotAssigned", CcieErrorCategory.InvalidData, "AssignPrivateIpAddresses returned no address.", box.InstanceId);
             }
 
@@ -100,6 +110,21 @@ namespace CcieDr.Engine.Failover
                     $"Replicas for mode 1 go into the same subnet {nic.SubnetId}: New-CcieReplica -InstanceId {box.InstanceId} -SubnetId {nic.SubnetId}",
                 },
             };
+        }
+
+        /// <summary>True when <paramref name="eni"/> of <paramref name="instanceId"/> holds <paramref name="ip"/> now (false when EC2 cannot say).</summary>
+        private async Task<bool> HoldsAsync(string instanceId, string eni, string ip, CancellationToken ct)
+        {
+            try
+            {
+                Instance now = await FailoverEc2.GetInstanceAsync(_ec2, instanceId, ct).ConfigureAwait(false);
+                return (now.NetworkInterfaces ?? new List<InstanceNetworkInterface>())
+                    .Any(n => n.NetworkInterfaceId == eni && (n.PrivateIpAddresses ?? new List<InstancePrivateIpAddress>()).Any(a => a.PrivateIpAddress == ip));
+            }
+            catch (CcieException) when (!ct.IsCancellationRequested)
+            {
+                return false;
+            }
         }
     }
 }

@@ -145,6 +145,7 @@ namespace CcieDr.Engine.Failover
                 [FailoverTags.LaunchedFromImage] = imageId,
                 [FailoverTags.DataFrom] = plan.DataFrom.ToString(),
                 [RecoveryTags.CreatedBy] = RecoveryTags.CreatedByValue,
+                [FailoverTags.Creation] = FailoverTags.CreationInProgress,
             };
             if (plan.DataPoint is { } point)
             {
@@ -170,7 +171,7 @@ namespace CcieDr.Engine.Failover
                 TagSpecifications = new List<TagSpecification>
                 {
                     new TagSpecification { ResourceType = ResourceType.Instance, Tags = RecoveryTags.ToTagList(tags) },
-                    new TagSpecification { ResourceType = ResourceType.Volume, Tags = RecoveryTags.ToTagList(tags) },
+                    new TagSpecification { ResourceType = ResourceType.Volume, Tags = RecoveryTags.ToTagList(tags.Where(t => t.Key != FailoverTags.Creation)) },
                 },
             };
             if (!string.IsNullOrEmpty(box.KeyName))
@@ -190,18 +191,45 @@ namespace CcieDr.Engine.Failover
 
             Instance launched = await timeline.RunAsync("ec2:RunInstances", plan.SubnetId, async entry =>
             {
+                // A replica an earlier run launched and did not finish (its answer lost, or the run stopped) is
+                // finished, not launched again: the client token only holds within the call's minute.
+                Instance? begun = await UnfinishedAsync(box.InstanceId, imageId, plan, ct).ConfigureAwait(false);
+                if (begun is not null)
+                {
+                    timeline.Complete(entry, "Reused", begun.InstanceId, $"{begun.State?.Name?.Value}, launched by an earlier run");
+                    return begun;
+                }
+
                 RunInstancesResponse r = await AwsCall.RunAsync("ec2:RunInstances", plan.SubnetId, token => _ec2.RunInstancesAsync(request, token), ct).ConfigureAwait(false);
                 Instance i = r.Reservation.Instances[0];
                 timeline.Complete(entry, "Succeeded", i.InstanceId, $"{i.PrivateIpAddress} in {plan.AvailabilityZone}");
                 return i;
             }).ConfigureAwait(false);
 
-            await timeline.RunAsync("wait:instance-running", launched.InstanceId, _ => FailoverEc2.WaitStateAsync(_ec2, launched.InstanceId, "running", Wait(plan.Primary is null ? TimeSpan.FromMinutes(30) : TimeSpan.FromMinutes(30)), _reporter, "Replica " + launched.InstanceId, ct)).ConfigureAwait(false);
-            if (!plan.Running)
+            string id = launched.InstanceId;
+            string state = launched.State?.Name?.Value ?? "pending";
+            if (state is "stopping" or "stopped")
             {
-                await timeline.RunAsync("ec2:StopInstances", launched.InstanceId, _ => StopAsync(launched.InstanceId, ct)).ConfigureAwait(false);
-                await timeline.RunAsync("wait:instance-stopped", launched.InstanceId, _ => FailoverEc2.WaitStateAsync(_ec2, launched.InstanceId, "stopped", Wait(TimeSpan.FromMinutes(30)), _reporter, "Replica " + launched.InstanceId, ct)).ConfigureAwait(false);
+                await timeline.RunAsync("wait:instance-stopped", id, _ => FailoverEc2.WaitStateAsync(_ec2, id, "stopped", Wait(TimeSpan.FromMinutes(30)), _reporter, "Replica " + id, ct)).ConfigureAwait(false);
+                if (plan.Running)
+                {
+                    await timeline.RunAsync("ec2:StartInstances", id, _ => AwsCall.RunAsync("ec2:StartInstances", id, token => _ec2.StartInstancesAsync(new StartInstancesRequest { InstanceIds = new List<string> { id } }, token), ct)).ConfigureAwait(false);
+                    state = "pending";
+                }
             }
+
+            if (state is not ("stopping" or "stopped"))
+            {
+                await timeline.RunAsync("wait:instance-running", id, _ => FailoverEc2.WaitStateAsync(_ec2, id, "running", Wait(TimeSpan.FromMinutes(30)), _reporter, "Replica " + id, ct)).ConfigureAwait(false);
+                if (!plan.Running)
+                {
+                    await timeline.RunAsync("ec2:StopInstances", id, _ => StopAsync(id, ct)).ConfigureAwait(false);
+                    await timeline.RunAsync("wait:instance-stopped", id, _ => FailoverEc2.WaitStateAsync(_ec2, id, "stopped", Wait(TimeSpan.FromMinutes(30)), _reporter, "Replica " + id, ct)).ConfigureAwait(false);
+                }
+            }
+
+            // The last step: a rerun before it finishes this replica instead of launching another.
+            await timeline.RunAsync("ec2:CreateTags", id, _ => FailoverEc2.TagAsync(_ec2, id, new Dictionary<string, string> { [FailoverTags.Creation] = FailoverTags.CreationDone }, ct)).ConfigureAwait(false);
 
             Replica replica = await GetOneAsync(launched.InstanceId, ct).ConfigureAwait(false);
             replica.Timeline = timeline.Entries;
@@ -209,6 +237,27 @@ namespace CcieDr.Engine.Failover
         }
 
         internal const string ReplicationCheckTag = "ccie:replication-check-command";
+
+        /// <summary>A live replica of <paramref name="primaryId"/> an earlier launch of the same plan began and did not finish; null if none.</summary>
+        private async Task<Instance?> UnfinishedAsync(string primaryId, string imageId, ReplicaLaunchPlan plan, CancellationToken ct)
+        {
+            IReadOnlyList<Instance> found = await AwsCall.RunAsync("ec2:DescribeInstances", "unfinished replicas of " + primaryId, token => _ec2.DescribeAllInstancesAsync(new DescribeInstancesRequest
+            {
+                Filters = new List<Filter>
+                {
+                    Ec2Extensions.Filter("tag:" + FailoverTags.PrimaryInstanceId, primaryId),
+                    Ec2Extensions.Filter("tag:" + FailoverTags.Creation, FailoverTags.CreationInProgress),
+                    Ec2Extensions.Filter("tag:" + FailoverTags.LaunchedFromImage, imageId),
+                    Ec2Extensions.Filter("subnet-id", plan.SubnetId),
+                    Ec2Extensions.Filter("instance-state-name", "pending", "running", "stopping", "stopped"),
+                },
+            }, token), ct).ConfigureAwait(false);
+            return found
+                .Where(i => FailoverEc2.Tag(i, FailoverTags.Role) == FailoverTags.RoleReplica)
+                .Where(i => FailoverEc2.Tag(i, FailoverTags.DataRecoveryPoint) == (plan.DataPoint?.RecoveryPointId ?? string.Empty))
+                .OrderBy(i => i.LaunchTime ?? DateTime.MinValue)
+                .FirstOrDefault();
+        }
 
         private static string ReplicaToken(string primary, string image, string subnet, string? point)
         {
@@ -253,9 +302,32 @@ namespace CcieDr.Engine.Failover
                     Ebs = new EbsBlockDevice { SnapshotId = s.SnapshotId, VolumeSize = s.SizeGiB, DeleteOnTermination = true, VolumeType = s.VolumeType is null ? null : VolumeType.FindValue(s.VolumeType) },
                 }).ToList(),
             };
-            RegisterImageResponse r = await AwsCall.RunAsync("ec2:RegisterImage", point.RecoveryPointId, token => _ec2.RegisterImageAsync(request, token), ct).ConfigureAwait(false);
-            await FailoverEc2.TagAsync(_ec2, r.ImageId, new Dictionary<string, string> { [RecoveryTags.RecoveryPoint + "-source"] = point.RecoveryPointId, [RecoveryTags.CreatedBy] = RecoveryTags.CreatedByValue }, ct).ConfigureAwait(false);
-            return r.ImageId;
+            // The name is the point's: an image an earlier run (or a lost answer) registered is used, never registered twice.
+            string imageId;
+            if (await ServicesBoxImageService.NamedAsync(_ec2, request.Name, ct).ConfigureAwait(false) is { } earlier)
+            {
+                imageId = earlier.ImageId;
+            }
+            else
+            {
+                try
+                {
+                    imageId = (await AwsCall.RunAsync("ec2:RegisterImage", point.RecoveryPointId, token => _ec2.RegisterImageAsync(request, token), ct).ConfigureAwait(false)).ImageId;
+                }
+                catch (CcieException e) when (ServicesBoxImageService.IsDuplicateOrUnanswered(e))
+                {
+                    Image? made = await ServicesBoxImageService.NamedAsync(_ec2, request.Name, ct).ConfigureAwait(false);
+                    if (made is null)
+                    {
+                        throw;
+                    }
+
+                    imageId = made.ImageId;
+                }
+            }
+
+            await FailoverEc2.TagAsync(_ec2, imageId, new Dictionary<string, string> { [RecoveryTags.RecoveryPoint + "-source"] = point.RecoveryPointId, [RecoveryTags.CreatedBy] = RecoveryTags.CreatedByValue }, ct).ConfigureAwait(false);
+            return imageId;
         }
 
         private async Task<Image> WaitImageAsync(string imageId, CancellationToken ct)

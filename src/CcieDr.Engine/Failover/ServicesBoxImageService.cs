@@ -114,21 +114,37 @@ namespace CcieDr.Engine.Failover
             IDictionary<string, string> tags = ImageTags(box, name, request.NoReboot, request.AppVersion, created);
             var snapshotTags = new Dictionary<string, string>(tags, StringComparer.Ordinal);
             snapshotTags[RecoveryTags.Name] = name + " volume";
+            tags[FailoverTags.Creation] = FailoverTags.CreationInProgress;
 
             string imageId = await timeline.RunAsync("ec2:CreateImage", box.InstanceId, async entry =>
             {
-                CreateImageResponse r = await AwsCall.RunAsync("ec2:CreateImage", box.InstanceId, token => _ec2.CreateImageAsync(new CreateImageRequest
+                // An image an earlier run began and did not finish (its answer lost, or the run stopped) is finished, not made again.
+                Image? begun = await UnfinishedAsync(box.InstanceId, request, ct).ConfigureAwait(false);
+                if (begun is not null)
                 {
-                    InstanceId = box.InstanceId,
-                    Name = name,
-                    Description = $"CircleCI Services box {box.InstanceId} ({box.Name}) for replicas, made by {RecoveryTags.CreatedByValue}",
-                    NoReboot = request.NoReboot,
-                    TagSpecifications = new List<TagSpecification>
+                    timeline.Complete(entry, "Reused", begun.ImageId, $"{begun.Name} ({begun.State?.Value}), begun by an earlier run");
+                    return begun.ImageId;
+                }
+
+                CreateImageResponse r;
+                try
+                {
+                    r = await CreateImageAsync(box, name, request.NoReboot, tags, snapshotTags, ct).ConfigureAwait(false);
+                }
+                catch (CcieException e) when (IsDuplicateOrUnanswered(e))
+                {
+                    // A retried call whose first try went through is refused as a duplicate name (or every answer was
+                    // lost): the image of that name is the one this run made.
+                    Image? made = await NamedAsync(name, ct).ConfigureAwait(false);
+                    if (made is null)
                     {
-                        new TagSpecification { ResourceType = ResourceType.Image, Tags = RecoveryTags.ToTagList(tags) },
-                        new TagSpecification { ResourceType = ResourceType.Snapshot, Tags = RecoveryTags.ToTagList(snapshotTags) },
-                    },
-                }, token), ct).ConfigureAwait(false);
+                        throw;
+                    }
+
+                    timeline.Complete(entry, "Succeeded", made.ImageId, $"found by its name after: {e.Message.TrimEnd()}");
+                    return made.ImageId;
+                }
+
                 timeline.Complete(entry, "Succeeded", r.ImageId, request.NoReboot ? "no reboot" : "rebooted");
                 return r.ImageId;
             }).ConfigureAwait(false);
@@ -137,11 +153,18 @@ namespace CcieDr.Engine.Failover
                 ? await DescribeAsync(imageId, ct).ConfigureAwait(false) ?? new Image { ImageId = imageId, State = ImageState.Pending }
                 : await timeline.RunAsync("wait:image-available", imageId, _ => WaitAvailableAsync(imageId, request.Timeout, ct)).ConfigureAwait(false);
 
+            // The snapshots say whose they are, and the image is marked done (the last step: a rerun before it finishes it).
             List<string> snaps = SnapshotsOf(image);
-            if (snaps.Count > 0)
+            await timeline.RunAsync("ec2:CreateTags", string.Join(",", snaps.Concat(new[] { imageId })), async _ =>
             {
-                await timeline.RunAsync("ec2:CreateTags", string.Join(",", snaps), _ => FailoverEc2.TagAsync(_ec2, snaps, new Dictionary<string, string> { [FailoverTags.ImageOf] = imageId }, ct)).ConfigureAwait(false);
-            }
+                if (snaps.Count > 0)
+                {
+                    await FailoverEc2.TagAsync(_ec2, snaps, new Dictionary<string, string> { [FailoverTags.ImageOf] = imageId }, ct).ConfigureAwait(false);
+                }
+
+                await FailoverEc2.TagAsync(_ec2, imageId, new Dictionary<string, string> { [FailoverTags.Creation] = FailoverTags.CreationDone }, ct).ConfigureAwait(false);
+            }).ConfigureAwait(false);
+            image = request.NoWait ? image : await DescribeAsync(imageId, ct).ConfigureAwait(false) ?? image;
 
             if (!request.NoWait && snaps.Count < box.Volumes.Count)
             {
@@ -151,6 +174,55 @@ namespace CcieDr.Engine.Failover
             ServicesBoxImage result = Read(image, Array.Empty<Instance>(), true);
             result.Timeline = timeline.Entries;
             return result;
+        }
+
+        private Task<CreateImageResponse> CreateImageAsync(ServicesBox box, string name, bool noReboot, IDictionary<string, string> tags, IDictionary<string, string> snapshotTags, CancellationToken ct)
+            => AwsCall.RunAsync("ec2:CreateImage", box.InstanceId, token => _ec2.CreateImageAsync(new CreateImageRequest
+                {
+                    InstanceId = box.InstanceId,
+                    Name = name,
+                    Description = $"CircleCI Services box {box.InstanceId} ({box.Name}) for replicas, made by {RecoveryTags.CreatedByValue}",
+                    NoReboot = noReboot,
+                    TagSpecifications = new List<TagSpecification>
+                    {
+                        new TagSpecification { ResourceType = ResourceType.Image, Tags = RecoveryTags.ToTagList(tags) },
+                        new TagSpecification { ResourceType = ResourceType.Snapshot, Tags = RecoveryTags.ToTagList(snapshotTags) },
+                    },
+                }, token), ct);
+
+        /// <summary>A duplicate name (a retried call's first try went through) or a call whose answer never came.</summary>
+        internal static bool IsDuplicateOrUnanswered(CcieException e)
+            => e.InnerException is Amazon.Runtime.AmazonServiceException { ErrorCode: "InvalidAMIName.Duplicate" }
+                || (e.InnerException is not Amazon.Runtime.AmazonServiceException { StatusCode: not 0 } && AwsRetry.IsTransient(e));
+
+        /// <summary>This account's image named <paramref name="name"/> that is not deregistered or failed; null if none.</summary>
+        internal static async Task<Image?> NamedAsync(IAmazonEC2 ec2, string name, CancellationToken ct)
+        {
+            IReadOnlyList<Image> found = await AwsCall.RunAsync("ec2:DescribeImages", "name " + name, token => ec2.DescribeAllImagesAsync(new DescribeImagesRequest { Owners = new List<string> { "self" }, Filters = new List<Filter> { Ec2Extensions.Filter("name", name) } }, token), ct).ConfigureAwait(false);
+            return found.FirstOrDefault(i => i.Name == name && i.State?.Value is not ("deregistered" or "failed" or "error" or "invalid"));
+        }
+
+        private Task<Image?> NamedAsync(string name, CancellationToken ct) => NamedAsync(_ec2, name, ct);
+
+        /// <summary>An image of the box an earlier run began and did not finish, made as <paramref name="request"/> asks; null if none.</summary>
+        private async Task<Image?> UnfinishedAsync(string boxId, ServicesBoxImageRequest request, CancellationToken ct)
+        {
+            IReadOnlyList<Image> found = await AwsCall.RunAsync("ec2:DescribeImages", "unfinished images of " + boxId, token => _ec2.DescribeAllImagesAsync(new DescribeImagesRequest
+            {
+                Owners = new List<string> { "self" },
+                Filters = new List<Filter>
+                {
+                    Ec2Extensions.Filter("tag:" + FailoverTags.ImageKind, FailoverTags.ImageKindValue),
+                    Ec2Extensions.Filter("tag:" + RecoveryTags.SourceInstanceId, boxId),
+                    Ec2Extensions.Filter("tag:" + FailoverTags.Creation, FailoverTags.CreationInProgress),
+                },
+            }, token), ct).ConfigureAwait(false);
+            return found
+                .Where(i => i.State?.Value is "pending" or "available")
+                .Where(i => Tag(i, FailoverTags.NoReboot) == (request.NoReboot ? "true" : "false"))
+                .Where(i => request.Name is null || i.Name == request.Name)
+                .OrderByDescending(Created)
+                .FirstOrDefault();
         }
 
         private async Task<Image> WaitAvailableAsync(string imageId, TimeSpan timeout, CancellationToken ct)
