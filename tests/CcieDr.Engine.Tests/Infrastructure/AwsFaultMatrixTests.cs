@@ -54,31 +54,9 @@ public sealed class AwsFaultMatrixTests
         ["restore-deregister-image"] = "DeregisterImage",
     };
 
-    public static TheoryData<string, string, string> Cells()
-    {
-        var data = new TheoryData<string, string, string>();
-        foreach (string op in Operations.Keys)
-        {
-            foreach (string fault in new[] { FaultKinds.Throttle, FaultKinds.InternalError, FaultKinds.DropAfter, FaultKinds.Timeout })
-            {
-                data.Add(op, fault, "once");
-                data.Add(op, fault, "persistent");
-            }
-        }
+    public static TheoryData<string, string, string> Cells() => SimulatorFaultMatrixKit.Cells(Operations.Keys);
 
-        return data;
-    }
-
-    public static TheoryData<string> EveryOperation()
-    {
-        var data = new TheoryData<string>();
-        foreach (string op in Operations.Keys)
-        {
-            data.Add(op);
-        }
-
-        return data;
-    }
+    public static TheoryData<string> EveryOperation() => SimulatorFaultMatrixKit.EveryOperation(Operations.Keys);
 
     [Theory]
     [MemberData(nameof(Cells))]
@@ -126,13 +104,13 @@ public sealed class AwsFaultMatrixTests
         using var cts = new CancellationTokenSource();
 
         Task<Failure?> running = cell.RunAsync(cts.Token);
-        int started = await LogIndexOfAsync(cell.Control, action, running);
+        int started = await SimulatorFaultMatrixKit.LogIndexOfAsync(cell.Control, action, running);
         cts.Cancel();
         Task first = await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(10)));
 
         Assert.True(first == running, $"{operation} did not end within 10 s of Ctrl+C (the slow call holds 60 s)");
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        IReadOnlyList<RequestLogEntry> log = await CancelledAsync(cell.Control, started);
+        IReadOnlyList<RequestLogEntry> log = await SimulatorFaultMatrixKit.CancelledAsync(cell.Control, started);
         Assert.Empty(log.Skip(started + 1).Where(e => Mutating.Contains(e.Action)).Select(e => e.Action));
 
         cell.Control.ClearFaults();
@@ -155,49 +133,6 @@ public sealed class AwsFaultMatrixTests
             FaultKinds.InternalError => "Aws.InternalError",
             _ => "AwsEndpointUnreachable",
         };
-    }
-
-    /// <summary>The log once the simulator saw the slow call cancelled by the client (and so never ran it).</summary>
-    private static async Task<IReadOnlyList<RequestLogEntry>> CancelledAsync(SimulatorControl control, int index)
-    {
-        for (int i = 0; i < 3000; i++)
-        {
-            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
-            if (log[index].ErrorCode == "ClientCancelled")
-            {
-                return log;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException("the simulator never saw the slow call cancelled: it still holds it");
-    }
-
-    /// <summary>Where the first <paramref name="action"/> request stands in the log, once it arrived (a hang guard, not a timing assertion).</summary>
-    private static async Task<int> LogIndexOfAsync(SimulatorControl control, string action, Task running)
-    {
-        for (int i = 0; i < 6000; i++)
-        {
-            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
-            for (int n = 0; n < log.Count; n++)
-            {
-                if (log[n].Action == action)
-                {
-                    return n;
-                }
-            }
-
-            if (running.IsCompleted)
-            {
-                await running;
-                Assert.Fail($"the operation ended before calling {action}");
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException($"{action} was never called");
     }
 
     /// <summary>How an operation failed: a CcieException's id and message, or a collected failure's message (no id).</summary>

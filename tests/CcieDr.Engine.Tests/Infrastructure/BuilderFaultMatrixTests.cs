@@ -93,7 +93,7 @@ public sealed class BuilderFaultMatrixTests
         {
             foreach (string action in actions)
             {
-                foreach (string fault in new[] { FaultKinds.Throttle, FaultKinds.InternalError, FaultKinds.DropAfter, FaultKinds.Timeout })
+                foreach (string fault in SimulatorFaultMatrixKit.Faults)
                 {
                     data.Add(op, action, fault, "once");
                     data.Add(op, action, fault, "persistent");
@@ -169,13 +169,13 @@ public sealed class BuilderFaultMatrixTests
         using var cts = new CancellationTokenSource();
 
         Task<Failure?> running = cell.RunAsync(cts.Token);
-        int started = await LogIndexOfAsync(cell.Control, action, running);
+        int started = await SimulatorFaultMatrixKit.LogIndexOfAsync(cell.Control, action, running);
         cts.Cancel();
         Task first = await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(10)));
 
         Assert.True(first == running, $"{operation} did not end within 10 s of Ctrl+C (the slow {action} holds 60 s)");
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        IReadOnlyList<RequestLogEntry> log = await CancelledAsync(cell.Control, started);
+        IReadOnlyList<RequestLogEntry> log = await SimulatorFaultMatrixKit.CancelledAsync(cell.Control, started);
         Assert.Empty(log.Skip(started + 1).Where(cell.MovesForward).Select(e => $"{e.Action} {string.Join(" ", e.Parameters.Select(p => p.Key + "=" + p.Value))}"));
         await cell.AssertSafeAsync();
 
@@ -189,7 +189,7 @@ public sealed class BuilderFaultMatrixTests
     public static TheoryData<string, string> CancelFaults()
     {
         var data = new TheoryData<string, string>();
-        foreach (string fault in new[] { FaultKinds.Throttle, FaultKinds.InternalError, FaultKinds.DropAfter, FaultKinds.Timeout })
+        foreach (string fault in SimulatorFaultMatrixKit.Faults)
         {
             data.Add(fault, "once");
             data.Add(fault, "persistent");
@@ -243,49 +243,6 @@ public sealed class BuilderFaultMatrixTests
             FaultKinds.InternalError => ec2 ? "Aws.InternalError" : "Aws.InternalFailure",
             _ => "AwsEndpointUnreachable",
         };
-    }
-
-    /// <summary>The log once the simulator saw the slow call cancelled by the client (and so never ran it).</summary>
-    private static async Task<IReadOnlyList<RequestLogEntry>> CancelledAsync(SimulatorControl control, int index)
-    {
-        for (int i = 0; i < 3000; i++)
-        {
-            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
-            if (log[index].ErrorCode == "ClientCancelled")
-            {
-                return log;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException("the simulator never saw the slow call cancelled: it still holds it");
-    }
-
-    /// <summary>Where the first <paramref name="action"/> request stands in the log, once it arrived (a hang guard, not a timing assertion).</summary>
-    private static async Task<int> LogIndexOfAsync(SimulatorControl control, string action, Task running)
-    {
-        for (int i = 0; i < 6000; i++)
-        {
-            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
-            for (int n = 0; n < log.Count; n++)
-            {
-                if (log[n].Action == action)
-                {
-                    return n;
-                }
-            }
-
-            if (running.IsCompleted)
-            {
-                await running;
-                Assert.Fail($"the operation ended before calling {action}");
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException($"{action} was never called");
     }
 
     /// <summary>A sweep that recorded failures on its resources (it throws none of its own).</summary>

@@ -75,31 +75,9 @@ public sealed class FailoverFaultMatrixTests
         "failover-fence", "floating-ip-assign", "replica-from-point-register", "image-create",
     };
 
-    public static TheoryData<string, string, string> Cells()
-    {
-        var data = new TheoryData<string, string, string>();
-        foreach (string op in Operations.Keys)
-        {
-            foreach (string fault in new[] { FaultKinds.Throttle, FaultKinds.InternalError, FaultKinds.DropAfter, FaultKinds.Timeout })
-            {
-                data.Add(op, fault, "once");
-                data.Add(op, fault, "persistent");
-            }
-        }
+    public static TheoryData<string, string, string> Cells() => SimulatorFaultMatrixKit.Cells(Operations.Keys);
 
-        return data;
-    }
-
-    public static TheoryData<string> EveryOperation()
-    {
-        var data = new TheoryData<string>();
-        foreach (string op in Operations.Keys)
-        {
-            data.Add(op);
-        }
-
-        return data;
-    }
+    public static TheoryData<string> EveryOperation() => SimulatorFaultMatrixKit.EveryOperation(Operations.Keys);
 
     [Theory]
     [MemberData(nameof(Cells))]
@@ -158,13 +136,13 @@ public sealed class FailoverFaultMatrixTests
         using var cts = new CancellationTokenSource();
 
         Task<Failure?> running = cell.RunAsync(cts.Token);
-        int started = await LogIndexOfAsync(cell.Control, action, running);
+        int started = await SimulatorFaultMatrixKit.LogIndexOfAsync(cell.Control, action, running);
         cts.Cancel();
         Task first = await Task.WhenAny(running, Task.Delay(TimeSpan.FromSeconds(5)));
 
         Assert.True(first == running, $"{operation} did not end within 5 s of Ctrl+C (the slow call holds 60 s)");
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => running);
-        IReadOnlyList<RequestLogEntry> log = await CancelledAsync(cell.Control, started);
+        IReadOnlyList<RequestLogEntry> log = await SimulatorFaultMatrixKit.CancelledAsync(cell.Control, started);
         Assert.Empty(log.Skip(started + 1).Where(e => Mutating.Contains(e.Action)).Select(e => e.Action));
         await cell.AssertSafeAsync();
 
@@ -173,49 +151,6 @@ public sealed class FailoverFaultMatrixTests
 
         Assert.True(rerun is null, $"the rerun of {operation} after Ctrl+C failed: {rerun?.ErrorId}: {rerun?.Message}");
         await cell.AssertExpectedAsync();
-    }
-
-    /// <summary>The log once the simulator saw the slow call cancelled by the client (and so never ran it).</summary>
-    internal static async Task<IReadOnlyList<RequestLogEntry>> CancelledAsync(SimulatorControl control, int index)
-    {
-        for (int i = 0; i < 3000; i++)
-        {
-            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
-            if (log[index].ErrorCode == "ClientCancelled")
-            {
-                return log;
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException("the simulator never saw the slow call cancelled: it still holds it");
-    }
-
-    /// <summary>Where the first <paramref name="action"/> request stands in the log, once it arrived (a hang guard, not a timing assertion).</summary>
-    internal static async Task<int> LogIndexOfAsync(SimulatorControl control, string action, Task running)
-    {
-        for (int i = 0; i < 6000; i++)
-        {
-            IReadOnlyList<RequestLogEntry> log = control.RequestLog();
-            for (int n = 0; n < log.Count; n++)
-            {
-                if (log[n].Action == action)
-                {
-                    return n;
-                }
-            }
-
-            if (running.IsCompleted)
-            {
-                await running;
-                Assert.Fail($"the operation ended before calling {action}");
-            }
-
-            await Task.Delay(10);
-        }
-
-        throw new TimeoutException($"{action} was never called");
     }
 
     /// <summary>How an operation failed: its CcieException's id, message and the id of the CcieException that caused it.</summary>
